@@ -1,0 +1,63 @@
+"""The ``watcher`` command: a thin argparse layer over the library.
+
+Each command group lives in its own module exposing ``register(subparsers)``; a command
+sets ``handler`` (``(args) -> int`` exit code) with ``set_defaults``.
+Exit codes: 0 ok, 1 the command failed, 2 bad config/usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from watcher import __version__
+from watcher.errors import ConfigError, WatcherError
+
+COMMAND_MODULES = ("watcher.cli.core",)
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="PATH", dest="config", default=argparse.SUPPRESS,
+        help="watcher.yaml to use (env WATCHER_CONFIG; default config/watcher.yaml)")
+    parser = argparse.ArgumentParser(
+        prog="watcher", parents=[common],
+        description="Self-hosted news watcher: polls feeds, matches rules, sends digests.")
+    parser.add_argument("--version", action="version", version=f"watcher {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "config"):
+        args.config = None
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    try:
+        code: int = args.handler(args)
+        return code
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except WatcherError as exc:
+        print(f"watcher: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

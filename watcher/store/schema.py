@@ -1,0 +1,116 @@
+"""The index's tables (SQLAlchemy Core, portable to PostgreSQL).
+
+Every table of the index is declared on ``metadata``: this module holds the core tables;
+``store/outbox.py`` and ``store/boilerplate.py`` add theirs to the same ``metadata`` and are
+imported below so that ``create_all`` sees them. All SQL lives under ``watcher/store/``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# One row per configured feed: its HTTP state and the schedule's truth (next poll, backoff).
+feeds = Table(
+    "feeds", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("config_url", Text, nullable=False),
+    Column("url", Text, nullable=False),  # where we poll now (moves on 301/308)
+    Column("title", Text, nullable=False, default=""),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("status", String(20), nullable=False, default="new"),  # new ok failing gone
+    Column("last_poll", DateTime(timezone=True)),
+    Column("last_success", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("last_error_at", DateTime(timezone=True)),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("next_poll", DateTime(timezone=True)),
+    Column("min_interval_s", Float),  # from Cache-Control max-age / <ttl> / Retry-After
+    Column("polls", Integer, nullable=False, default=0),
+    Column("not_modified", Integer, nullable=False, default=0),
+    Column("entries_seen", Integer, nullable=False, default=0),
+    Column("articles_stored", Integer, nullable=False, default=0),
+    Column("matches", Integer, nullable=False, default=0),
+    Column("notice", Text),  # a message the user must be told once (moved, gone, failing)
+    Column("notice_sent", Boolean, nullable=False, default=True),
+)
+
+# Every entry ever seen, so nothing is fetched twice across restarts. state: pending until
+# its article is stored (or given up), so a crash mid-cycle reprocesses it.
+entries = Table(
+    "entries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed", String(200), nullable=False),
+    Column("entry_id", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("canonical_url", Text, nullable=False),
+    Column("state", String(20), nullable=False, default="pending"),  # pending done duplicate failed
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True)),
+    Column("article_number", Integer),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("data", JSON),  # the FeedEntry, so a pending entry can be processed after restart
+    UniqueConstraint("feed", "entry_id", name="uq_entries_feed_entry"),
+)
+Index("ix_entries_canonical", entries.c.canonical_url)
+Index("ix_entries_state", entries.c.state)
+
+articles = Table(
+    "articles", metadata,
+    Column("number", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("canonical_url", Text, nullable=False, unique=True),
+    Column("url_hash", String(16), nullable=False),
+    Column("feed", String(200), nullable=False),
+    Column("site", String(255), nullable=False),
+    Column("entry_id", Text, nullable=False, default=""),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("body", Text),  # NULL once purged (unmatched articles past keep_text)
+    Column("author", Text, nullable=False, default=""),
+    Column("language", String(16)),
+    Column("published", DateTime(timezone=True)),
+    Column("fetched", DateTime(timezone=True), nullable=False),
+    Column("text_source", String(10), nullable=False),  # page feed partial
+    Column("file_name", Text),  # seed-format file in articles/, when written
+)
+Index("ix_articles_fetched", articles.c.fetched)
+Index("ix_articles_feed", articles.c.feed)
+
+# hits: [[field, start, end, term], ...] character spans into the article's fields.
+matches = Table(
+    "matches", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_number", Integer, ForeignKey("articles.number"), nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("hits", JSON, nullable=False),
+    Column("matched_at", DateTime(timezone=True), nullable=False),
+    Column("origin", String(10), nullable=False, default="live"),  # live backfill
+    UniqueConstraint("article_number", "rule", name="uq_matches_article_rule"),
+)
+Index("ix_matches_matched_at", matches.c.matched_at)

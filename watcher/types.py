@@ -1,0 +1,130 @@
+"""Plain data handed between stages. Library objects are converted to these at the boundary.
+
+Every datetime here is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+# Where an article's text came from: the page via extraction, the feed's own content or
+# summary (page failed or was empty), or a page whose text looks cut short (teaser/paywall).
+TextSource = Literal["page", "feed", "partial"]
+
+
+@dataclass(frozen=True)
+class Redirect:
+    status: int
+    from_url: str
+    to_url: str
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """A completed HTTP exchange (any status); the body is already fully read and capped."""
+
+    requested_url: str
+    url: str  # after redirects
+    status: int
+    headers: Mapping[str, str]  # lower-cased names
+    content: bytes
+    redirects: tuple[Redirect, ...] = ()
+    elapsed_ms: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    entry_id: str  # the feed's guid/id, or the link when the feed gives none
+    url: str  # the entry's link as given (absolute)
+    title: str
+    summary: str  # plain text
+    content: str  # plain text, one paragraph per line; "" when the feed has no content
+    published: datetime | None
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    site_url: str
+    entries: tuple[FeedEntry, ...]
+    ttl: timedelta | None = None  # RSS <ttl>
+    warning: str | None = None  # why the feed was malformed, when entries were still usable
+
+
+@dataclass(frozen=True)
+class ExtractedPage:
+    """What extraction got out of one article page."""
+
+    title: str
+    description: str
+    paragraphs: tuple[str, ...]
+    published: datetime | None = None
+    author: str = ""
+    language: str | None = None  # ISO 639-1, e.g. "en"
+    paywall: bool = False  # the page carries paywall/subscriber-only markers
+
+
+@dataclass(frozen=True)
+class Article:
+    """One processed article, ready for matching and storing (not yet numbered)."""
+
+    url: str  # final URL of the page
+    canonical_url: str
+    feed: str  # feed name from the config
+    site: str  # host without "www.", e.g. "theguardian.com"
+    title: str
+    description: str
+    paragraphs: tuple[str, ...]
+    fetched: datetime
+    published: datetime | None = None
+    author: str = ""
+    language: str | None = None
+    text_source: TextSource = "page"
+    entry_id: str = ""
+
+    @property
+    def body(self) -> str:
+        """The body as matched and stored: one paragraph per line."""
+        return "\n".join(self.paragraphs)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One occurrence of a query term: ``field`` text[start:end]."""
+
+    field: str  # "title", "summary", "body", "url", "author", ...
+    start: int
+    end: int
+    term: str  # the query term that produced it, as written in the query
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule: str
+    hits: tuple[Hit, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article with its place in the index."""
+
+    number: int
+    article: Article
+    file_name: str | None  # seed-format file in state/articles/, when written
+    matches: tuple[RuleMatch, ...] = ()
