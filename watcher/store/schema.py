@@ -7,11 +7,15 @@ imported below so that ``create_all`` sees them. All SQL lives under ``watcher/s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
     Index,
@@ -22,8 +26,30 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeDecorator
 
 SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset: we add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the index; use UTC-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 metadata = MetaData()
 
@@ -43,12 +69,12 @@ feeds = Table(
     Column("etag", Text),
     Column("last_modified", Text),
     Column("status", String(20), nullable=False, default="new"),  # new ok failing gone
-    Column("last_poll", DateTime(timezone=True)),
-    Column("last_success", DateTime(timezone=True)),
+    Column("last_poll", UTCDateTime()),
+    Column("last_success", UTCDateTime()),
     Column("last_error", Text),
-    Column("last_error_at", DateTime(timezone=True)),
+    Column("last_error_at", UTCDateTime()),
     Column("consecutive_failures", Integer, nullable=False, default=0),
-    Column("next_poll", DateTime(timezone=True)),
+    Column("next_poll", UTCDateTime()),
     Column("min_interval_s", Float),  # from Cache-Control max-age / <ttl> / Retry-After
     Column("polls", Integer, nullable=False, default=0),
     Column("not_modified", Integer, nullable=False, default=0),
@@ -69,8 +95,8 @@ entries = Table(
     Column("url", Text, nullable=False),
     Column("canonical_url", Text, nullable=False),
     Column("state", String(20), nullable=False, default="pending"),  # pending done duplicate failed
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("processed_at", DateTime(timezone=True)),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("processed_at", UTCDateTime()),
     Column("article_number", Integer),
     Column("attempts", Integer, nullable=False, default=0),
     Column("error", Text),
@@ -94,8 +120,8 @@ articles = Table(
     Column("body", Text),  # NULL once purged (unmatched articles past keep_text)
     Column("author", Text, nullable=False, default=""),
     Column("language", String(16)),
-    Column("published", DateTime(timezone=True)),
-    Column("fetched", DateTime(timezone=True), nullable=False),
+    Column("published", UTCDateTime()),
+    Column("fetched", UTCDateTime(), nullable=False),
     Column("text_source", String(10), nullable=False),  # page feed partial
     Column("file_name", Text),  # seed-format file in articles/, when written
 )
@@ -109,7 +135,7 @@ matches = Table(
     Column("article_number", Integer, ForeignKey("articles.number"), nullable=False),
     Column("rule", String(200), nullable=False),
     Column("hits", JSON, nullable=False),
-    Column("matched_at", DateTime(timezone=True), nullable=False),
+    Column("matched_at", UTCDateTime(), nullable=False),
     Column("origin", String(10), nullable=False, default="live"),  # live backfill
     UniqueConstraint("article_number", "rule", name="uq_matches_article_rule"),
 )
