@@ -1,0 +1,163 @@
+"""What a poll's outcome means for a feed: next poll, backoff, moves, failing, gone.
+
+Pure: ``advance(state, outcome, ...)`` returns the feed's new state; the store persists it
+and the scheduler only asks the store what is due. Follows feed-reader practice: honour
+Retry-After, Cache-Control max-age and RSS <ttl> (they can only slow us down), back off
+exponentially with jitter on failures, tell the user once when a feed starts failing,
+recovers, moves permanently (301/308, after the new URL answered) or is gone (410).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from watcher.config import FeedConfig, PollConfig
+
+FeedStatus = Literal["new", "ok", "failing", "gone"]
+# The longest a server's caching hints may stretch our interval: a feed must not go quiet
+# for days because of an over-eager max-age.
+MAX_HINTED_INTERVAL = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    name: str
+    config_url: str
+    url: str
+    title: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    status: FeedStatus = "new"
+    last_poll: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime | None = None
+    min_interval_s: float | None = None
+    polls: int = 0
+    not_modified: int = 0
+    entries_seen: int = 0
+    articles_stored: int = 0
+    matches: int = 0
+    notice: str | None = None
+    notice_sent: bool = True
+
+    def is_due(self, now: datetime) -> bool:
+        return self.status != "gone" and (self.next_poll is None or self.next_poll <= now)
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll found; built by the pipeline from the fetch and parse results."""
+
+    kind: Literal["ok", "not_modified", "error"]
+    error: str | None = None
+    http_status: int | None = None
+    retry_after: float | None = None  # seconds, from Retry-After
+    max_age: float | None = None  # seconds, from Cache-Control
+    ttl: timedelta | None = None  # RSS <ttl>
+    moved_to: str | None = None  # every redirect hop was permanent and the target answered
+    etag: str | None = None
+    last_modified: str | None = None
+    title: str | None = None
+    new_entries: int = 0
+    stored: int = 0
+    matched: int = 0
+
+
+def initial_state(feed: FeedConfig) -> FeedState:
+    return FeedState(name=feed.name, config_url=feed.url, url=feed.url)
+
+
+def reconcile_with_config(state: FeedState, feed: FeedConfig) -> FeedState:
+    """The config's URL changed: the user's edit wins over a remembered move or failure."""
+    if state.config_url == feed.url:
+        return state
+    return replace(initial_state(feed), title=state.title, polls=state.polls,
+                   entries_seen=state.entries_seen, articles_stored=state.articles_stored,
+                   matches=state.matches)
+
+
+def polling_interval(feed: FeedConfig, outcome: PollOutcome) -> timedelta:
+    """The configured interval, raised (never lowered) by the server's caching hints."""
+    hints = [timedelta(seconds=outcome.max_age) if outcome.max_age else None, outcome.ttl]
+    hinted = max((h for h in hints if h), default=timedelta(0))
+    return max(feed.interval, min(hinted, MAX_HINTED_INTERVAL))
+
+
+def backoff_delay(feed: FeedConfig, poll: PollConfig, failures: int,
+                  retry_after: float | None) -> timedelta:
+    """Exponential backoff from the feed's interval, capped; Retry-After wins when longer."""
+    exponent = min(max(failures - 1, 0), 16)
+    delay = min(feed.interval * (1 << exponent), poll.max_backoff)
+    if retry_after is not None:
+        delay = max(delay, min(timedelta(seconds=retry_after), poll.max_backoff))
+    return delay
+
+
+def with_jitter(delay: timedelta, jitter: float, random_fraction: float) -> timedelta:
+    """Spread polls out so feeds of one host are not hit in lockstep."""
+    return delay * (1 + jitter * random_fraction)
+
+
+def advance(state: FeedState, outcome: PollOutcome, feed: FeedConfig, poll: PollConfig,
+            now: datetime, random_fraction: float) -> FeedState:
+    """The feed's state after a poll. ``random_fraction`` in [0, 1) drives the jitter."""
+    counted = replace(state, last_poll=now, polls=state.polls + 1,
+                      entries_seen=state.entries_seen + outcome.new_entries,
+                      articles_stored=state.articles_stored + outcome.stored,
+                      matches=state.matches + outcome.matched)
+    if outcome.kind == "error":
+        return _after_failure(counted, outcome, feed, poll, now, random_fraction)
+    return _after_success(counted, outcome, feed, poll, now, random_fraction)
+
+
+def _after_success(state: FeedState, outcome: PollOutcome, feed: FeedConfig, poll: PollConfig,
+                   now: datetime, random_fraction: float) -> FeedState:
+    notice, notice_sent = state.notice, state.notice_sent
+    if state.status == "failing":
+        notice, notice_sent = f"feed {feed.name} recovered", False
+    url = state.url
+    if outcome.moved_to and outcome.moved_to != state.url:
+        url = outcome.moved_to
+        notice = (f"feed {feed.name} moved permanently to {url} "
+                  f"(update {feed.url} in the config)")
+        notice_sent = False
+    interval = polling_interval(feed, outcome)
+    changed = outcome.kind == "ok"
+    return replace(
+        state, url=url, status="ok", last_success=now, consecutive_failures=0,
+        etag=outcome.etag if changed else state.etag,
+        last_modified=outcome.last_modified if changed else state.last_modified,
+        title=outcome.title or state.title,
+        not_modified=state.not_modified + (0 if changed else 1),
+        min_interval_s=interval.total_seconds() if interval > feed.interval else None,
+        next_poll=now + with_jitter(interval, poll.jitter, random_fraction),
+        notice=notice, notice_sent=notice_sent)
+
+
+def _after_failure(state: FeedState, outcome: PollOutcome, feed: FeedConfig, poll: PollConfig,
+                   now: datetime, random_fraction: float) -> FeedState:
+    failures = state.consecutive_failures + 1
+    reason = outcome.error or "unknown error"
+    if outcome.http_status == 410:
+        return replace(state, status="gone", consecutive_failures=failures, last_error=reason,
+                       last_error_at=now, next_poll=None,
+                       notice=f"feed {feed.name} is gone (HTTP 410); polling stopped",
+                       notice_sent=False)
+    status: FeedStatus = state.status
+    notice, notice_sent = state.notice, state.notice_sent
+    if failures >= poll.failing_after and state.status != "failing":
+        status = "failing"
+        notice = f"feed {feed.name} is failing ({failures} polls in a row): {reason}"
+        notice_sent = False
+    elif state.status == "new":
+        status = "new"
+    delay = backoff_delay(feed, poll, failures, outcome.retry_after)
+    return replace(state, status=status, consecutive_failures=failures, last_error=reason,
+                   last_error_at=now, next_poll=now + with_jitter(delay, poll.jitter,
+                                                                  random_fraction),
+                   notice=notice, notice_sent=notice_sent)

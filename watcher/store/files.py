@@ -1,0 +1,67 @@
+"""Article files in the seed format, written atomically.
+
+``NNN_HHHHHHHHHHHHHHHH.txt``: NNN the article's number zero-padded to at least 3 digits, H
+the first 16 hex digits of SHA-256 of the canonical URL. UTF-8; line 1 the title, line 2
+the standfirst when there is one, then the body one paragraph per line; no metadata lines
+and, like the seeds, no newline after the last line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from watcher.types import Article
+from watcher.urls import url_hash
+
+FILE_NAME = re.compile(r"^(\d{3,})_([0-9a-f]{16})\.txt$")
+_TEMP_PREFIX = ".tmp-"
+
+
+def file_name(number: int, canonical_url: str) -> str:
+    return f"{number:03d}_{url_hash(canonical_url)}.txt"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render(article: Article) -> str:
+    lines = [_one_line(article.title)]
+    if article.description.strip():
+        lines.append(_one_line(article.description))
+    lines.extend(p for p in (_one_line(p) for p in article.paragraphs) if p)
+    return "\n".join(lines)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """temp file in the same folder, fsync, rename, fsync the folder: no reader sees half."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def stray_files(folder: Path, known: set[str]) -> list[Path]:
+    """Leftovers of a crash: temp files, and article files that no index row names."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and (
+        p.name.startswith(_TEMP_PREFIX) or (FILE_NAME.match(p.name) and p.name not in known)))
