@@ -1,0 +1,276 @@
+"""One poll of one feed: fetch, parse, keep what is new, fetch pages, extract, match, store.
+
+The decisions are pure functions at the top (what the poll's outcome is, what an article's
+text is, whether a redirect chain is a permanent move); ``Pipeline`` wires the adapters
+(fetcher, worker pool, store, rules) around them. Every failure of a feed or page becomes a
+value recorded on the feed or the entry; nothing here raises past ``Pipeline.poll`` except
+a store failure, which must stop the feed's state from advancing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from watcher.config import Config, FeedConfig
+from watcher.errors import ExtractError, FetchError, ParseError, StoreError, WatcherError
+from watcher.extract import (
+    assess_text,
+    detect_language,
+    extract_page,
+    fingerprints,
+    remove_boilerplate,
+)
+from watcher.feeds import parse_feed
+from watcher.fetch import Fetcher, parse_max_age
+from watcher.lifecycle import FeedState, PollOutcome, advance
+from watcher.rules import RuleSet
+from watcher.store import PendingEntry, Store
+from watcher.store.boilerplate import BoilerplateStore
+from watcher.types import (
+    Article,
+    ExtractedPage,
+    FeedEntry,
+    HttpResult,
+    ParsedFeed,
+    Redirect,
+    StoredArticle,
+    TextSource,
+)
+from watcher.urls import canonical_url, site_of, url_hash
+from watcher.workers import WorkerPool
+
+log = logging.getLogger("watcher.poll")
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+FEED_PARSE_TIMEOUT = 15.0  # seconds; feedparser has quadratic regexes on crafted input
+ENTRIES_IN_PARALLEL = 4  # pages fetched/extracted at once per feed (hosts limit further)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure decisions
+
+
+def permanent_move(redirects: Sequence[Redirect]) -> str | None:
+    """The new URL when every hop was permanent (301/308); a 302/307 anywhere means no move."""
+    if redirects and all(hop.status in (301, 308) for hop in redirects):
+        return redirects[-1].to_url
+    return None
+
+
+def success_outcome(result: HttpResult, parsed: ParsedFeed | None) -> PollOutcome:
+    return PollOutcome(
+        kind="not_modified" if parsed is None else "ok",
+        http_status=result.status,
+        max_age=parse_max_age(result.headers.get("cache-control", "")),
+        ttl=parsed.ttl if parsed else None,
+        moved_to=permanent_move(result.redirects),
+        etag=result.etag, last_modified=result.last_modified,
+        title=parsed.title if parsed else None)
+
+
+def failure_outcome(error: WatcherError) -> PollOutcome:
+    status = error.status if isinstance(error, FetchError) else None
+    retry_after = error.retry_after if isinstance(error, FetchError) else None
+    return PollOutcome(kind="error", error=str(error) or type(error).__name__,
+                       http_status=status, retry_after=retry_after)
+
+
+def feed_text(entry: FeedEntry) -> tuple[str, tuple[str, ...]]:
+    """(standfirst, paragraphs) from the feed itself, when the page gave nothing."""
+    content = tuple(line for line in entry.content.split("\n") if line.strip())
+    summary = tuple(line for line in entry.summary.split("\n") if line.strip())
+    if content:
+        return entry.summary.strip() if entry.summary.strip() not in content else "", content
+    return "", summary
+
+
+def build_article(*, entry: FeedEntry, feed: str, page: ExtractedPage | None,
+                  paragraphs: tuple[str, ...] | None, final_url: str, canonical: str,
+                  text_source: TextSource, language: str | None, now: datetime) -> Article:
+    """The article as matched and stored: page metadata first, the feed's where missing."""
+    if page is not None and paragraphs:
+        title = page.title or entry.title
+        description = page.description
+        body = paragraphs
+        published = page.published or entry.published
+        author = page.author or entry.author
+    else:
+        description, body = feed_text(entry)
+        title, published, author = entry.title, entry.published, entry.author
+        text_source = "feed"
+    return Article(
+        url=final_url, canonical_url=canonical, feed=feed, site=site_of(final_url),
+        title=title.strip() or final_url, description=description, paragraphs=body,
+        fetched=now, published=published, author=author, language=language,
+        text_source=text_source, entry_id=entry.entry_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# The adapter
+
+
+@dataclass(frozen=True)
+class PollReport:
+    feed: str
+    status: str  # ok, not_modified, error
+    error: str | None = None
+    new_entries: int = 0
+    stored: tuple[StoredArticle, ...] = ()
+    matches: Mapping[str, int] = field(default_factory=dict)  # rule -> articles matched
+    elapsed_ms: float = 0.0
+
+    @property
+    def matched(self) -> int:
+        return sum(1 for s in self.stored if s.matches)
+
+
+class Pipeline:
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher, pool: WorkerPool,
+                 rules: Callable[[], RuleSet], *, clock: Callable[[], datetime] = utcnow,
+                 random_fraction: Callable[[], float] = random.random) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher
+        self.pool = pool
+        self.rules = rules
+        self.clock = clock
+        self.random_fraction = random_fraction
+        self.boilerplate = BoilerplateStore(store.engine)
+        self.stopping = asyncio.Event()  # set on SIGTERM: finish in-flight writes, start none
+
+    async def poll(self, feed: FeedConfig) -> PollReport:
+        started = time.perf_counter()
+        state = self.store.feed_state(feed.name)
+        if state is None:
+            self.store.sync_feeds([feed])
+            state = self.store.feed_state(feed.name)
+            assert state is not None
+        outcome, new = await self._poll_feed(feed, state)
+        # A StoreError (disk full) propagates from here without advancing the feed's state,
+        # so the next poll retries the same work.
+        stored = await self._process_pending(feed)
+        counts = Counter(m.rule for s in stored for m in s.matches)
+        outcome = replace(outcome, new_entries=new, stored=len(stored),
+                          matched=sum(1 for s in stored if s.matches))
+        now = self.clock()
+        self.store.save_feed_state(advance(state, outcome, feed, self.config.poll, now,
+                                           self.random_fraction()))
+        elapsed = (time.perf_counter() - started) * 1000
+        report = PollReport(feed=feed.name, status=outcome.kind, error=outcome.error,
+                            new_entries=new, stored=tuple(stored), matches=dict(counts),
+                            elapsed_ms=elapsed)
+        log.info("poll feed=%s status=%s new=%d stored=%d matched=%d ms=%.0f%s",
+                 feed.name, report.status, new, len(stored), report.matched, elapsed,
+                 f" error={outcome.error!r}" if outcome.error else "")
+        return report
+
+    async def _poll_feed(self, feed: FeedConfig, state: FeedState) -> tuple[PollOutcome, int]:
+        try:
+            result = await self.fetcher.get(
+                state.url, max_bytes=self.config.network.max_feed_bytes, etag=state.etag,
+                last_modified=state.last_modified, accept=FEED_ACCEPT)
+            if result.not_modified:
+                return success_outcome(result, None), 0
+            parsed = await self.pool.run(parse_feed, result.content, dict(result.headers),
+                                         result.url, timeout=FEED_PARSE_TIMEOUT)
+        except (FetchError, ParseError) as exc:
+            return failure_outcome(exc), 0
+        except TimeoutError:
+            return failure_outcome(ParseError(
+                f"feed parsing took longer than {FEED_PARSE_TIMEOUT:.0f}s; gave up")), 0
+        except WatcherError as exc:
+            return failure_outcome(exc), 0
+        found = [(entry, canonical_url(entry.url))
+                 for entry in parsed.entries[: self.config.poll.max_entries]]
+        new = self.store.register_entries(feed.name, found, self.clock())
+        return success_outcome(result, parsed), new
+
+    async def _process_pending(self, feed: FeedConfig) -> list[StoredArticle]:
+        pending = self.store.pending_entries(feed.name)
+        gate = asyncio.Semaphore(ENTRIES_IN_PARALLEL)
+
+        async def one(item: PendingEntry) -> StoredArticle | None:
+            async with gate:
+                if self.stopping.is_set():
+                    return None  # stays pending; the next run picks it up
+                return await self._process_entry(feed, item)
+
+        results = await asyncio.gather(*(one(item) for item in pending),
+                                       return_exceptions=True)
+        stored: list[StoredArticle] = []
+        for item, result in zip(pending, results, strict=True):
+            if isinstance(result, StoreError):
+                raise result
+            if isinstance(result, BaseException):
+                log.error("entry feed=%s url=%s failed: %r", feed.name, item.entry.url, result)
+                continue
+            if result is not None:
+                stored.append(result)
+        return stored
+
+    async def _process_entry(self, feed: FeedConfig, item: PendingEntry) -> StoredArticle | None:
+        self.store.begin_attempt(item.row_id)
+        entry = item.entry
+        final_url, canonical = entry.url, item.canonical_url
+        page: ExtractedPage | None = None
+        try:
+            result = await self.fetcher.get(entry.url, max_bytes=self.config.network.max_page_bytes,
+                                            accept=PAGE_ACCEPT)
+            final_url, canonical = result.url, canonical_url(result.url)
+            page = await self.pool.run(extract_page, result.content, result.url,
+                                       result.headers.get("content-type"),
+                                       timeout=self.config.extract.timeout)
+        except (FetchError, ExtractError) as exc:
+            log.info("page feed=%s url=%s: %s; using the feed's text", feed.name, entry.url, exc)
+        except TimeoutError:
+            log.warning("page feed=%s url=%s: extraction timed out; using the feed's text",
+                        feed.name, entry.url)
+        except WatcherError as exc:
+            log.warning("page feed=%s url=%s: %s; using the feed's text", feed.name, entry.url,
+                        exc)
+        now = self.clock()
+        paragraphs, source = self._clean_text(page, final_url, canonical, now)
+        language = page.language if page and page.language else None
+        article = build_article(entry=entry, feed=feed.name, page=page, paragraphs=paragraphs,
+                                final_url=final_url, canonical=canonical, text_source=source,
+                                language=language, now=now)
+        if article.language is None:
+            article = replace(article, language=detect_language(
+                f"{article.title}\n{article.description}\n{article.body}"))
+        found = self.rules().match(article)
+        write_file = bool(found) or self.config.store == "all"
+        stored = self.store.store_article(article, found, entry_row_id=item.row_id,
+                                          write_file=write_file, now=now)
+        if stored is None:
+            log.debug("entry feed=%s url=%s: already stored under another entry",
+                      feed.name, final_url)
+        return stored
+
+    def _clean_text(self, page: ExtractedPage | None, url: str, canonical: str,
+                    now: datetime) -> tuple[tuple[str, ...] | None, TextSource]:
+        """Drop the site's learned boilerplate, then judge whether the text looks complete."""
+        if page is None or not page.paragraphs:
+            return None, "feed"
+        site = site_of(url)
+        settings = self.config.extract
+        since = now - settings.boilerplate_window
+        known = self.boilerplate.known(site, settings.boilerplate_min_articles, since)
+        typical = self.boilerplate.typical_length(site, since)
+        self.boilerplate.record(site, url_hash(canonical), fingerprints(page.paragraphs), now)
+        paragraphs = remove_boilerplate(page.paragraphs, known)
+        if not paragraphs:
+            return None, "feed"
+        return paragraphs, assess_text(page, paragraphs, typical)
