@@ -1,0 +1,106 @@
+"""``watcher run``, ``watcher check`` and ``watcher feeds``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from watcher.cli.output import shorten, table, when
+from watcher.config import Config, load_config, resolve_config_path
+from watcher.errors import ConfigError
+from watcher.rules import RuleSet
+
+EXIT_OK, EXIT_CONFIG = 0, 2
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    run = subparsers.add_parser(
+        "run", parents=[common], help="run the watcher (a daemon, or one cycle with --once)",
+        description="Poll every feed on its interval, store and match new articles, send "
+                    "digests and alerts. Stops cleanly on SIGTERM/SIGINT.")
+    run.add_argument("--once", action="store_true",
+                     help="poll every feed once, print a summary and exit")
+    run.set_defaults(handler=cmd_run)
+
+    check = subparsers.add_parser(
+        "check", parents=[common], help="validate watcher.yaml and rules.yaml",
+        description="Report every problem as file:line:col: message; exit 2 if any.")
+    check.set_defaults(handler=cmd_check)
+
+    feeds = subparsers.add_parser(
+        "feeds", parents=[common], help="show each feed's status, errors and schedule")
+    feeds.set_defaults(handler=cmd_feeds)
+
+
+def validated(args: argparse.Namespace) -> tuple[Config, RuleSet]:
+    from watcher.scheduler import validate
+
+    config, rules, problems = validate(resolve_config_path(args.config))
+    if problems or config is None or rules is None:
+        raise ConfigError(problems)
+    logging.getLogger().setLevel(
+        logging.DEBUG if args.verbose else getattr(logging, config.log_level, logging.INFO))
+    return config, rules
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from watcher.scheduler import run_daemon, run_once
+
+    config, rules = validated(args)
+    if args.once:
+        summary = asyncio.run(run_once(config, rules))
+        print(summary.render())
+        return EXIT_OK
+    asyncio.run(run_daemon(resolve_config_path(args.config), config, rules))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config, rules = validated(args)
+    print(f"ok: {len(config.feeds)} feeds, {len(rules.rules)} rules, "
+          f"{len(config.channels)} channels, {len(config.digests)} digests")
+    return EXIT_OK
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from watcher.store import Store
+
+    config = load_config(resolve_config_path(args.config))
+    now = datetime.now(UTC)
+    with Store.open(config) as store:
+        states = store.feed_states()
+        sources = store.text_sources(now - timedelta(days=7))
+    rows = []
+    for feed in config.feeds:
+        state = states.get(feed.name)
+        if state is None:
+            rows.append([feed.name, "never polled" if feed.enabled else "disabled",
+                         "-", "-", "-", "0", "0", "0", "0", "-"])
+            continue
+        text = sources.get(feed.name, {})
+        total = sum(text.values())
+        from_page = text.get("page", 0)
+        quality = f"{from_page}/{total} page" if total else "-"
+        if text.get("partial"):
+            quality += f", {text['partial']} partial"
+        status: str = state.status if feed.enabled else "disabled"
+        if state.consecutive_failures and status == "ok":
+            status = f"error x{state.consecutive_failures}"
+        rows.append([
+            feed.name, status, when(state.last_success, now),
+            shorten(state.last_error, 50) if state.consecutive_failures else "-",
+            when(state.next_poll, now) if state.status != "gone" else "stopped",
+            str(state.polls), str(state.entries_seen), str(state.articles_stored),
+            str(state.matches), quality])
+    print(table(["FEED", "STATUS", "LAST OK", "LAST ERROR", "NEXT POLL", "POLLS", "ENTRIES",
+                 "STORED", "MATCHED", "TEXT (7d)"], rows))
+    moved = [(f.name, states[f.name].url) for f in config.feeds
+             if f.name in states and states[f.name].url != f.url]
+    for name, url in moved:
+        print(f"note: {name} moved permanently to {url}; update its url in {config.path}",
+              file=sys.stderr)
+    return EXIT_OK
