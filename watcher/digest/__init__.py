@@ -1,0 +1,24 @@
+"""Building digests (pure): candidates -> folded stories grouped by rule -> rendered text,
+HTML and Slack blocks. No I/O here: the outbox reads and fixes, ``watcher.notify`` sends."""
+
+from watcher.digest.build import BuildSpec, build_digest
+from watcher.digest.folding import FOLD_THRESHOLD, FoldText, fold_groups
+from watcher.digest.model import (
+    Candidate,
+    Digest,
+    DigestItem,
+    DigestSection,
+    FeedNotice,
+    Snippet,
+    digest_from_json,
+    digest_to_json,
+)
+from watcher.digest.render import Rendered, render_all, render_html, render_text, subject
+from watcher.digest.slack import render_slack
+
+__all__ = [
+    "FOLD_THRESHOLD", "BuildSpec", "Candidate", "Digest", "DigestItem", "DigestSection",
+    "FeedNotice", "FoldText", "Rendered", "Snippet", "build_digest", "digest_from_json",
+    "digest_to_json", "fold_groups", "render_all", "render_html", "render_slack",
+    "render_text", "subject",
+]

@@ -1,0 +1,140 @@
+"""Slack Block Kit payloads for an incoming webhook. Pure.
+
+Every piece of feed text goes through ``mrkdwn_escape`` (``&``, ``<``, ``>``): Slack reads
+``<!channel>``, ``<@U123>`` and ``<url|label>`` only from unescaped angle brackets, so an
+escaped title can neither ping a channel nor disguise a link.
+
+Slack's limits (Block Kit reference): 50 blocks per message, 3000 characters of text per
+section, 150 characters of plain text in a header. A digest is split into as many messages
+as it needs; a rule's items are packed into sections below 3000 characters; long titles and
+sentences are cut first so one item always fits one section.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watcher.digest.model import Digest, DigestItem
+from watcher.digest.render import also_text, item_meta, local_time, plural, safe_url, subject
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+# Slack also rejects messages whose blocks are long in total (msg_blocks_too_long, seen
+# near 13,000 characters): stay well below.
+MAX_MESSAGE_TEXT = 10_000
+MAX_TITLE = 250
+MAX_SENTENCE = 600
+
+Block = dict[str, Any]
+
+
+def mrkdwn_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def link(url: str, label: str) -> str:
+    """``<url|label>`` for an http(s) URL; the label alone otherwise."""
+    href = safe_url(url)
+    if href is None:
+        return mrkdwn_escape(label)
+    # Inside <...> a "|" would end the URL and a ">" the link; neither belongs in a URL raw.
+    href = mrkdwn_escape(href.replace("|", "%7C"))
+    return f"<{href}|{mrkdwn_escape(label)}>"
+
+
+def _sentence(item: DigestItem) -> str:
+    out: list[str] = []
+    used = 0
+    for piece, hit in item.snippet.parts():
+        piece = _cut(piece, max(1, MAX_SENTENCE - used))
+        used += len(piece)
+        # Bold needs the asterisks against the word; spaces inside the match stay inside.
+        text = mrkdwn_escape(piece)
+        out.append(f"*{text.strip()}*" if hit and text.strip() else text)
+        if used >= MAX_SENTENCE:
+            break
+    return "".join(out)
+
+
+def item_text(item: DigestItem, timezone: str) -> str:
+    lines = [f"• {link(item.url, _cut(item.title, MAX_TITLE))}",
+             f"   {mrkdwn_escape(item_meta(item, timezone))}"]
+    if item.snippet.text:
+        lines.append(f"> {_sentence(item)}")
+    extra = f"rules: {', '.join(item.rules)}"
+    if also_text(item):
+        extra += f" · also: {also_text(item)}"
+    lines.append(f"   _{mrkdwn_escape(extra)}_")
+    return "\n".join(lines)
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def content_blocks(digest: Digest) -> list[Block]:
+    """Every block after the header, unsplit."""
+    tz = digest.timezone
+    blocks: list[Block] = [{"type": "context", "elements": [
+        {"type": "mrkdwn", "text": mrkdwn_escape(f"Up to {local_time(digest.generated, tz)}")}]}]
+    if digest.more:
+        blocks.append(_section(mrkdwn_escape(
+            f"{plural(digest.more, 'further match')} in this window, not listed.")))
+    for section in digest.sections:
+        blocks.append({"type": "divider"})
+        head = f"*{mrkdwn_escape(section.rule)}* ({plural(len(section.items), 'article')})"
+        text = head
+        for item in section.items:
+            entry = item_text(item, tz)
+            if len(text) + 2 + len(entry) > MAX_SECTION_TEXT:
+                blocks.append(_section(text))
+                text = f"*{mrkdwn_escape(section.rule)}* (continued)"
+            text += "\n\n" + entry
+        blocks.append(_section(text))
+    if digest.notices:
+        blocks.append({"type": "divider"})
+        text = "*Feed notices*"
+        for notice in digest.notices:
+            entry = "• " + mrkdwn_escape(_cut(f"{notice.feed}: {' '.join(notice.message.split())}",
+                                               500))
+            if len(text) + 1 + len(entry) > MAX_SECTION_TEXT:
+                blocks.append(_section(text))
+                text = "*Feed notices* (continued)"
+            text += "\n" + entry
+        blocks.append(_section(text))
+    if not digest.sections and not digest.notices:
+        blocks.append(_section("Nothing matched in this period."))
+    return blocks
+
+
+def _size(block: Block) -> int:
+    text = block.get("text")
+    if isinstance(text, dict):
+        return len(str(text.get("text", "")))
+    return sum(len(str(e.get("text", ""))) for e in block.get("elements", []))
+
+
+def render_slack(digest: Digest) -> tuple[dict[str, Any], ...]:
+    """Webhook payloads: ``{"text": fallback, "blocks": [...]}``, one per message."""
+    title = subject(digest)
+    pages: list[list[Block]] = [[]]
+    used = 0
+    for block in content_blocks(digest):
+        # One slot per message is kept for the header.
+        if len(pages[-1]) >= MAX_BLOCKS - 1 or used + _size(block) > MAX_MESSAGE_TEXT:
+            pages.append([])
+            used = 0
+        pages[-1].append(block)
+        used += _size(block)
+    payloads: list[dict[str, Any]] = []
+    for number, page in enumerate(pages, 1):
+        label = title if len(pages) == 1 else f"{title} ({number}/{len(pages)})"
+        header: Block = {"type": "header",
+                         "text": {"type": "plain_text", "text": _cut(label, MAX_HEADER_TEXT)}}
+        payloads.append({"text": mrkdwn_escape(label), "blocks": [header, *page]})
+    return tuple(payloads)
