@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -28,7 +28,7 @@ from watcher.extract import (
     remove_boilerplate,
 )
 from watcher.feeds import parse_feed
-from watcher.fetch import Fetcher, parse_max_age
+from watcher.fetch import Fetcher, parse_max_age, redirect_kind
 from watcher.lifecycle import FeedState, PollOutcome, advance
 from watcher.rules import RuleSet
 from watcher.store import PendingEntry, Store
@@ -39,7 +39,6 @@ from watcher.types import (
     FeedEntry,
     HttpResult,
     ParsedFeed,
-    Redirect,
     StoredArticle,
     TextSource,
 )
@@ -63,20 +62,14 @@ def utcnow() -> datetime:
 # Pure decisions
 
 
-def permanent_move(redirects: Sequence[Redirect]) -> str | None:
-    """The new URL when every hop was permanent (301/308); a 302/307 anywhere means no move."""
-    if redirects and all(hop.status in (301, 308) for hop in redirects):
-        return redirects[-1].to_url
-    return None
-
-
 def success_outcome(result: HttpResult, parsed: ParsedFeed | None) -> PollOutcome:
     return PollOutcome(
         kind="not_modified" if parsed is None else "ok",
         http_status=result.status,
         max_age=parse_max_age(result.headers.get("cache-control", "")),
         ttl=parsed.ttl if parsed else None,
-        moved_to=permanent_move(result.redirects),
+        # A 302/307 anywhere in the chain means the feed has not really moved.
+        moved_to=result.url if redirect_kind(result.redirects) == "permanent" else None,
         etag=result.etag, last_modified=result.last_modified,
         title=parsed.title if parsed else None)
 
