@@ -1,0 +1,65 @@
+"""What a channel sends: one rendered digest or alert with its identity. Pure.
+
+The Message-ID is derived from the outbox run key, so a resend after a crash carries the
+same one (receivers and our own tests can tell a duplicate from a second message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from watcher.digest import Digest, render_all
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: str  # the outbox run key, e.g. "digest:morning@2023-07-20T06:00:00+00:00"
+    digest: Digest
+    created: datetime
+    subject: str
+    text: str
+    html: str
+    slack: tuple[dict[str, object], ...]
+
+    @property
+    def token(self) -> str:
+        return hashlib.sha256(self.key.encode("utf-8")).hexdigest()[:32]
+
+    def message_id(self, domain: str) -> str:
+        return f"<{self.token}.{self.digest.kind}@{domain}>"
+
+
+def outgoing(key: str, digest: Digest, created: datetime) -> Outgoing:
+    rendered = render_all(digest)
+    return Outgoing(key=key, digest=digest, created=created, subject=rendered.subject,
+                    text=rendered.text, html=rendered.html, slack=rendered.slack)
+
+
+def header_safe(value: str) -> str:
+    """No CR, LF or other control character may reach a header, whatever a feed sent."""
+    return " ".join("".join(c if c.isprintable() else " " for c in value).split())
+
+
+def domain_of(address: str) -> str:
+    domain = address.rpartition("@")[2].strip(" >")
+    return header_safe(domain) or "watcher.localhost"
+
+
+def build_email(message: Outgoing, sender: str, to: tuple[str, ...]) -> EmailMessage:
+    """multipart/alternative: the plain-text part first, HTML preferred by capable readers."""
+    email = EmailMessage(policy=SMTP)
+    email["Subject"] = header_safe(message.subject)
+    email["From"] = header_safe(sender)
+    email["To"] = ", ".join(header_safe(a) for a in to)
+    email["Date"] = format_datetime(message.created)
+    email["Message-ID"] = message.message_id(domain_of(sender))
+    email["X-Watcher-Run"] = header_safe(message.key)
+    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
+    email.set_content(message.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    email.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return email
