@@ -1,0 +1,195 @@
+"""Hostile feed documents: entity expansion, external entities, the author ReDoS, garbage.
+
+Whether anything was read or requested is observed from outside the parser: an audit hook
+records every file open, URL request and socket connect made while a document is parsed,
+and a real listener on loopback must see no connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+from tests.feeds import hostile_feeds as hostile
+from watcher.errors import ParseError
+from watcher.feeds import MAX_AUTHOR_CHARS, parse_feed
+from watcher.types import ParsedFeed
+
+URL = "https://hostile.example/feed.xml"
+HEADERS = {"content-type": "application/rss+xml"}
+
+_events: list[tuple[str, tuple[Any, ...]]] | None = None  # recording when not None
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _events is None or event not in ("open", "urllib.Request", "socket.connect"):
+        return
+    if event == "open" and str(args[0]).endswith((".py", ".pyc")):
+        return  # a lazy import inside the standard library, not a read of the document's
+    _events.append((event, args))
+
+
+sys.addaudithook(_audit)  # hooks cannot be removed; this one is idle unless recording
+
+
+def parse_watched(data: bytes) -> tuple[ParsedFeed | ParseError, list[tuple[str, tuple[Any, ...]]]]:
+    """parse_feed, and the opens/requests/connects it made."""
+    global _events
+    _events = []
+    try:
+        result: ParsedFeed | ParseError = parse_feed(data, HEADERS, URL)
+    except ParseError as exc:
+        result = exc
+    finally:
+        events, _events = _events, None
+    return result, events
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A loopback TCP listener; any connection attempt lands in its backlog."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        server.setblocking(False)
+        yield server
+
+
+def assert_no_connection(server: socket.socket) -> None:
+    with pytest.raises(BlockingIOError):
+        conn, _ = server.accept()
+        conn.close()
+
+
+@pytest.fixture
+def sentinel(tmp_path: Path) -> Path:
+    path = tmp_path / "sentinel.txt"
+    path.write_text("SENTINEL-5f0c2a-must-never-be-read")
+    return path
+
+
+def only_entry_title(feed: ParsedFeed) -> str:
+    (entry,) = feed.entries
+    return entry.title
+
+
+@pytest.mark.parametrize("one_line", [True, False])
+def test_billion_laughs_is_not_expanded(one_line: bool) -> None:
+    started = time.perf_counter()
+    feed, events = parse_watched(hostile.billion_laughs(one_line=one_line))
+    assert isinstance(feed, ParsedFeed)
+    assert time.perf_counter() - started < 0.5  # expat's own limit would cost about 1 s
+    assert "lollol" not in only_entry_title(feed)
+    assert feed.warning is not None and "entity declarations removed" in feed.warning
+    assert events == []
+
+
+def test_quadratic_blowup_is_not_expanded() -> None:
+    feed, _ = parse_watched(hostile.quadratic_blowup())
+    assert isinstance(feed, ParsedFeed)
+    assert len(only_entry_title(feed)) < 20_000
+
+
+@pytest.mark.parametrize("one_line", [True, False])
+def test_external_file_entity_is_never_read(sentinel: Path, one_line: bool) -> None:
+    feed, events = parse_watched(hostile.external_entity(sentinel.as_uri(), one_line=one_line))
+    assert isinstance(feed, ParsedFeed)
+    assert "SENTINEL" not in repr(feed)
+    assert not [e for e in events if e[0] == "open" and str(sentinel) in str(e[1][0])]
+    assert events == []
+
+
+@pytest.mark.parametrize(
+    "build",
+    [hostile.external_entity, hostile.external_parameter_entity, hostile.external_dtd],
+    ids=["general-entity", "parameter-entity", "external-dtd"],
+)
+def test_external_urls_on_loopback_get_no_request(listener: socket.socket, build: Any) -> None:
+    port = listener.getsockname()[1]
+    feed, events = parse_watched(build(f"http://127.0.0.1:{port}/evil.dtd"))
+    assert isinstance(feed, ParsedFeed)
+    assert events == []
+    assert_no_connection(listener)
+
+
+def test_doctype_after_the_root_is_inert(sentinel: Path) -> None:
+    doc = (
+        '<rss version="2.0"><!DOCTYPE x [<!ENTITY ext SYSTEM "' + sentinel.as_uri() + '">]>'
+        "<channel><title>t</title><item><guid>g</guid><title>&ext;</title></item></channel></rss>"
+    ).encode()
+    result, events = parse_watched(doc)
+    assert "SENTINEL" not in repr(result)
+    assert events == []
+
+
+def _raw_feedparser_seconds(data: bytes) -> float:
+    started = time.perf_counter()
+    feedparser.parse(io.BytesIO(data))
+    return time.perf_counter() - started
+
+
+def test_feedparser_author_regex_is_quadratic() -> None:
+    """The fact the cap exists for: doubling the word roughly quadruples feedparser's time."""
+    small = min(_raw_feedparser_seconds(hostile.author_redos(5_000)) for _ in range(2))
+    large = min(_raw_feedparser_seconds(hostile.author_redos(10_000)) for _ in range(2))
+    assert large / small > 2.8, (small, large)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [hostile.author_redos(2_000_000), hostile.author_redos_split(50_000)],
+    ids=["one-word", "split-into-cdata-and-comments"],
+)
+def test_author_redos_input_parses_at_once(data: bytes) -> None:
+    started = time.perf_counter()
+    feed = parse_feed(data, HEADERS, URL)
+    assert time.perf_counter() - started < 2.0  # unguarded: hours for the 2 MB word
+    (entry,) = feed.entries
+    assert entry.author == "a" * MAX_AUTHOR_CHARS
+    assert feed.warning is not None and "author text" in feed.warning
+
+
+def test_ordinary_authors_are_untouched() -> None:
+    doc = (
+        b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t</title>'
+        b"<managingEditor>desk@example.com (News Desk)</managingEditor>"
+        b"<item><guid>1</guid><author>kim@example.com (Kim Sengupta)</author></item>"
+        b"<item><guid>2</guid><dc:creator><![CDATA[Gordon Corera]]></dc:creator></item>"
+        b"</channel></rss>"
+    )
+    feed = parse_feed(doc, HEADERS, URL)
+    assert [e.author for e in feed.entries] == ["Kim Sengupta", "Gordon Corera"]
+    assert feed.warning is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x00" * 1000,
+        b"<" * 100_000,
+        b"<!--" * 50_000,
+        b"<rss>" * 20_000,
+        b"<?xml version='1.0'?>" + b"<a>" * 50_000,
+        b"<!DOCTYPE " + b"[" * 50_000,
+        b'<?xml version="1.0" encoding="x-unknown-charset"?><rss/>',
+        b"\xff\xfe\x00\x00garbage",
+        b"\xef\xbb\xbf",
+        bytes(range(256)) * 50,
+    ],
+    ids=["nul", "lt", "comments", "unclosed-roots", "deep", "doctype-brackets",
+         "unknown-charset", "utf32-bom", "bom-only", "all-bytes"],
+)
+def test_garbage_gives_parse_error_or_a_feed_quickly(data: bytes) -> None:
+    started = time.perf_counter()
+    with contextlib.suppress(ParseError):
+        parse_feed(data, HEADERS, URL)
+    assert time.perf_counter() - started < 2.0
