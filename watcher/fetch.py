@@ -252,8 +252,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a connection pool whose every connection passes the guard."""
 
     def __init__(self, network: NetworkConfig, *, resolver: Resolver | None = None,
+                 ssl_context: ssl.SSLContext | None = None,
                  limits: httpx.Limits = _LIMITS) -> None:
-        ssl_context = httpx.create_ssl_context()
+        ssl_context = ssl_context or httpx.create_ssl_context()
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         self.backend = GuardedBackend(AllowList.parse(network.allow), resolver=resolver)
         # httpx offers no parameter for an httpcore network backend, so the pool it built
@@ -270,18 +271,19 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def build_client(network: NetworkConfig, *,
-                 resolver: Resolver | None = None) -> httpx.AsyncClient:
+def build_client(network: NetworkConfig, *, resolver: Resolver | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
     """THE httpx client of the watcher: guarded transport, timeouts, our User-Agent.
 
     Redirects are not followed by httpx: ``Fetcher`` follows them hop by hop so each hop
     is checked and recorded. ``trust_env=False``: a proxy from the environment would be
-    the only address the guard ever saw. ``resolver`` is a seam for tests.
+    the only address the guard ever saw. ``resolver`` and ``ssl_context`` (certificate
+    verification stays on; the context says which CAs to trust) are seams for tests.
     """
     timeout = httpx.Timeout(connect=network.connect_timeout, read=network.read_timeout,
                             write=network.read_timeout, pool=network.total_timeout)
     return httpx.AsyncClient(
-        transport=GuardedTransport(network, resolver=resolver),
+        transport=GuardedTransport(network, resolver=resolver, ssl_context=ssl_context),
         timeout=timeout,
         headers={"User-Agent": network.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
