@@ -85,6 +85,15 @@ def test_shared_site_boilerplate_does_not_fold_distinct_articles() -> None:
 def test_short_texts_never_fold_on_too_little_evidence() -> None:
     texts = [FoldText(1, "a", "Breaking news"), FoldText(2, "b", "Breaking news")]
     assert len(fold_groups(texts)) == 2
+    # Two distinct feed summaries sharing a stock phrase: Jaccard passes, evidence does not.
+    texts = [FoldText(1, "a", "Officials spoke on Monday. The MI6 chief urged Russians to "
+                              "defect. Nothing else."),
+             FoldText(2, "b", "Officials met on Monday. The MI6 chief said defectors are "
+                              "welcome. Nothing else happened.")]
+    assert len(fold_groups(texts)) == 2
+    summary = ("Wagner fighters have arrived in Belarus, the defence ministry in Minsk said, "
+               "and more columns are expected to cross the border by the weekend.")
+    assert len(fold_groups([FoldText(1, "a", summary), FoldText(2, "b", summary)])) == 1
     assert shingles("") == frozenset()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from tests.digest.fixtures import fixed_digest
 from tests.notify.peers import free_port, smtp_server
 from tests.support.servers import LocalHTTPServer, Reply, Request
-from watcher.config import EmailChannel, FileChannel, NetworkConfig, SlackChannel
+from watcher.config import EmailChannel, FileChannel, SlackChannel
 from watcher.errors import PermanentDeliveryError, TransientDeliveryError
 from watcher.notify.email import EmailSender, parse_smtp_url
 from watcher.notify.files import FileSender
@@ -28,14 +27,6 @@ KEY = "digest:morning@2023-07-20T06:00:00+00:00"
 @pytest.fixture(scope="module")
 def message() -> Outgoing:
     return outgoing(KEY, fixed_digest(), datetime(2023, 7, 20, 6, 0, 5, tzinfo=UTC))
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    from watcher.fetch import build_client
-
-    async with build_client(NetworkConfig(allow=("127.0.0.1",))) as c:
-        yield c
 
 
 def noop(_n: int) -> None:

@@ -4,9 +4,13 @@ Each article becomes a set of word 3-shingles (NFKC, case-folded ``\\w+`` tokens
 title, standfirst and body, minus the site's boilerplate paragraphs (a paragraph that recurs
 in ``BOILERPLATE_MIN_ARTICLES`` distinct articles of one site: appeals, newsletter boxes).
 Two articles are one story when the Jaccard similarity of their sets reaches
-``FOLD_THRESHOLD``. datasketch's MinHash LSH proposes the candidate pairs, so a large window
-stays near linear; each proposal is then checked with the exact Jaccard of the two sets, so
-the MinHash estimation error (about ±0.03 at 128 permutations) never decides a fold.
+``FOLD_THRESHOLD`` and they share at least ``MIN_SHARED`` shingles: the threshold is low
+(long rewrites of one story share little), so on short texts (feed summaries) a common
+phrase such as "the MI6 chief said" alone would pass it.
+
+datasketch's MinHash LSH proposes the candidate pairs, so a large window stays near
+linear; each proposal is then checked with the exact Jaccard of the two sets, so the
+MinHash estimation error (about ±0.03 at 128 permutations) never decides a fold.
 
 The threshold and its measurement on real articles are in docs/digests.md.
 """
@@ -26,6 +30,7 @@ SHINGLE_WORDS = 3
 FOLD_THRESHOLD = 0.06  # exact Jaccard of word 3-shingle sets; see docs/digests.md
 BOILERPLATE_MIN_ARTICLES = 3
 MIN_SHINGLES = 8  # texts shorter than this never fold: too little evidence
+MIN_SHARED = 12  # shingles two articles must share to fold, whatever their Jaccard
 NUM_PERM = 128
 # LSH only proposes pairs; it is set well below the fold threshold so that a pair at the
 # threshold is proposed with near certainty, and the exact check decides.
@@ -81,6 +86,11 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / union if union else 0.0
 
 
+def same_story(a: frozenset[str], b: frozenset[str],
+               threshold: float = FOLD_THRESHOLD) -> bool:
+    return len(a & b) >= MIN_SHARED and jaccard(a, b) >= threshold
+
+
 def fold_groups(texts: Sequence[FoldText], *, history: Sequence[FoldText] = (),
                 threshold: float = FOLD_THRESHOLD) -> list[list[int]]:
     """Partition ``texts`` (by key) into stories; groups keep the input order.
@@ -101,7 +111,7 @@ def fold_groups(texts: Sequence[FoldText], *, history: Sequence[FoldText] = (),
     # The earlier (newer) article of a pair stays the root, so it leads its story.
     position = {t.key: i for i, t in enumerate(texts)}
     for a, b in candidate_pairs(sets):
-        if jaccard(sets[a], sets[b]) >= threshold:
+        if same_story(sets[a], sets[b], threshold):
             ra, rb = sorted((root(a), root(b)), key=position.__getitem__)
             if ra != rb:
                 parent[rb] = ra

@@ -1,0 +1,378 @@
+"""The outbox: fixed digest/alert runs and their per-channel deliveries, plus alert
+bookkeeping. Every SQL statement of delivery lives here (SQLAlchemy Core, portable).
+
+A run's payload is the fixed ``Digest`` as JSON: written once, in the same transaction as
+one ``pending`` delivery row per channel (and the feed notices it carries marked as told),
+so a crash leaves either nothing or everything needed to deliver it. A delivery moves
+pending -> sending (claimed, attempts + 1) -> sent | pending (retry at next_attempt) |
+failed (reason kept). A ``sending`` row whose claim is older than the lease was interrupted
+by a crash and is claimed again: at most that one message is resent, with the same
+Message-ID, because the run key it is derived from is stored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from watcher.digest import Candidate, FeedNotice, FoldText
+from watcher.store.schema import UTCDateTime, articles, feeds, matches, metadata
+
+outbox_runs = Table(
+    "outbox_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # "digest:morning@<slot>" or "alert:<rule>@<time>": the idempotency key of a send
+    Column("key", String(300), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),  # digest alert
+    Column("name", String(200), nullable=False),  # digest name, or rule for an alert
+    Column("since", UTCDateTime(), nullable=False),
+    Column("cutoff", UTCDateTime(), nullable=False),  # items matched up to here
+    Column("created", UTCDateTime(), nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("payload", JSON, nullable=False),  # the fixed Digest (digest_to_json)
+)
+Index("ix_outbox_runs_kind_name", outbox_runs.c.kind, outbox_runs.c.name)
+
+outbox_deliveries = Table(
+    "outbox_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("outbox_runs.id"), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("state", String(10), nullable=False),  # pending sending sent failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("parts_done", Integer, nullable=False, default=0),  # Slack messages accepted
+    Column("next_attempt", UTCDateTime(), nullable=False),
+    Column("claimed_at", UTCDateTime()),
+    Column("last_error", Text),
+    Column("sent_id", Text),  # Message-ID, file stem, ...
+    Column("sent_at", UTCDateTime()),
+    Column("updated", UTCDateTime(), nullable=False),
+    UniqueConstraint("run_id", "channel", name="uq_outbox_deliveries_run_channel"),
+)
+Index("ix_outbox_deliveries_due", outbox_deliveries.c.state, outbox_deliveries.c.next_attempt)
+
+# Articles of `alert: immediate` rules: held until their rule's throttle window allows a
+# message, then listed in one (or only counted in it, past the list's length).
+alert_articles = Table(
+    "alert_articles", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(200), nullable=False),
+    Column("article_number", Integer, nullable=False),
+    Column("state", String(10), nullable=False),  # held listed counted
+    Column("created", UTCDateTime(), nullable=False),
+    Column("run_id", Integer, ForeignKey("outbox_runs.id")),
+    UniqueConstraint("rule", "article_number", name="uq_alert_articles_rule_article"),
+)
+Index("ix_alert_articles_state", alert_articles.c.state)
+
+alert_windows = Table(
+    "alert_windows", metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("last_sent", UTCDateTime(), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    key: str
+    kind: str
+    name: str
+    since: datetime
+    cutoff: datetime
+    created: datetime
+    item_count: int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    run_id: int
+    run_key: str
+    channel: str
+    state: str
+    attempts: int
+    parts_done: int
+    next_attempt: datetime
+    claimed_at: datetime | None
+    last_error: str | None
+    sent_id: str | None
+    sent_at: datetime | None
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class NewRun:
+    key: str
+    kind: str
+    name: str
+    since: datetime
+    cutoff: datetime
+    created: datetime
+    item_count: int
+    payload: dict[str, Any]
+    channels: tuple[str, ...]
+
+
+class Outbox:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- reading what a digest is made of -------------------------------------------------
+
+    def candidates(self, since: datetime, until: datetime, rules: Collection[str], *,
+                   exclude_alerted: bool = False) -> list[Candidate]:
+        """Articles with live matches of ``rules`` in (since, until]."""
+        where = and_(matches.c.matched_at > since, matches.c.matched_at <= until,
+                     matches.c.origin == "live", matches.c.rule.in_(list(rules)))
+        if exclude_alerted:
+            alerted = select(alert_articles.c.article_number).where(
+                alert_articles.c.state == "listed")
+            where = and_(where, matches.c.article_number.not_in(alerted))
+        return self._candidates(where)
+
+    def articles_for_rule(self, rule: str, numbers: Collection[int]) -> list[Candidate]:
+        return self._candidates(and_(matches.c.rule == rule,
+                                     matches.c.article_number.in_(list(numbers))))
+
+    def _candidates(self, where: Any) -> list[Candidate]:
+        query = (select(articles, matches.c.rule, matches.c.hits)
+                 .join(matches, matches.c.article_number == articles.c.number)
+                 .where(where).order_by(articles.c.number, matches.c.id))
+        rows: dict[int, Any] = {}
+        rules: dict[int, list[str]] = defaultdict(list)
+        hits: dict[int, list[tuple[str, int, int, str]]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                rows.setdefault(row.number, row)
+                rules[row.number].append(row.rule)
+                hits[row.number].extend((str(f), int(s), int(e), str(t))
+                                        for f, s, e, t in (row.hits or []))
+        return [Candidate(
+            number=n, url=r.url, title=r.title, site=r.site, feed=r.feed,
+            published=r.published, fetched=r.fetched, text_source=r.text_source,
+            description=r.description or "", body=r.body or "", rules=tuple(rules[n]),
+            hits=tuple(dict.fromkeys(hits[n]))) for n, r in rows.items()]
+
+    def site_history(self, sites: Collection[str], since: datetime,
+                     exclude: Collection[int], per_site: int = 40) -> list[FoldText]:
+        """Recent other articles of ``sites``, for boilerplate recognition in folding."""
+        out: list[FoldText] = []
+        with self.engine.connect() as conn:
+            for site in sorted(sites):
+                query = (select(articles.c.number, articles.c.title, articles.c.description,
+                                articles.c.body)
+                         .where(articles.c.site == site, articles.c.fetched >= since,
+                                articles.c.body.is_not(None),
+                                articles.c.number.not_in(list(exclude)))
+                         .order_by(articles.c.number.desc()).limit(per_site))
+                for row in conn.execute(query):
+                    text = "\n".join(p for p in (row.title, row.description, row.body) if p)
+                    out.append(FoldText(row.number, site, text))
+        return out
+
+    def pending_notices(self) -> list[FeedNotice]:
+        query = (select(feeds.c.name, feeds.c.notice)
+                 .where(feeds.c.notice.is_not(None), feeds.c.notice_sent.is_(False))
+                 .order_by(feeds.c.name))
+        with self.engine.connect() as conn:
+            return [FeedNotice(row.name, row.notice) for row in conn.execute(query)]
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def find_run(self, key: str) -> Run | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(outbox_runs).where(outbox_runs.c.key == key)).first()
+        return _run(row) if row else None
+
+    def run(self, run_id: int) -> Run:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(outbox_runs).where(outbox_runs.c.id == run_id)).one()
+        return _run(row)
+
+    def last_cutoff(self, kind: str, name: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(
+                select(func.max(outbox_runs.c.cutoff))
+                .where(outbox_runs.c.kind == kind, outbox_runs.c.name == name)).scalar()
+        return value
+
+    def create_run(self, new: NewRun, *, notices: Sequence[FeedNotice] = (),
+                   alert_listed: Sequence[int] = (), alert_counted: Sequence[int] = ()
+                   ) -> Run | None:
+        """Fix a run and enqueue its deliveries, atomically. None: the key already exists
+        (this digest slot was already built, by us before a crash or by another process)."""
+        try:
+            with self.engine.begin() as conn:
+                inserted = conn.execute(outbox_runs.insert().values(
+                    key=new.key, kind=new.kind, name=new.name, since=new.since,
+                    cutoff=new.cutoff, created=new.created, item_count=new.item_count,
+                    payload=new.payload)).inserted_primary_key
+                assert inserted is not None
+                run_id = inserted[0]
+                for channel in new.channels:
+                    conn.execute(outbox_deliveries.insert().values(
+                        run_id=run_id, channel=channel, state="pending", attempts=0,
+                        parts_done=0, next_attempt=new.created, updated=new.created))
+                for notice in notices:
+                    # Only the notice text that went into the digest counts as told.
+                    conn.execute(update(feeds).where(
+                        feeds.c.name == notice.feed, feeds.c.notice == notice.message)
+                        .values(notice_sent=True))
+                for state, numbers in (("listed", alert_listed), ("counted", alert_counted)):
+                    if numbers:
+                        conn.execute(update(alert_articles).where(
+                            alert_articles.c.rule == new.name,
+                            alert_articles.c.article_number.in_(list(numbers)),
+                            alert_articles.c.state == "held")
+                            .values(state=state, run_id=run_id))
+                if new.kind == "alert":
+                    done = conn.execute(update(alert_windows).where(
+                        alert_windows.c.rule == new.name).values(last_sent=new.created))
+                    if done.rowcount == 0:
+                        conn.execute(alert_windows.insert().values(
+                            rule=new.name, last_sent=new.created))
+        except IntegrityError:
+            return None
+        return self.find_run(new.key)
+
+    # -- deliveries -----------------------------------------------------------------------
+
+    def due(self, now: datetime, lease: timedelta) -> list[Delivery]:
+        """Pending rows whose time has come, and sending rows abandoned past the lease."""
+        where = or_(and_(outbox_deliveries.c.state == "pending",
+                         outbox_deliveries.c.next_attempt <= now),
+                    and_(outbox_deliveries.c.state == "sending",
+                         outbox_deliveries.c.claimed_at < now - lease))
+        return self._deliveries(where)
+
+    def deliveries(self, *, states: Collection[str] | None = None,
+                   run_id: int | None = None, limit: int = 200) -> list[Delivery]:
+        where: Any = outbox_deliveries.c.id.is_not(None)
+        if states:
+            where = and_(where, outbox_deliveries.c.state.in_(list(states)))
+        if run_id is not None:
+            where = and_(where, outbox_deliveries.c.run_id == run_id)
+        return self._deliveries(where, newest_first=True, limit=limit)
+
+    def _deliveries(self, where: Any, *, newest_first: bool = False,
+                    limit: int | None = None) -> list[Delivery]:
+        order = outbox_deliveries.c.id.desc() if newest_first else outbox_deliveries.c.id
+        query = (select(outbox_deliveries, outbox_runs.c.key.label("run_key"))
+                 .join(outbox_runs, outbox_runs.c.id == outbox_deliveries.c.run_id)
+                 .where(where).order_by(order).limit(limit))
+        with self.engine.connect() as conn:
+            return [Delivery(**{k: row._mapping[k] for k in Delivery.__dataclass_fields__})
+                    for row in conn.execute(query)]
+
+    def claim(self, delivery: Delivery, now: datetime) -> bool:
+        """Take a due delivery for sending; False when someone else took it first."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(outbox_deliveries).where(
+                outbox_deliveries.c.id == delivery.id,
+                outbox_deliveries.c.state == delivery.state,
+                outbox_deliveries.c.attempts == delivery.attempts)
+                .values(state="sending", claimed_at=now, updated=now,
+                        attempts=delivery.attempts + 1))
+        return done.rowcount == 1
+
+    def mark_part(self, delivery_id: int, parts_done: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox_deliveries).where(outbox_deliveries.c.id == delivery_id)
+                         .values(parts_done=parts_done))
+
+    def mark_sent(self, delivery_id: int, now: datetime, sent_id: str) -> None:
+        self._set(delivery_id, state="sent", sent_at=now, sent_id=sent_id, updated=now,
+                  claimed_at=None)
+
+    def mark_retry(self, delivery_id: int, now: datetime, next_attempt: datetime,
+                   error: str) -> None:
+        self._set(delivery_id, state="pending", next_attempt=next_attempt, last_error=error,
+                  updated=now, claimed_at=None)
+
+    def mark_failed(self, delivery_id: int, now: datetime, error: str) -> None:
+        self._set(delivery_id, state="failed", last_error=error, updated=now, claimed_at=None)
+
+    def requeue(self, delivery_ids: Iterable[int], now: datetime) -> int:
+        """Failed deliveries back to pending (``watcher outbox retry``): attempts start over,
+        parts already accepted are kept."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(outbox_deliveries).where(
+                outbox_deliveries.c.id.in_(list(delivery_ids)),
+                outbox_deliveries.c.state == "failed")
+                .values(state="pending", attempts=0, next_attempt=now, updated=now))
+        return done.rowcount
+
+    def _set(self, delivery_id: int, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox_deliveries)
+                         .where(outbox_deliveries.c.id == delivery_id).values(**values))
+
+    # -- immediate alerts -----------------------------------------------------------------
+
+    def hold_alert_articles(self, rule: str, numbers: Iterable[int], now: datetime) -> int:
+        """Record new matches of an immediate rule; an article already recorded is left as
+        it is (``on_stored`` may see the same articles twice). Returns how many were new."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return 0
+        with self.engine.begin() as conn:
+            known = set(conn.execute(select(alert_articles.c.article_number).where(
+                alert_articles.c.rule == rule,
+                alert_articles.c.article_number.in_(wanted))).scalars())
+            new = [n for n in wanted if n not in known]
+            if new:
+                conn.execute(alert_articles.insert(), [
+                    {"rule": rule, "article_number": n, "state": "held", "created": now}
+                    for n in new])
+        return len(new)
+
+    def held_alerts(self) -> dict[str, list[int]]:
+        query = (select(alert_articles.c.rule, alert_articles.c.article_number)
+                 .where(alert_articles.c.state == "held").order_by(alert_articles.c.id))
+        out: dict[str, list[int]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                out[row.rule].append(row.article_number)
+        return dict(out)
+
+    def release_held(self, rule: str, numbers: Collection[int]) -> None:
+        """Held articles that no alert will carry (rule gone, no channel): they stay in the
+        digest, as never alerted."""
+        with self.engine.begin() as conn:
+            conn.execute(alert_articles.delete().where(
+                alert_articles.c.rule == rule, alert_articles.c.state == "held",
+                alert_articles.c.article_number.in_(list(numbers))))
+
+    def alert_last_sent(self, rule: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(select(alert_windows.c.last_sent).where(
+                alert_windows.c.rule == rule)).scalar()
+        return value
+
+
+def _run(row: Any) -> Run:
+    return Run(**{k: row._mapping[k] for k in Run.__dataclass_fields__})
