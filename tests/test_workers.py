@@ -1,0 +1,179 @@
+"""WorkerPool: results, exceptions, a task that never ends is killed, a task that kills its
+process is reported, and the pool keeps serving after both."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from watcher.errors import ExtractError, WatcherError
+from watcher.workers import (
+    PoolClosedError,
+    TaskError,
+    TaskTimeoutError,
+    WorkerCrashedError,
+    WorkerPool,
+)
+
+# Tasks run in other processes, so they are module-level functions (picklable by name).
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def sleep_forever() -> None:
+    while True:
+        time.sleep(1)
+
+
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def hard_exit() -> None:
+    os._exit(3)
+
+
+def fail() -> None:
+    raise ExtractError("no article text found")
+
+
+class Unpicklable(Exception):
+    def __init__(self, a: int, b: int) -> None:  # pickling keeps args=("1 2",) only
+        super().__init__(f"{a} {b}")
+
+
+def fail_unpicklable() -> None:
+    raise Unpicklable(1, 2)
+
+
+def return_lambda() -> object:
+    return lambda: None
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[WorkerPool]:
+    # No preload: these tasks need nothing, and an empty fork server starts fastest.
+    async with WorkerPool(2, preload=()) as running:
+        yield running
+
+
+async def test_result_and_args(pool: WorkerPool) -> None:
+    assert await pool.run(add, 2, 3) == 5
+    assert await pool.run(pid) != os.getpid()
+
+
+async def test_task_exception_is_reraised_and_worker_survives(pool: WorkerPool) -> None:
+    before = await pool.run(pid)
+    with pytest.raises(ExtractError, match="no article text") as info:
+        await pool.run(fail)
+    assert any("in worker process" in note for note in info.value.__notes__)
+    assert await pool.run(pid) in {before, *[w.process.pid for w in pool._all]}
+    assert pool.replaced == 0
+
+
+async def test_unpicklable_exception_becomes_task_error(pool: WorkerPool) -> None:
+    with pytest.raises(TaskError, match="Unpicklable"):
+        await pool.run(fail_unpicklable)
+    with pytest.raises(TaskError, match="not picklable"):
+        await pool.run(return_lambda)
+    with pytest.raises(TaskError, match="not picklable"):
+        await pool.run(add, lambda: 1, 2)
+    assert await pool.run(add, 1, 1) == 2
+    assert pool.replaced == 0
+
+
+async def test_timeout_kills_the_worker_and_others_carry_on(pool: WorkerPool) -> None:
+    started = time.monotonic()
+    stuck = asyncio.create_task(pool.run(sleep_forever, timeout=0.5))
+    # The other worker keeps serving while one is stuck.
+    assert await pool.run(nap, 0.1, timeout=5) == 0.1
+    with pytest.raises(TaskTimeoutError) as info:
+        await stuck
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, WatcherError)
+    assert time.monotonic() - started < 5
+    assert pool.replaced == 1
+    # The killed worker is replaced: both slots serve again, concurrently.
+    results = await asyncio.gather(*(pool.run(nap, 0.2, timeout=5) for _ in range(2)))
+    assert results == [0.2, 0.2]
+    assert all(w.process.is_alive() for w in pool._all)
+
+
+async def test_crash_is_reported_and_pool_keeps_serving(pool: WorkerPool) -> None:
+    with pytest.raises(WorkerCrashedError, match="exit code -9"):
+        await pool.run(die, timeout=10)
+    with pytest.raises(WorkerCrashedError, match="exit code 3"):
+        await pool.run(hard_exit, timeout=10)
+    assert await pool.run(add, 20, 22, timeout=10) == 42
+    assert pool.replaced == 2
+
+
+async def test_worker_killed_while_idle_is_replaced(pool: WorkerPool) -> None:
+    for worker in list(pool._all):
+        os.kill(worker.process.pid or 0, signal.SIGKILL)
+        worker.process.join()
+    assert await pool.run(add, 1, 2, timeout=10) == 3
+
+
+async def test_more_tasks_than_workers_wait_their_turn(pool: WorkerPool) -> None:
+    results = await asyncio.gather(*(pool.run(add, i, i, timeout=10) for i in range(8)))
+    assert results == [2 * i for i in range(8)]
+    assert len(pool._all) <= 2
+
+
+async def test_cancelled_task_does_not_leave_a_busy_worker(pool: WorkerPool) -> None:
+    task = asyncio.create_task(pool.run(sleep_forever))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await pool.run(add, 2, 2, timeout=10) == 4
+
+
+async def test_max_tasks_per_child_recycles_workers() -> None:
+    async with WorkerPool(1, max_tasks_per_child=2, preload=()) as pool:
+        pids = [await pool.run(pid, timeout=10) for _ in range(5)]
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+
+
+async def test_closed_pool_refuses_work() -> None:
+    pool = WorkerPool(1, preload=())
+    assert await pool.run(add, 1, 2, timeout=10) == 3
+    workers = list(pool._all)
+    pool.close()
+    pool.close()
+    assert not any(w.process.is_alive() for w in workers)
+    with pytest.raises(PoolClosedError):
+        await pool.run(add, 1, 2)
+
+
+async def test_close_under_a_running_task() -> None:
+    pool = WorkerPool(1, preload=())
+    task = asyncio.create_task(pool.run(sleep_forever))
+    await asyncio.sleep(0.5)
+    await pool.aclose()
+    with pytest.raises(PoolClosedError):
+        await task
+
+
+def test_bad_sizes() -> None:
+    with pytest.raises(ValueError):
+        WorkerPool(-1)
+    with pytest.raises(ValueError):
+        WorkerPool(1, max_tasks_per_child=0)
+    assert WorkerPool(None).size == (os.cpu_count() or 1)
