@@ -1,0 +1,141 @@
+"""The article body: trafilatura finds it, we turn its XML into paragraphs.
+
+We ask trafilatura for its XML tree rather than its text so that we keep the structure it
+found (headings, list items, table rows, which words were links) and can clean on it:
+``cleanup.py`` uses link density and block kinds, which plain text has lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+
+from watcher.extract.text import clean_text
+
+BlockKind = Literal["p", "head", "item", "row", "quote", "code"]
+
+_KINDS: dict[str, BlockKind] = {"p": "p", "head": "head", "item": "item", "quote": "quote",
+                                "code": "code", "div": "p", "row": "row"}
+_SKIP = frozenset({"graphic", "fn", "note"})
+
+
+@dataclass(frozen=True)
+class Block:
+    """One paragraph-like unit of the body, with what cleaning needs to judge it."""
+
+    kind: BlockKind
+    text: str
+    link_chars: int  # characters of text that sat inside links
+    group: int  # items of one list / rows of one table share a group; others have their own
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / len(self.text) if self.text else 0.0
+
+
+@dataclass(frozen=True)
+class TrafilaturaOptions:
+    """The trafilatura levers measured by bench/bench_extract.py (see docs/extraction.md)."""
+
+    favor_precision: bool = False
+    favor_recall: bool = False
+    fast: bool = False  # skips the readability/jusText comparison and rescue
+    include_tables: bool = True
+
+
+def run_trafilatura(tree: HtmlElement, url: str, options: TrafilaturaOptions
+                    ) -> etree._Element | None:
+    """trafilatura's body element (XML vocabulary: p, head, list/item, table/row/cell, ...).
+
+    trafilatura copies the tree before cleaning it, so the caller's tree is left intact.
+    """
+    document = trafilatura.bare_extraction(
+        tree, url=url, include_comments=False, include_links=True, include_images=False,
+        include_tables=options.include_tables, favor_precision=options.favor_precision,
+        favor_recall=options.favor_recall, fast=options.fast, with_metadata=False,
+    )
+    if document is None or isinstance(document, dict):
+        return None
+    body: etree._Element | None = document.body
+    return body
+
+
+class _Renderer:
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self._parts: list[str] = []
+        self._link_chars = 0
+        self._kind: BlockKind = "p"
+        self._group = 0
+        self._groups = 0
+
+    def _new_group(self) -> int:
+        self._groups += 1
+        return self._groups
+
+    def _add(self, text: str | None, in_link: bool) -> None:
+        if text:
+            self._parts.append(text)
+            if in_link:
+                self._link_chars += len(clean_text(text))
+
+    def _flush(self) -> None:
+        text = clean_text("".join(self._parts))
+        if text:
+            self.blocks.append(Block(self._kind, text, min(self._link_chars, len(text)),
+                                     self._group))
+        self._parts, self._link_chars = [], 0
+
+    def block(self, element: etree._Element, kind: BlockKind, group: int) -> None:
+        self._flush()
+        outer = self._kind, self._group
+        self._kind, self._group = kind, group
+        self._content(element, in_link=False)
+        self._flush()
+        self._kind, self._group = outer
+
+    def _table(self, table: etree._Element) -> None:
+        self._flush()
+        group = self._new_group()
+        previous = ""
+        for row in table.iter("row"):
+            cells = [clean_text("".join(cell.itertext())) for cell in row]
+            text = " ".join(c for c in cells if c)
+            # trafilatura repeats a <thead> row in some layouts; a row twice in a row is
+            # never meant to be read twice.
+            if not text or text == previous:
+                continue
+            previous = text
+            links = sum(len(clean_text("".join(r.itertext()))) for r in row.iter("ref"))
+            self.blocks.append(Block("row", text, min(links, len(text)), group))
+
+    def _content(self, element: etree._Element, in_link: bool) -> None:
+        self._add(element.text, in_link)
+        for child in element:
+            tag = child.tag if isinstance(child.tag, str) else ""
+            if tag == "list":
+                self._flush()
+                group = self._new_group()
+                for item in child:
+                    self.block(item, "item", group)
+                    self._add(item.tail, in_link)
+            elif tag == "table":
+                self._table(child)
+            elif tag in _KINDS:
+                self.block(child, _KINDS[tag], self._new_group())
+            elif tag == "lb":
+                self._flush()
+            elif tag not in _SKIP:
+                self._content(child, in_link or tag == "ref")
+            self._add(child.tail, in_link)
+
+
+def render_blocks(body: etree._Element) -> list[Block]:
+    """trafilatura's XML body as a flat list of blocks, in document order."""
+    renderer = _Renderer()
+    renderer.block(body, "p", 0)
+    return renderer.blocks

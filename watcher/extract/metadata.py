@@ -1,0 +1,229 @@
+"""Page metadata read from the parsed HTML: title, standfirst, date, author, language hints,
+paywall markers.
+
+Publishers fill ``og:*``/``twitter:*`` meta tags and JSON-LD for search engines and social
+cards; these are cleaner than anything read off the visible page (no site-name suffixes, no
+"Updated 3 hours ago"), so they come first and the visible ``<h1>``/``<title>`` are fallbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml.html import HtmlElement
+
+from watcher.extract.text import clean_text
+
+# JSON-LD types whose fields describe the article itself (not the site or a breadcrumb).
+_ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "liveblogposting",
+    "scholarlyarticle", "techarticle", "webpage", "socialmediaposting", "report",
+})
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•]\s+")
+_MAX_JSON_LD = 1_000_000  # characters; a bigger blob is not metadata worth parsing
+
+
+@dataclass(frozen=True)
+class PageMetadata:
+    title: str = ""
+    description: str = ""
+    published: datetime | None = None
+    author: str = ""
+    site_name: str = ""
+    html_lang: str | None = None  # <html lang>, og:locale, Content-Language, inLanguage
+    paywall: bool = False
+
+
+def _meta_tags(tree: HtmlElement) -> dict[str, str]:
+    """``<meta>`` name/property/itemprop -> content; the first occurrence of a key wins."""
+    found: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        content = meta.get("content")
+        if content is None:
+            continue
+        for attr in ("property", "name", "itemprop", "http-equiv"):
+            key = (meta.get(attr) or "").strip().lower()
+            if key and key not in found:
+                found[key] = content.strip()
+    return found
+
+
+def _json_ld_objects(tree: HtmlElement) -> Iterator[dict[str, Any]]:
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        raw = script.text or ""
+        if len(raw) > _MAX_JSON_LD:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:  # publishers ship broken JSON-LD often; it is only a hint
+            continue
+        yield from _walk(data, depth=0)
+
+
+def _walk(data: Any, depth: int) -> Iterator[dict[str, Any]]:
+    if depth > 4:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _walk(item, depth + 1)
+    elif isinstance(data, dict):
+        yield data
+        if "@graph" in data:
+            yield from _walk(data["@graph"], depth + 1)
+        if isinstance(data.get("mainEntity"), dict):
+            yield from _walk(data["mainEntity"], depth + 1)
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {k.lower() for k in kinds if isinstance(k, str)}
+
+
+def _article_ld(tree: HtmlElement) -> list[dict[str, Any]]:
+    # Article types first so a NewsArticle's headline beats the WebPage's name.
+    objects = [o for o in _json_ld_objects(tree) if _types(o) & _ARTICLE_TYPES]
+    return sorted(objects, key=lambda o: "webpage" in _types(o))
+
+
+def _ld_text(value: Any) -> str:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list) and value:
+        return _ld_text(value[0])
+    if isinstance(value, dict):
+        return _ld_text(value.get("name") or value.get("@value"))
+    return ""
+
+
+def _ld_authors(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    names = [_ld_text(item) for item in items]
+    return [n for n in names if n and not n.startswith("http")]
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """An ISO 8601 date or datetime as aware UTC; a date or naive time is taken as UTC."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # 2019-11-19T10:00:00.000+0000: fromisoformat wants +00:00 in 3.11's stricter forms
+    text = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _first_text(tree: HtmlElement, tag: str) -> str:
+    for element in tree.iter(tag):
+        text = clean_text(element.text_content())
+        if text:
+            return text
+    return ""
+
+
+def strip_site_name(title: str, site_name: str) -> str:
+    """Drop a trailing (or leading) " | Site" part that names the site, not the story."""
+    site = site_name.casefold().strip()
+    separators = list(_TITLE_SEPARATORS.finditer(title))
+    if not site or not separators:
+        return title
+    last = separators[-1]
+    tail = title[last.end():].casefold().strip()
+    if tail and (tail in site or site in tail):
+        return title[:last.start()].strip()
+    first = separators[0]
+    head = title[:first.start()].casefold().strip()
+    if head and (head in site or site in head):
+        return title[first.end():].strip()
+    return title
+
+
+def _title(meta: dict[str, str], ld: list[dict[str, Any]], tree: HtmlElement,
+           site_name: str) -> str:
+    candidates = [meta.get("og:title", ""), meta.get("twitter:title", "")]
+    candidates += [_ld_text(o.get("headline")) for o in ld]
+    candidates += [_first_text(tree, "h1"), _first_text(tree, "title")]
+    for candidate in candidates:
+        text = clean_text(candidate)
+        if text:
+            return strip_site_name(text, site_name)
+    return ""
+
+
+def _paywalled(meta: dict[str, str], ld: list[dict[str, Any]]) -> bool:
+    """Structured paywall markers only (schema.org isAccessibleForFree, content tier):
+    CSS class names saying "paywall" sit on free pages too, and would mislabel them."""
+    for obj in ld:
+        free = obj.get("isAccessibleForFree")
+        if free is False or (isinstance(free, str) and free.strip().lower() == "false"):
+            return True
+    if meta.get("isaccessibleforfree", "").lower() == "false":
+        return True
+    return meta.get("article:content_tier", "").lower() == "locked"
+
+
+def _language_hint(tree: HtmlElement, meta: dict[str, str],
+                   ld: list[dict[str, Any]]) -> str | None:
+    candidates: list[str | None] = [tree.get("lang"), tree.get("xml:lang"),
+                                     meta.get("content-language"), meta.get("og:locale")]
+    candidates += [_ld_text(o.get("inLanguage")) for o in ld]
+    for value in candidates:
+        if value and value.strip():
+            return str(value).strip()
+    return None
+
+
+def read_metadata(tree: HtmlElement) -> PageMetadata:
+    meta = _meta_tags(tree)
+    ld = _article_ld(tree)
+    site_name = clean_text(meta.get("og:site_name", "") or meta.get("application-name", ""))
+    description = ""
+    for candidate in (meta.get("og:description"), meta.get("description"),
+                      meta.get("twitter:description"),
+                      *(_ld_text(o.get("description")) for o in ld)):
+        description = clean_text(candidate or "")
+        if description:
+            break
+    published = None
+    for raw in (meta.get("article:published_time"), meta.get("datepublished"),
+                *(_ld_text(o.get("datePublished")) for o in ld),
+                meta.get("og:published_time"), meta.get("pubdate"),
+                meta.get("publish-date"), meta.get("dc.date.issued"), meta.get("date")):
+        published = parse_datetime(raw)
+        if published:
+            break
+    authors: list[str] = []
+    for obj in ld:
+        authors = _ld_authors(obj.get("author"))
+        if authors:
+            break
+    if not authors:
+        for key in ("author", "article:author", "byl", "dc.creator", "parsely-author"):
+            value = clean_text(meta.get(key, ""))
+            if value and not value.startswith("http"):
+                authors = [re.sub(r"^by\s+", "", value, flags=re.IGNORECASE)]
+                break
+    return PageMetadata(
+        title=_title(meta, ld, tree, site_name),
+        description=description,
+        published=published,
+        author=", ".join(dict.fromkeys(authors)),
+        site_name=site_name,
+        html_lang=_language_hint(tree, meta, ld),
+        paywall=_paywalled(meta, ld),
+    )

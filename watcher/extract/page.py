@@ -1,0 +1,82 @@
+"""``extract_page``: one article page's bytes to an ExtractedPage.
+
+Pure and deterministic (the same bytes give the same result), module-level and picklable:
+it runs in a worker process of ``watcher.workers.WorkerPool`` under a time limit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lxml import etree
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
+
+from watcher.errors import ExtractError
+from watcher.extract.body import TrafilaturaOptions, render_blocks, run_trafilatura
+from watcher.extract.cleanup import clean_blocks
+from watcher.extract.encoding import decode_html
+from watcher.extract.language import choose_language
+from watcher.extract.metadata import read_metadata
+from watcher.types import ExtractedPage
+
+# The options kept after measuring them on the benchmark (docs/extraction.md).
+OPTIONS = TrafilaturaOptions()
+
+
+def _parser() -> HTMLParser:
+    # libxml2's HTML parser never loads external entities or DTDs; no_network makes sure
+    # nothing is fetched whatever the page says, and huge_tree stays off so a pathological
+    # page hits libxml2's depth and size limits instead of our memory.
+    return HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True,
+                      remove_pis=True, no_network=True, huge_tree=False)
+
+
+def parse_html(text: str) -> HtmlElement:
+    """Parse decoded HTML; ExtractError when there is no document at all."""
+    if not text.strip():
+        raise ExtractError("empty page")
+    try:
+        tree = document_fromstring(text, parser=_parser())
+    except (etree.ParserError, ValueError) as err:
+        raise ExtractError(f"unreadable HTML: {err}") from err
+    if tree is None:
+        raise ExtractError("unreadable HTML")
+    return tree
+
+
+def _fallback_date(tree: HtmlElement, url: str) -> datetime | None:
+    """htmldate's guess (URL, visible dates) when the page declares no publication time."""
+    from htmldate import find_date  # imported here: only pages without metadata need it
+
+    found = find_date(tree, url=url, original_date=True, extensive_search=False)
+    if not found:
+        return None
+    try:
+        return datetime.fromisoformat(found).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def extract_page(html: bytes, url: str, content_type: str | None = None) -> ExtractedPage:
+    """The article in a page: title, standfirst, body paragraphs, date, author, language.
+
+    ``content_type`` is the HTTP Content-Type header (its charset is honoured as browsers
+    do). Raises ExtractError when the page has no usable article text.
+    """
+    tree = parse_html(decode_html(html, content_type))
+    meta = read_metadata(tree)
+    body = run_trafilatura(tree, url, OPTIONS)
+    blocks = render_blocks(body) if body is not None else []
+    paragraphs, description = clean_blocks(blocks, meta.title, meta.description)
+    if not paragraphs:
+        raise ExtractError("no article text found")
+    text = "\n".join(paragraphs)
+    return ExtractedPage(
+        title=meta.title or paragraphs[0][:200],
+        description=description,
+        paragraphs=paragraphs,
+        published=meta.published or _fallback_date(tree, url),
+        author=meta.author,
+        language=choose_language(meta.html_lang, text),
+        paywall=meta.paywall,
+    )
