@@ -45,6 +45,7 @@ from html.parser import HTMLParser
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
+import charset_normalizer
 import feedparser
 import lxml.etree
 import lxml.html
@@ -80,6 +81,12 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     prolog = _scan_prolog(text)
     if prolog.is_html:
         raise ParseError(_html_instead_of_feed(text, url))
+    if prolog.root and not prolog.is_feed:
+        # feedparser would still walk every element (tens of microseconds each): a large
+        # non-feed document would hold a worker for nothing.
+        if mime in ("text/html", "application/xhtml+xml") or _feed_links(text, url):
+            raise ParseError(_html_instead_of_feed(text, url))
+        raise ParseError(f"not a feed: <{prolog.root}>, where RSS, Atom or RDF was expected")
     text, more_notes = _make_safe(text, prolog)
     notes += more_notes
 
@@ -123,8 +130,13 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-# XML 1.0 appendix F: "<?" in UTF-16 without a BOM.
-_UTF16_SNIFF = ((b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"))
+# XML 1.0 appendix F: "<" in UTF-32 or "<?" in UTF-16, without a BOM.
+_NO_BOM_SNIFF = (
+    (b"<\x00\x00\x00", "utf_32_le"),
+    (b"\x00\x00\x00<", "utf_32_be"),
+    (b"<\x00?\x00", "utf_16_le"),
+    (b"\x00<\x00?", "utf_16_be"),
+)
 _XML_DECL_ENCODING = re.compile(
     rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z][A-Za-z0-9._:-]{0,40})["']"""
 )
@@ -167,12 +179,16 @@ def _decode(content: bytes, http_charset: str, mime: str) -> tuple[str, list[str
     notes: list[str] = []
     for bom, bom_codec in _BOMS:
         if content.startswith(bom):
-            return content[len(bom) :].decode(bom_codec, "replace"), notes
+            try:
+                return content[len(bom) :].decode(bom_codec), notes
+            except UnicodeDecodeError:
+                notes.append(f"invalid {bom_codec} bytes replaced with U+FFFD")
+                return content[len(bom) :].decode(bom_codec, "replace"), notes
 
     codec = _codec(http_charset) if http_charset else None
     if codec is None:
         head = content[:1024]
-        for marker, sniffed in _UTF16_SNIFF:
+        for marker, sniffed in _NO_BOM_SNIFF:
             if head.startswith(marker):
                 codec = sniffed
                 break
@@ -208,12 +224,37 @@ def _decode(content: bytes, http_charset: str, mime: str) -> tuple[str, list[str
             notes.append(f"labelled {declared} but the bytes are UTF-8; read as UTF-8")
             return text, notes
     if declared is None:
-        # Unlabelled and not UTF-8: the commonest real case is Latin-1 text without a
-        # declaration, which windows-1252 (a superset) reads correctly.
-        notes.append("no charset given and not UTF-8; read as windows-1252")
-        return content.decode("cp1252", "replace"), notes
+        guessed = _guess_codec(content)
+        notes.append(f"no charset given and not UTF-8; read as {guessed}")
+        return content.decode(guessed, "replace"), notes
     notes.append(f"invalid {declared} bytes replaced with U+FFFD")
     return content.decode(codec, "replace"), notes
+
+
+# Guesses a detector may make about a short Western text: they agree with windows-1252 on
+# the letters that matter or are worse (a few accents are no evidence for cp852 over it).
+_LATIN_FAMILY = frozenset({
+    "ascii", "latin_1", "cp1250", "cp1252", "cp1254", "cp1257", "iso8859_2", "iso8859_3",
+    "iso8859_4", "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15",
+    "iso8859_16", "mac_roman", "mac_latin2", "mac_iceland", "mac_turkish", "cp437", "cp850",
+    "cp852", "cp858", "cp860", "cp861", "cp862", "cp863", "cp865",
+})
+_MAX_DETECTION_CHAOS = 0.2
+
+
+def _guess_codec(content: bytes) -> str:
+    """The codec of an unlabelled document that is not UTF-8.
+
+    Browsers fall back on the reader's locale; we have none. The commonest real case is
+    Latin-1 text without a declaration, which windows-1252 (a superset) reads. A detector
+    is consulted for the rest, and trusted only when it names a script-specific encoding
+    (CJK, Cyrillic, Greek, Hebrew, Arabic, Thai, ...) and finds the text clean in it.
+    """
+    best = charset_normalizer.from_bytes(content[:200_000]).best()
+    if best is None or best.chaos > _MAX_DETECTION_CHAOS:
+        return "cp1252"
+    codec = _codec(best.encoding)
+    return "cp1252" if codec is None or codec in _LATIN_FAMILY else codec
 
 
 # --- the prolog: HTML detection and DOCTYPE removal ---------------------------------------
@@ -228,9 +269,17 @@ class _Prolog:
 
     @property
     def is_html(self) -> bool:
-        return self.root.lower() in ("html", "head", "body") or (
-            self.doctype_text[9:].strip().lower().startswith("html")
-        )
+        root = self.root.lower()
+        if root in ("html", "head", "body"):
+            return True
+        # An HTML DOCTYPE pasted above a real feed is a known publisher mistake: the root
+        # element decides when it names a feed.
+        return not self.is_feed and self.doctype_text[9:].strip().lower().startswith("html")
+
+    @property
+    def is_feed(self) -> bool:
+        """The root is one feedparser knows: RSS, Atom (any version), RDF, CDF."""
+        return self.root.rpartition(":")[2].lower() in ("rss", "feed", "rdf", "channel")
 
 
 _XML_DECL = re.compile(r"\s*<\?xml(?=\s)[^>]*>")
