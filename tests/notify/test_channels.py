@@ -150,3 +150,26 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("30") == 30
     assert parse_retry_after("Thu, 20 Jul 2023 06:01:00 GMT", now) == 60
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+async def test_apprise_sends_the_plain_text_body(message: Outgoing) -> None:
+    from watcher.config import AppriseChannel
+    from watcher.notify.apprise_channel import AppriseSender
+
+    bodies: list[dict[str, object]] = []
+
+    def hook(request: Request) -> Reply:
+        bodies.append(json.loads(request.body))
+        return Reply(200, b"{}", etag=False)
+
+    with LocalHTTPServer() as server:
+        server.handle("/notify", hook)
+        port = server.port
+        sender = AppriseSender(AppriseChannel("ap", (f"json://127.0.0.1:{port}/notify",)))
+        await sender.send(message, parts_done=0, mark_part=noop)
+        with pytest.raises(PermanentDeliveryError):
+            await AppriseSender(AppriseChannel("bad", ("nonsense://x",))).send(
+                message, parts_done=0, mark_part=noop)
+    assert len(bodies) == 1
+    assert bodies[0]["title"] == message.subject
+    assert bodies[0]["message"] == message.text.strip()  # Apprise trims the end

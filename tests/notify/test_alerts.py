@@ -1,0 +1,81 @@
+"""Immediate alerts: sent at once, one message per rule per throttle window, the rest counted,
+and not repeated by the digest unless asked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from tests.notify.helpers import RULES, T0, Rule, RuleSet, add_article, config, service
+from tests.notify.peers import smtp_server
+from watcher.config import EmailChannel, FileChannel
+from watcher.store import Store
+
+
+def mail(url: str) -> EmailChannel:
+    return EmailChannel(name="pager", smtp=url, sender="watcher@example.org",
+                        to=("oncall@example.org",))
+
+
+def urgent(store: Store, n: int, minutes: int) -> object:
+    return add_article(store, n, f"Urgent: MI6 story {n}",
+                       f"Story {n} opens with its own words {n * 31}. Urgent MI6 news.",
+                       when=T0 + timedelta(minutes=minutes), site=f"s{n}.example")
+
+
+async def test_burst_is_collapsed_per_throttle_window(tmp_path: Path, store: Store,
+                                                      client: httpx.AsyncClient) -> None:
+    with smtp_server() as (smtp, url):
+        cfg = config(tmp_path, [mail(url), FileChannel("archive", tmp_path / "d")],
+                     digest_channels=["archive"], alert_channels=["pager"])
+        svc = service(cfg, store, client)
+        first = [urgent(store, n, 0) for n in range(3)]
+        await svc.on_stored(first, T0)  # type: ignore[arg-type]
+        assert len(smtp.messages) == 1
+        assert smtp.messages[0]["Subject"] == "[watcher] alert urgent: 3 articles"
+        await svc.on_stored(first, T0 + timedelta(minutes=1))  # seen again: nothing new
+        burst = [urgent(store, n, 2) for n in range(3, 10)]
+        await svc.on_stored(burst, T0 + timedelta(minutes=2))
+        await svc.deliver_pending(T0 + timedelta(minutes=9))
+        assert len(smtp.messages) == 1  # still inside the 10-minute window
+        await svc.deliver_pending(T0 + timedelta(minutes=10))
+        assert len(smtp.messages) == 2
+        assert smtp.messages[1]["Subject"] == "[watcher] alert urgent: 5 articles (+2 more)"
+        body = smtp.messages[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "2 further matches in this window, not listed." in body
+        await svc.deliver_pending(T0 + timedelta(minutes=30))
+        assert len(smtp.messages) == 2
+
+        # The digest leaves out the 8 listed articles; the 2 only counted are still news.
+        digest = svc.build("morning", T0 + timedelta(hours=1))
+        assert digest.item_count == 2
+        again = config(tmp_path, [mail(url)], digest_channels=["pager"],
+                       alert_channels=["pager"], include_alerted=True)
+        assert service(again, store, client).build("morning", T0 + timedelta(hours=1)
+                                                   ).item_count == 10
+
+
+async def test_rule_channels_override_the_default(tmp_path: Path, store: Store,
+                                                  client: httpx.AsyncClient) -> None:
+    rules = RuleSet(tuple(r if r.name != "urgent" else Rule("urgent", "Urgent",
+                                                            alert="immediate",
+                                                            channels=("archive",))
+                          for r in RULES.rules))
+    with smtp_server() as (smtp, url):
+        cfg = config(tmp_path, [mail(url), FileChannel("archive", tmp_path / "d")],
+                     alert_channels=["pager"])
+        svc = service(cfg, store, client, rules)
+        await svc.on_stored([urgent(store, 1, 0)], T0)  # type: ignore[list-item]
+    assert smtp.messages == []
+    assert len(list((tmp_path / "d").glob("*-alert-urgent-*.eml"))) == 1
+
+
+async def test_without_any_channel_alerts_fall_back_to_the_digest(
+        tmp_path: Path, store: Store, client: httpx.AsyncClient) -> None:
+    cfg = config(tmp_path, [FileChannel("archive", tmp_path / "d")])
+    svc = service(cfg, store, client)
+    await svc.on_stored([urgent(store, 1, 0)], T0)  # type: ignore[list-item]
+    assert not (tmp_path / "d").exists()
+    assert svc.build("morning", T0 + timedelta(hours=1)).item_count == 1
