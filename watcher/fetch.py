@@ -253,10 +253,14 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, network: NetworkConfig, *, resolver: Resolver | None = None,
                  ssl_context: ssl.SSLContext | None = None,
-                 limits: httpx.Limits = _LIMITS) -> None:
+                 limits: httpx.Limits = _LIMITS,
+                 inner_backend: httpcore.AsyncNetworkBackend | None = None) -> None:
         ssl_context = ssl_context or httpx.create_ssl_context()
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self.backend = GuardedBackend(AllowList.parse(network.allow), resolver=resolver)
+        # inner_backend: what finally opens sockets; tests put a recorder there to prove
+        # that refused targets never see a connection attempt.
+        self.backend = GuardedBackend(AllowList.parse(network.allow), resolver=resolver,
+                                      backend=inner_backend)
         # httpx offers no parameter for an httpcore network backend, so the pool it built
         # is replaced by the same pool with ours (tests/fetch check this stays true).
         self._pool = httpcore.AsyncConnectionPool(

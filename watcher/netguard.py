@@ -48,6 +48,9 @@ Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
+# Addresses of one name tried in turn before giving up (every answer is checked first).
+_MAX_ADDRESSES = 4
+
 # Checked in order: the first matching range names the reason. Specific entries (metadata)
 # come before the ranges that contain them so the message says what the target really is.
 _V4_RANGES: tuple[tuple[str, str], ...] = (
@@ -300,12 +303,7 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
                                        proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise FetchError(f"could not resolve host {host!r}: {exc.strerror}") from None
-    addresses: list[IPAddress] = []
-    for _family, _type, _proto, _name, sockaddr in infos:
-        address = ipaddress.ip_address(str(sockaddr[0]))
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
+    return [ipaddress.ip_address(str(sockaddr[0])) for *_, sockaddr in infos]
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -331,7 +329,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             addresses = [literal]
         else:
             async with asyncio.timeout(timeout):
-                addresses = await self._resolve(host, port)
+                answers = await self._resolve(host, port)
+            addresses = list(dict.fromkeys(answers))  # duplicates merged
             if not addresses:
                 raise FetchError(f"could not resolve host {host!r}: no addresses")
         if not self.allow.allows_host(host):
@@ -340,7 +339,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 if reason is not None:
                     shown = host if literal is not None else f"{host} -> {address}"
                     raise BlockedAddressError(f"refused to connect to {shown}: {reason}")
-        return addresses
+        # All were checked; only a few are tried, each within the connect timeout.
+        return addresses[:_MAX_ADDRESSES]
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
