@@ -1,0 +1,63 @@
+"""``watcher digest preview|send`` and ``watcher outbox`` on a real config and index."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.notify.helpers import add_article
+from watcher.cli import digest_cmd
+from watcher.store import Store
+
+
+def _has_load_rules() -> bool:
+    try:
+        return hasattr(importlib.import_module("watcher.rules"), "load_rules")
+    except ImportError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _has_load_rules(),
+                                reason="watcher.rules.load_rules not available yet")
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", dest="config", default=None)
+    top = argparse.ArgumentParser(parents=[common])
+    digest_cmd.register(top.add_subparsers(dest="command", required=True), common)
+    return top
+
+
+def run(*argv: str) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+def test_preview_send_and_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "rules.yaml").write_text("rules:\n  - name: mi6\n    query: MI6\n")
+    (tmp_path / "watcher.yaml").write_text(
+        "state_dir: state\nrules: rules.yaml\nfeeds: []\n"
+        "channels:\n  - name: archive\n    type: file\n    dir: state/digests\n"
+        "digests:\n  - name: morning\n    schedule: '0 7 * * *'\n    channels: [archive]\n")
+    config = str(tmp_path / "watcher.yaml")
+    with Store.at(f"sqlite:///{tmp_path / 'state' / 'index.sqlite3'}",
+                  tmp_path / "state" / "articles") as store:
+        add_article(store, 1, "MI6 chief speaks", "The MI6 chief spoke today at length.",
+                    when=datetime.now(UTC) - timedelta(hours=1))
+    assert run("--config", config, "digest", "preview", "--html", str(tmp_path / "p.html")) == 0
+    assert "MI6 chief speaks" in capsys.readouterr().out
+    assert "MI6 chief speaks" in (tmp_path / "p.html").read_text()
+    assert not (tmp_path / "state" / "digests").exists()  # preview sends nothing
+    assert run("--config", config, "digest", "send", "morning") == 0
+    assert "archive: sent" in capsys.readouterr().out
+    assert run("--config", config, "digest", "send", "morning") == 0
+    assert "nothing new" in capsys.readouterr().out
+    assert len(list((tmp_path / "state" / "digests").iterdir())) == 3
+    assert run("--config", config, "outbox") == 0
+    assert "archive" in capsys.readouterr().out

@@ -1,0 +1,129 @@
+"""``watcher digest preview|send`` and ``watcher outbox``: thin commands over
+``watcher.notify.service.DeliveryService`` and the outbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from watcher.cli.output import shorten, table, when
+from watcher.config import Config, load_config, resolve_config_path
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    digest = subparsers.add_parser(
+        "digest", parents=[common], help="preview or send a digest",
+        description="Preview a digest without sending it, or send it now.")
+    actions = digest.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
+
+    preview = actions.add_parser(
+        "preview", parents=[common], help="render a digest; send and mark nothing",
+        description="Print the digest that would be sent now as plain text. Example: "
+                    "watcher digest preview morning --html /tmp/morning.html")
+    preview.add_argument("name", nargs="?", help="digest name (default: the first one)")
+    preview.add_argument("--html", metavar="FILE", type=Path, help="also write the HTML here")
+    preview.add_argument("--slack", metavar="FILE", type=Path,
+                         help="also write the Slack payloads (JSON) here")
+    preview.set_defaults(handler=cmd_preview)
+
+    send = actions.add_parser(
+        "send", parents=[common], help="send a digest now (once per scheduled slot)",
+        description="Build, fix and deliver the digest of the current scheduled slot. "
+                    "Run again, it sends nothing new. Example: watcher digest send morning")
+    send.add_argument("name", nargs="?", help="digest name (default: the first one)")
+    send.add_argument("--force", action="store_true",
+                      help="an extra run now, with what matched since the last run")
+    send.set_defaults(handler=cmd_send)
+
+    outbox = subparsers.add_parser(
+        "outbox", parents=[common], help="deliveries and their state",
+        description="List digest and alert deliveries per channel: pending, sending, sent, "
+                    "failed (with the reason). Example: watcher outbox --failed")
+    outbox.add_argument("--failed", action="store_true", help="only failed deliveries")
+    outbox.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
+    outbox.add_argument("--retry", metavar="ID", type=int, nargs="+",
+                        help="put failed deliveries back in the queue")
+    outbox.set_defaults(handler=cmd_outbox)
+
+
+def _load_rules(config: Config) -> Any:
+    # Contract (docs/architecture.md): watcher.rules.load_rules(path) -> RuleSet.
+    return importlib.import_module("watcher.rules").load_rules(config.rules_path)
+
+
+def _service(config: Config, store: Any, client: Any) -> Any:
+    from watcher.notify.service import DeliveryService
+
+    rules = _load_rules(config)
+    return DeliveryService(config, store, client, lambda: rules)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from watcher.store import Store
+
+    config = load_config(resolve_config_path(args.config))
+    with Store.open(config) as store:
+        # No client is used: preview renders only.
+        rendered = _service(config, store, None).preview(args.name, datetime.now(UTC))
+    print(rendered.text)
+    if args.html:
+        args.html.write_text(rendered.html, encoding="utf-8")
+    if args.slack:
+        args.slack.write_text(json.dumps(rendered.slack, indent=2, ensure_ascii=False),
+                              encoding="utf-8")
+    return EXIT_OK
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from watcher.store import Store
+
+    config = load_config(resolve_config_path(args.config))
+    with Store.open(config) as store:
+        result = asyncio.run(_send(config, store, args.name, args.force))
+    if result.skipped:
+        print(f"{result.key}: not sent: {result.skipped}")
+        return EXIT_OK
+    print(f"{result.key}: {result.items} items" + ("" if result.created
+                                                  else " (already built; nothing new)"))
+    for delivery in result.deliveries:
+        error = f" ({delivery.error})" if delivery.error else ""
+        print(f"  {delivery.channel}: {delivery.state}, {delivery.attempts} attempt(s){error}")
+    return EXIT_FAILED if any(d.state == "failed" for d in result.deliveries) else EXIT_OK
+
+
+async def _send(config: Config, store: Any, name: str | None, force: bool) -> Any:
+    from watcher.fetch import build_client
+
+    async with build_client(config.network) as client:
+        service = _service(config, store, client)
+        digest = service.digest_config(name).name
+        return await service.run_digest(digest, datetime.now(UTC), force=force)
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from watcher.store import Store
+    from watcher.store.outbox import Outbox
+
+    config = load_config(resolve_config_path(args.config))
+    now = datetime.now(UTC)
+    with Store.open(config) as store:
+        outbox = Outbox(store.engine)
+        if args.retry:
+            count = outbox.requeue(args.retry, now)
+            print(f"{count} failed deliveries queued again; sent at the next retry tick")
+        rows = outbox.deliveries(states=["failed"] if args.failed else None,
+                                 limit=args.limit)
+    print(table(["ID", "RUN", "CHANNEL", "STATE", "TRIES", "WHEN", "ERROR / ID"], [
+        [str(d.id), d.run_key, d.channel, d.state, str(d.attempts),
+         when(d.sent_at if d.state == "sent" else
+              d.next_attempt if d.state == "pending" else d.updated, now),
+         shorten(d.sent_id if d.state == "sent" else d.last_error, 60)]
+        for d in rows]))
+    return EXIT_OK
