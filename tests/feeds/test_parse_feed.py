@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import pickle
 from datetime import UTC, datetime, timedelta
 
@@ -175,3 +176,70 @@ def test_headers_are_case_insensitive_and_content_location_is_the_base() -> None
     doc = rss("<item><guid>g</guid><link>a.html</link></item>").encode()
     feed = parse_feed(doc, {"CONTENT-LOCATION": "https://mirror.example.org/x/feed"}, URL)
     assert feed.entries[0].url == "https://mirror.example.org/x/a.html"
+
+
+# --- encodings: BOM > HTTP charset > XML declaration > UTF-8, as browsers read them ------
+
+TITLE = "Café – “MI6” ‘quoted’ €5"
+CYRILLIC = "Пригожин и ЧВК Вагнер: мятеж"
+
+
+def encoded_feed(title: str, codec: str, declared: str | None) -> bytes:
+    decl = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    body = (f'{decl}<rss version="2.0"><channel><title>t</title><item><guid>g</guid>'
+            f"<title>{title}</title></item></channel></rss>")
+    return body.encode(codec)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "expected", "note"),
+    [
+        # the HTTP charset beats the XML declaration
+        (encoded_feed(CYRILLIC, "koi8-r", "utf-8"), "application/xml; charset=KOI8-R", CYRILLIC,
+         None),
+        (encoded_feed(TITLE, "cp1252", "utf-8"), "text/xml; charset=windows-1252", TITLE, None),
+        # without a charset the declaration counts, for text/xml too (RFC 3023 said ASCII)
+        (encoded_feed(CYRILLIC, "cp1251", "windows-1251"), "text/xml", CYRILLIC, None),
+        (encoded_feed(TITLE, "cp1252", "iso-8859-1"), "application/rss+xml", TITLE, None),
+        # a BOM beats both
+        (codecs.BOM_UTF8 + encoded_feed(TITLE, "utf-8", "iso-8859-1"),
+         "text/xml; charset=iso-8859-1", TITLE, None),
+        (encoded_feed(TITLE, "utf-16", "utf-16"), "text/xml; charset=iso-8859-1", TITLE, None),
+        (encoded_feed(TITLE, "utf-16-be", "utf-16"), "application/xml", TITLE, None),  # sniffed
+        (encoded_feed(TITLE, "utf-32-le", None), "application/xml", TITLE, None),
+        # nothing declared: UTF-8
+        (encoded_feed(TITLE, "utf-8", None), "", TITLE, None),
+        # mislabelled UTF-8 (the commonest server default) is read as UTF-8, not as mojibake
+        (encoded_feed(TITLE, "utf-8", None), "text/xml; charset=ISO-8859-1", TITLE,
+         "bytes are UTF-8"),
+        (encoded_feed(TITLE, "utf-8", "windows-1252"), "application/xml", TITLE,
+         "bytes are UTF-8"),
+        # labelled UTF-8 but Latin-1 bytes: the declared codec fails, the bytes are not UTF-8
+        (encoded_feed("Café", "latin-1", None), "application/xml", "Café",
+         "read as cp1252"),
+        (encoded_feed(CYRILLIC, "cp1251", None), "application/xml", CYRILLIC,
+         "read as cp1251"),
+        # an unknown label is ignored
+        (encoded_feed(TITLE, "utf-8", "x-no-such-charset"), "text/xml; charset=bogus", TITLE,
+         None),
+        # charset quoted and oddly cased
+        (encoded_feed(CYRILLIC, "koi8-r", None), 'Application/XML; Charset="koi8-r"', CYRILLIC,
+         None),
+    ],
+)
+def test_encodings_are_resolved_as_browsers_do(
+    data: bytes, content_type: str, expected: str, note: str | None
+) -> None:
+    feed = parse_feed(data, {"Content-Type": content_type} if content_type else {}, URL)
+    assert feed.entries[0].title == expected
+    if note is None:
+        assert feed.warning is None
+    else:
+        assert feed.warning is not None and note in feed.warning
+
+
+def test_invalid_bytes_become_replacement_characters_not_mojibake() -> None:
+    data = encoded_feed("Café", "utf-8", None).replace("é".encode(), "é".encode() + b"\xc3")
+    feed = parse_feed(data, {"Content-Type": "application/xml; charset=utf-8"}, URL)
+    assert feed.entries[0].title == "Café\ufffd"
+    assert feed.warning is not None and "U+FFFD" in feed.warning
