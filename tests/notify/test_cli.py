@@ -27,7 +27,9 @@ pytestmark = pytest.mark.skipif(not _has_load_rules(),
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", dest="config", default=None)
+    # SUPPRESS as in watcher.cli: a subcommand's own default must not hide a --config given
+    # before it (and a None would fall back to the shipped config/watcher.yaml).
+    common.add_argument("--config", dest="config", default=argparse.SUPPRESS)
     top = argparse.ArgumentParser(parents=[common])
     digest_cmd.register(top.add_subparsers(dest="command", required=True), common)
     return top
@@ -35,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(*argv: str) -> int:
     args = parser().parse_args(argv)
+    assert args.config, "tests always name their config"
     code: int = args.handler(args)
     return code
 
@@ -46,18 +49,20 @@ def test_preview_send_and_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "channels:\n  - name: archive\n    type: file\n    dir: state/digests\n"
         "digests:\n  - name: morning\n    schedule: '0 7 * * *'\n    channels: [archive]\n")
     config = str(tmp_path / "watcher.yaml")
+    (tmp_path / "state").mkdir()
     with Store.at(f"sqlite:///{tmp_path / 'state' / 'index.sqlite3'}",
                   tmp_path / "state" / "articles") as store:
         add_article(store, 1, "MI6 chief speaks", "The MI6 chief spoke today at length.",
                     when=datetime.now(UTC) - timedelta(hours=1))
-    assert run("--config", config, "digest", "preview", "--html", str(tmp_path / "p.html")) == 0
-    assert "MI6 chief speaks" in capsys.readouterr().out
+    assert run("digest", "preview", "--config", config, "--html", str(tmp_path / "p.html")) == 0
+    out = capsys.readouterr().out
+    assert "MI6 chief speaks" in out, (out, list((tmp_path / "state").iterdir()))
     assert "MI6 chief speaks" in (tmp_path / "p.html").read_text()
     assert not (tmp_path / "state" / "digests").exists()  # preview sends nothing
-    assert run("--config", config, "digest", "send", "morning") == 0
+    assert run("digest", "send", "morning", "--config", config) == 0
     assert "archive: sent" in capsys.readouterr().out
-    assert run("--config", config, "digest", "send", "morning") == 0
+    assert run("digest", "send", "morning", "--config", config) == 0
     assert "nothing new" in capsys.readouterr().out
     assert len(list((tmp_path / "state" / "digests").iterdir())) == 3
-    assert run("--config", config, "outbox") == 0
+    assert run("outbox", "--config", config) == 0
     assert "archive" in capsys.readouterr().out
