@@ -29,6 +29,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -288,6 +289,9 @@ def build_client(network: NetworkConfig, *, resolver: Resolver | None = None,
                             write=network.read_timeout, pool=network.total_timeout)
     return httpx.AsyncClient(
         transport=GuardedTransport(network, resolver=resolver, ssl_context=ssl_context),
+        # No shared cookie jar: strangers' cookies would follow us from feed to feed and
+        # grow for months. Fetcher keeps cookies for the hops of one request only.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         timeout=timeout,
         headers={"User-Agent": network.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
@@ -334,19 +338,26 @@ class Fetcher:
         if accept:
             headers["Accept"] = accept
         redirects: list[Redirect] = []
+        # Sites that set a cookie and redirect to themselves (consent walls) need it back
+        # on the next hop; it is forgotten when this request ends.
+        cookies = httpx.Cookies()
         chain = [_parse_url(url)]
+        # A loop is a URL seen again with the same cookies: a consent wall that sets a
+        # cookie and redirects to itself is not one.
+        visited = {_visit(chain[0], cookies)}
         budget = self._network.total_timeout
         while True:
             current = chain[-1]
             hop_started = time.monotonic()
-            answer = await self._hop(current, headers, max_bytes, budget)
+            answer = await self._hop(current, headers, cookies, max_bytes, budget)
             budget -= time.monotonic() - hop_started
             if answer.status in _REDIRECT_STATUSES and "location" in answer.headers:
                 target = _redirect_target(current, answer.headers["location"])
                 redirects.append(Redirect(answer.status, str(current), str(target)))
-                if target in chain:
+                if _visit(target, cookies) in visited:
                     hops = " -> ".join(str(u) for u in [*chain, target])
                     raise FetchError(f"redirect loop: {hops}", status=answer.status)
+                visited.add(_visit(target, cookies))
                 if len(redirects) > self._network.max_redirects:
                     raise FetchError(
                         f"too many redirects (more than {self._network.max_redirects})",
@@ -372,8 +383,8 @@ class Fetcher:
                 message += f" (retry after {retry_after:g}s)"
         return FetchError(message, status=answer.status, retry_after=retry_after)
 
-    async def _hop(self, url: httpx.URL, headers: Mapping[str, str], max_bytes: int,
-                   budget: float) -> _Answer:
+    async def _hop(self, url: httpx.URL, headers: Mapping[str, str], cookies: httpx.Cookies,
+                   max_bytes: int, budget: float) -> _Answer:
         """One request/response, within the host's slot and the remaining time budget."""
         if url.scheme not in ALLOWED_SCHEMES:
             raise BlockedAddressError(f"only http and https URLs are fetched, not {url}")
@@ -387,11 +398,11 @@ class Fetcher:
             deadline = asyncio.timeout(budget)
             try:
                 async with deadline:
-                    return await self._exchange(url, headers, max_bytes)
+                    return await self._exchange(url, headers, cookies, max_bytes)
             except TimeoutError:
                 if deadline.expired():
                     raise FetchError(f"timed out after {total:g}s") from None
-                raise
+                raise FetchError(f"timed out ({url.host})") from None
             except httpx.HTTPError as exc:
                 raise _translate(exc, url, self._network) from exc
 
@@ -401,8 +412,8 @@ class Fetcher:
         return self._limiter.slot(host)
 
     async def _exchange(self, url: httpx.URL, headers: Mapping[str, str],
-                        max_bytes: int) -> _Answer:
-        request = self._client.build_request("GET", url, headers=headers)
+                        cookies: httpx.Cookies, max_bytes: int) -> _Answer:
+        request = self._client.build_request("GET", url, headers=headers, cookies=cookies)
         try:
             response = await self._client.send(request, stream=True)
         except httpx.InvalidURL as exc:
@@ -410,6 +421,7 @@ class Fetcher:
             # and fails there on a Location it cannot parse.
             raise FetchError(f"redirect to an invalid URL ({exc}) from {url}") from None
         try:
+            cookies.extract_cookies(response)
             answer = _Answer(str(url), response.status_code, response.reason_phrase,
                              {k.lower(): v for k, v in response.headers.items()})
             if not 200 <= response.status_code < 300:
@@ -458,6 +470,10 @@ def _parse_url(url: str) -> httpx.URL:
     if not parsed.host:
         raise FetchError(f"invalid URL {url!r}: no host")
     return parsed.copy_with(fragment=None)
+
+
+def _visit(url: httpx.URL, cookies: httpx.Cookies) -> tuple[str, frozenset[tuple[str, str]]]:
+    return str(url), frozenset((c.name, c.value or "") for c in cookies.jar)
 
 
 def _redirect_target(current: httpx.URL, location: str) -> httpx.URL:

@@ -218,3 +218,19 @@ async def test_post_body_echo_unused(server: LocalHTTPServer) -> None:
     async with build_client(network, resolver=loopback_resolver()) as client:
         await Fetcher(client, network).get(server.url("/e"), max_bytes=10)
     assert seen[0].method == "GET" and seen[0].body == b""
+
+
+async def test_cookies_live_for_one_request_only(server: LocalHTTPServer,
+                                                 fetcher: Fetcher) -> None:
+    def wall(request: Request) -> Reply:
+        if "consent=yes" in request.headers.get("cookie", ""):
+            return Reply(200, FEED)
+        return Reply(302, b"", {"Location": "/wall", "Set-Cookie": "consent=yes; Path=/"},
+                     etag=False)
+
+    server.handle("/wall", wall)
+    result = await fetcher.get(server.url("/wall"), max_bytes=1000)
+    assert result.content == FEED and len(result.redirects) == 1
+    await fetcher.get(server.url("/wall"), max_bytes=1000)
+    # The second request started without the cookie: it was not kept by the client.
+    assert "cookie" not in server.requests[-2].headers
