@@ -110,7 +110,7 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     if result.get("bozo"):
         notes.append(f"malformed feed, read leniently: {_bozo_reason(result)}")
 
-    feed = result.get("feed") or {}
+    feed = dict(result.get("feed") or {})
     site = _text_field(feed, "link")
     return ParsedFeed(
         title=_plain(feed, "title"),
@@ -430,7 +430,10 @@ def _entries(raw: Iterable[Mapping[str, Any]], base: str) -> tuple[FeedEntry, ..
     return tuple(entries)
 
 
-def _entry(item: Mapping[str, Any], base: str) -> FeedEntry:
+def _entry(fp_item: Mapping[str, Any], base: str) -> FeedEntry:
+    # A plain copy: FeedParserDict answers a missing "updated*" with "published*" (and a
+    # DeprecationWarning), which would blur the fallback below.
+    item = dict(fp_item)
     title = _plain(item, "title")
     link = _text_field(item, "link")
     url = resolve(base, link) if link else ""
