@@ -49,9 +49,13 @@ from watcher.netguard import (
 )
 from watcher.types import HttpResult, Redirect
 
-# Only what _decoder() can decode with a bound. httpx would also offer zstd when the
+# brotli < 1.2 cannot bound the output of one call (a 1.6 KB input can yield 1 GiB), so
+# with it "br" is neither offered nor accepted.
+_BROTLI_BOUNDED = hasattr(brotli.Decompressor, "can_accept_more_data")
+
+# Only what _layer() can decode with a bound. httpx would also offer zstd when the
 # zstandard package happens to be installed; we must not advertise what we cannot cap.
-ACCEPT_ENCODING = "gzip, deflate, br"
+ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI_BOUNDED else "gzip, deflate"
 
 # Largest piece of decoded output produced at once. Bounds memory per layer of
 # Content-Encoding whatever the compression ratio.
@@ -208,7 +212,7 @@ def _layer(encoding: str) -> _Layer:
         return _Zlib(gzip=True)
     if encoding == "deflate":
         return _Zlib(gzip=False)
-    if encoding == "br":
+    if encoding == "br" and _BROTLI_BOUNDED:
         return _Brotli()
     raise FetchError(f"unsupported Content-Encoding {encoding!r}")
 
@@ -348,9 +352,8 @@ class Fetcher:
         budget = self._network.total_timeout
         while True:
             current = chain[-1]
-            hop_started = time.monotonic()
-            answer = await self._hop(current, headers, cookies, max_bytes, budget)
-            budget -= time.monotonic() - hop_started
+            answer, spent = await self._hop(current, headers, cookies, max_bytes, budget)
+            budget -= spent
             if answer.status in _REDIRECT_STATUSES and "location" in answer.headers:
                 target = _redirect_target(current, answer.headers["location"])
                 redirects.append(Redirect(answer.status, str(current), str(target)))
@@ -384,8 +387,11 @@ class Fetcher:
         return FetchError(message, status=answer.status, retry_after=retry_after)
 
     async def _hop(self, url: httpx.URL, headers: Mapping[str, str], cookies: httpx.Cookies,
-                   max_bytes: int, budget: float) -> _Answer:
-        """One request/response, within the host's slot and the remaining time budget."""
+                   max_bytes: int, budget: float) -> tuple[_Answer, float]:
+        """One request/response within the host's slot and the remaining time budget.
+
+        Returns the answer and the seconds it took once the slot was ours.
+        """
         if url.scheme not in ALLOWED_SCHEMES:
             raise BlockedAddressError(f"only http and https URLs are fetched, not {url}")
         check_host(url.host, self._allow)  # literal addresses refused before any I/O
@@ -396,9 +402,11 @@ class Fetcher:
             # The deadline starts once the slot is ours: waiting for politeness is not the
             # server's slowness.
             deadline = asyncio.timeout(budget)
+            started = time.monotonic()
             try:
                 async with deadline:
-                    return await self._exchange(url, headers, cookies, max_bytes)
+                    answer = await self._exchange(url, headers, cookies, max_bytes)
+                return answer, time.monotonic() - started
             except TimeoutError:
                 if deadline.expired():
                     raise FetchError(f"timed out after {total:g}s") from None

@@ -105,3 +105,19 @@ async def test_fetcher_keeps_to_the_limit_on_a_real_server() -> None:
                 *(fetcher.get(server.url("/slow"), max_bytes=10) for _ in range(6)))
     assert [r.content for r in results] == [b"ok"] * 6
     assert most == 2
+
+
+async def test_waiting_for_a_slot_does_not_count_against_the_deadline() -> None:
+    async def slow(exchange: Exchange) -> None:
+        await asyncio.sleep(0.4)
+        await respond(200, b"ok")(exchange)
+
+    # Each exchange takes 0.4 s of a 0.7 s budget; the third waits 0.8 s for its turn.
+    network = NetworkConfig(allow=("127.0.0.1",), total_timeout=0.7)
+    limiter = HostLimiter(1, 0.0)
+    with HostileServer({"/slow": slow}) as server:
+        async with build_client(network, resolver=loopback_resolver()) as client:
+            fetcher = Fetcher(client, network, limiter)
+            results = await asyncio.gather(
+                *(fetcher.get(server.url("/slow"), max_bytes=10) for _ in range(3)))
+    assert [r.content for r in results] == [b"ok"] * 3
