@@ -143,18 +143,6 @@ class Store:
             conn.execute(update(feeds).where(feeds.c.name == state.name)
                          .values(**_state_values(state)))
 
-    def unsent_notices(self) -> list[tuple[str, str]]:
-        """(feed, notice) pairs the user has not been told yet."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(feeds.c.name, feeds.c.notice).where(
-                feeds.c.notice_sent.is_(False), feeds.c.notice.is_not(None))).all()
-        return [(row.name, row.notice) for row in rows]
-
-    def mark_notices_sent(self, names: Sequence[str]) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(feeds).where(feeds.c.name.in_(list(names)))
-                         .values(notice_sent=True))
-
     # -- entries ---------------------------------------------------------------------------
 
     def register_entries(self, feed: str, found: Sequence[tuple[FeedEntry, str]],

@@ -145,9 +145,12 @@ class Outbox:
 
     def candidates(self, since: datetime, until: datetime, rules: Collection[str], *,
                    exclude_alerted: bool = False) -> list[Candidate]:
-        """Articles with live matches of ``rules`` in (since, until]."""
+        """Articles with matches of ``rules`` recorded in (since, until].
+
+        Backfilled matches count too: ``rules backfill`` exists to put them in the next digest.
+        """
         where = and_(matches.c.matched_at > since, matches.c.matched_at <= until,
-                     matches.c.origin == "live", matches.c.rule.in_(list(rules)))
+                     matches.c.rule.in_(list(rules)))
         if exclude_alerted:
             alerted = select(alert_articles.c.article_number).where(
                 alert_articles.c.state == "listed")
