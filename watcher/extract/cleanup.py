@@ -7,9 +7,11 @@ that holds for news pages in general (a held-out set judges us, not the developm
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from watcher.extract.body import Block
 
@@ -40,16 +42,19 @@ def is_truncation_of(short: str, long: str) -> bool:
 
 
 def drop_title_echo(blocks: list[Block], title: str, description: str,
+                    standfirst_marked: bool = False,
                     lookahead: int = 3) -> tuple[list[Block], str]:
     """Keep the headline and standfirst out of the top of the body; returns the blocks and
     the description to store.
 
     They are stored on lines 1 and 2; a copy at the top of the body would be read (and
     matched) twice. A copy of the title, or of the description set as a heading, is dropped
-    from the body. A description that is the body's first *paragraph* (or that paragraph cut
-    short) is the article's lead reused as a teaser: the lead stays in the body, where it
-    belongs, and the description is emptied instead. Only the first few blocks are looked
-    at: the same words further down are the article quoting itself.
+    from the body, and so is a copy of it set apart as a standfirst (``standfirst_marked``:
+    the page shows it in an element whose class says standfirst/dek/summary...). A
+    description that is the body's plain first *paragraph* (or that paragraph cut short) is
+    the article's lead reused as a teaser: the lead stays in the body, where it belongs, and
+    the description is emptied instead. Only the first few blocks are looked at: the same
+    words further down are the article quoting itself.
     """
     kept: list[Block] = []
     for index, block in enumerate(blocks):
@@ -58,15 +63,69 @@ def drop_title_echo(blocks: list[Block], title: str, description: str,
                 continue
             if description and (echoes(block.text, description)
                                 or is_truncation_of(description, block.text)):
-                if block.kind == "head":
+                if block.kind == "head" or standfirst_marked:
                     continue
                 description = ""
         kept.append(block)
     return kept, description
 
 
-def clean_blocks(blocks: list[Block], title: str, description: str
-                 ) -> tuple[tuple[str, ...], str]:
-    """The cleaning steps kept (see docs/extraction.md): paragraphs and the description."""
-    blocks, description = drop_title_echo(blocks, title, description)
+def fill_interior_gaps(main: list[Block], wider: list[Block]) -> list[Block]:
+    """Add the blocks a wider extraction found *between* two consecutive blocks of the main
+    one (embedded tweets, tables, quotes that the main pass judged too different).
+
+    Boilerplate sits around an article (before its first paragraph, after its last), rarely
+    between two paragraphs the main pass kept next to each other; so only interior gaps are
+    filled, never the head or the tail.
+    """
+    anchors: list[tuple[int, int]] = []
+    start = 0
+    for main_index, block in enumerate(main):
+        for wide_index in range(start, len(wider)):
+            if wider[wide_index].text == block.text:
+                anchors.append((main_index, wide_index))
+                start = wide_index + 1
+                break
+    merged = list(main)
+    pairs = list(itertools.pairwise(anchors))
+    for (m1, w1), (m2, w2) in reversed(pairs):
+        if m2 == m1 + 1 and w2 > w1 + 1:
+            merged[m2:m2] = wider[w1 + 1:w2]
+    return merged
+
+
+def drop_link_blocks(blocks: list[Block], density: float = 0.8, max_words: int = 20,
+                     page_share: float = 0.3) -> list[Block]:
+    """Drop short paragraphs that are (nearly) all link: "Read more: ...", "SEE MORE: ...",
+    related-story teasers, "Also on site.com ...".
+
+    Left alone: table rows (a column of names may all be links), long paragraphs (prose
+    that happens to be linked), and pages where such blocks are common (link round-ups,
+    deal lists), where they are the content.
+    """
+    candidates = {id(b) for b in blocks
+                  if b.kind != "row" and b.link_density >= density
+                  and len(b.text.split()) <= max_words}
+    if not candidates or len(candidates) > page_share * len(blocks):
+        return blocks
+    return [b for b in blocks if id(b) not in candidates]
+
+
+@dataclass(frozen=True)
+class CleanupOptions:
+    """Which cleaning steps run (all on by default: each won on the benchmark)."""
+
+    title_echo: bool = True
+    link_blocks: bool = True
+
+
+def clean_blocks(blocks: list[Block], title: str, description: str,
+                 standfirst_marked: bool = False,
+                 options: CleanupOptions | None = None) -> tuple[tuple[str, ...], str]:
+    """The cleaning steps: paragraphs and the description to store."""
+    options = options or CleanupOptions()
+    if options.link_blocks:
+        blocks = drop_link_blocks(blocks)
+    if options.title_echo:
+        blocks, description = drop_title_echo(blocks, title, description, standfirst_marked)
     return tuple(b.text for b in blocks), description

@@ -188,6 +188,24 @@ def _language_hint(tree: HtmlElement, meta: dict[str, str],
     return None
 
 
+# Class/id words publishers use for a standfirst set apart from the story's first paragraph.
+_STANDFIRST_MARK = re.compile(
+    r"standfirst|\bdeck?\b|\bdek\b|sub-?title|sub-?head|strap|\bintro|\blede\b|\blead\b|"
+    r"excerpt|teaser|summary|description|abstract|synopsis|kicker", re.IGNORECASE)
+
+
+def marked_standfirst(tree: HtmlElement, description: str) -> bool:
+    """Whether the page shows ``description`` in an element marked as a standfirst (by its
+    class or id), rather than as the article's plain first paragraph."""
+    from watcher.extract.cleanup import echoes  # cleanup imports nothing from here
+
+    for element in tree.xpath("//body//*[@class or @id]"):
+        marks = f"{element.get('class', '')} {element.get('id', '')}"
+        if _STANDFIRST_MARK.search(marks) and echoes(element.text_content(), description):
+            return True
+    return False
+
+
 def read_metadata(tree: HtmlElement) -> PageMetadata:
     meta = _meta_tags(tree)
     ld = _article_ld(tree)

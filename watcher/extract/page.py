@@ -6,6 +6,7 @@ it runs in a worker process of ``watcher.workers.WorkerPool`` under a time limit
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -13,14 +14,30 @@ from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 from watcher.errors import ExtractError
 from watcher.extract.body import TrafilaturaOptions, render_blocks, run_trafilatura
-from watcher.extract.cleanup import clean_blocks
+from watcher.extract.cleanup import CleanupOptions, clean_blocks, fill_interior_gaps
 from watcher.extract.encoding import decode_html
 from watcher.extract.language import choose_language
-from watcher.extract.metadata import read_metadata
+from watcher.extract.metadata import marked_standfirst, read_metadata
 from watcher.types import ExtractedPage
 
-# The options kept after measuring them on the benchmark (docs/extraction.md).
-OPTIONS = TrafilaturaOptions()
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """Every lever of extraction; the defaults are what the benchmark kept
+    (docs/extraction.md). Other values exist for bench/bench_extract.py's ablations."""
+
+    trafilatura: TrafilaturaOptions = field(default_factory=TrafilaturaOptions)
+    # A second, wider trafilatura pass whose blocks fill gaps inside the main pass's text
+    # (None: no second pass). "fast" skips the readability/jusText comparison, which is
+    # what drops embedded tweets and tables from the main pass.
+    gap_fill: TrafilaturaOptions | None = field(
+        default_factory=lambda: TrafilaturaOptions(fast=True))
+    cleanup: CleanupOptions = field(default_factory=CleanupOptions)
+
+
+DEFAULT_OPTIONS = ExtractOptions()
+# Less body text than this is not an article (a nav bar, an error page, a consent wall).
+MIN_BODY_CHARS = 50
 
 
 def _parser() -> HTMLParser:
@@ -63,12 +80,24 @@ def extract_page(html: bytes, url: str, content_type: str | None = None) -> Extr
     ``content_type`` is the HTTP Content-Type header (its charset is honoured as browsers
     do). Raises ExtractError when the page has no usable article text.
     """
+    return extract_with(html, url, content_type, DEFAULT_OPTIONS)
+
+
+def extract_with(html: bytes, url: str, content_type: str | None,
+                 options: ExtractOptions) -> ExtractedPage:
+    """``extract_page`` with every lever explicit (the benchmark's ablations use it)."""
     tree = parse_html(decode_html(html, content_type))
     meta = read_metadata(tree)
-    body = run_trafilatura(tree, url, OPTIONS)
+    body = run_trafilatura(tree, url, options.trafilatura)
     blocks = render_blocks(body) if body is not None else []
-    paragraphs, description = clean_blocks(blocks, meta.title, meta.description)
-    if not paragraphs:
+    if options.gap_fill is not None and blocks:
+        wider = run_trafilatura(tree, url, options.gap_fill)
+        if wider is not None:
+            blocks = fill_interior_gaps(blocks, render_blocks(wider))
+    standfirst = bool(meta.description) and marked_standfirst(tree, meta.description)
+    paragraphs, description = clean_blocks(blocks, meta.title, meta.description, standfirst,
+                                           options.cleanup)
+    if sum(len(p) for p in paragraphs) < MIN_BODY_CHARS:
         raise ExtractError("no article text found")
     text = "\n".join(paragraphs)
     return ExtractedPage(
