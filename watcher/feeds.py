@@ -11,8 +11,10 @@ What it does before feedparser sees the document, and why:
    disagrees with every browser and with what publishers test against. One guard on top:
    a document labelled Latin-1/windows-1252 whose bytes are valid, non-ASCII UTF-8 is UTF-8
    (a mislabelled server default is far likelier than Latin-1 text that happens to be valid
-   UTF-8), so the classic ``Ã©`` mojibake never reaches us.
-2. Refuse an HTML page with a ``ParseError`` that names the feeds it advertises.
+   UTF-8), so the classic ``Ã©`` mojibake never reaches us. Unlabelled bytes that are not
+   UTF-8 are windows-1252 unless a detector clearly finds a script-specific encoding.
+2. Refuse an HTML page with a ``ParseError`` that names the feeds it advertises, and any
+   other document whose root element is not a feed's (feedparser would walk it all first).
 3. Remove the DOCTYPE declaration with its internal subset. Without it there is nothing to
    expand (billion laughs, quadratic blow-up) and nothing external to load. feedparser's own
    DOCTYPE filter is a line-anchored regex: declarations written on one line reach expat,
@@ -84,9 +86,7 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     if prolog.root and not prolog.is_feed:
         # feedparser would still walk every element (tens of microseconds each): a large
         # non-feed document would hold a worker for nothing.
-        if mime in ("text/html", "application/xhtml+xml") or _feed_links(text, url):
-            raise ParseError(_html_instead_of_feed(text, url))
-        raise ParseError(f"not a feed: <{prolog.root}>, where RSS, Atom or RDF was expected")
+        raise _not_a_feed(text, url, mime, prolog.root)
     text, more_notes = _make_safe(text, prolog)
     notes += more_notes
 
@@ -101,10 +101,7 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
 
     entries = _entries(result.get("entries") or [], base)
     if not entries and not result.get("version"):
-        if mime in ("text/html", "application/xhtml+xml") or _feed_links(text, url):
-            raise ParseError(_html_instead_of_feed(text, url))
-        root = f"<{prolog.root}>" if prolog.root else "no root element"
-        raise ParseError(f"not a feed: {root}, where RSS, Atom or RDF was expected")
+        raise _not_a_feed(text, url, mime, prolog.root)
     if result.get("bozo") and not entries:
         raise ParseError(f"malformed feed, no entries could be read: {_bozo_reason(result)}")
     if result.get("bozo"):
@@ -333,7 +330,7 @@ def _make_safe(text: str, prolog: _Prolog) -> tuple[str, list[str]]:
     rest, capped = _cap_authors(rest)
     if capped:
         notes.append(f"author text longer than {MAX_AUTHOR_CHARS} characters cut short")
-    return '<?xml version="1.0" encoding="utf-8"?>' + decl_newlines + rest.lstrip(" \t"), notes
+    return '<?xml version="1.0" encoding="utf-8"?>' + decl_newlines + rest, notes
 
 
 # Elements whose text feedparser runs through its quadratic e-mail regex, any prefix.
@@ -400,6 +397,13 @@ def _feed_links(text: str, url: str) -> list[str]:
             if is_http_url(absolute) and absolute not in found:
                 found.append(absolute)
     return found
+
+
+def _not_a_feed(text: str, url: str, mime: str, root: str) -> ParseError:
+    if mime in ("text/html", "application/xhtml+xml") or _feed_links(text, url):
+        return ParseError(_html_instead_of_feed(text, url))
+    named = f"<{root}>" if root else "no root element"
+    return ParseError(f"not a feed: {named}, where RSS, Atom or RDF was expected")
 
 
 def _html_instead_of_feed(text: str, url: str) -> str:

@@ -87,10 +87,10 @@ def only_entry_title(feed: ParsedFeed) -> str:
 
 @pytest.mark.parametrize("one_line", [True, False])
 def test_billion_laughs_is_not_expanded(one_line: bool) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     feed, events = parse_watched(hostile.billion_laughs(one_line=one_line))
     assert isinstance(feed, ParsedFeed)
-    assert time.perf_counter() - started < 0.5  # expat's own limit would cost about 1 s
+    assert time.process_time() - started < 0.5  # expat's own limit would cost about 1 s
     assert "lollol" not in only_entry_title(feed)
     assert feed.warning is not None and "entity declarations removed" in feed.warning
     assert events == []
@@ -135,19 +135,20 @@ def test_doctype_after_the_root_is_inert(sentinel: Path) -> None:
 
 
 def _raw_feedparser_seconds(data: bytes) -> float:
-    started = time.perf_counter()
+    # CPU time, not wall time: other work on a busy machine must not blur the ratio.
+    started = time.process_time()
     feedparser.parse(io.BytesIO(data))
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def test_feedparser_author_regex_is_quadratic() -> None:
     """The fact the cap exists for: tripling the word makes feedparser about 9x slower.
 
-    A linear parser would be 3x slower; 5x separates the two with room for a busy machine.
+    A linear parser would be 3x slower; 6x separates the two with room for noise.
     """
-    small = min(_raw_feedparser_seconds(hostile.author_redos(4_000)) for _ in range(3))
-    large = min(_raw_feedparser_seconds(hostile.author_redos(12_000)) for _ in range(3))
-    assert large / small > 5, (small, large)
+    small = min(_raw_feedparser_seconds(hostile.author_redos(4_000)) for _ in range(2))
+    large = min(_raw_feedparser_seconds(hostile.author_redos(12_000)) for _ in range(2))
+    assert large / small > 6, (small, large)
 
 
 @pytest.mark.parametrize(
@@ -156,9 +157,9 @@ def test_feedparser_author_regex_is_quadratic() -> None:
     ids=["one-word", "split-into-cdata-and-comments"],
 )
 def test_author_redos_input_parses_at_once(data: bytes) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     feed = parse_feed(data, HEADERS, URL)
-    assert time.perf_counter() - started < 2.0  # unguarded: hours for the 2 MB word
+    assert time.process_time() - started < 2.0  # unguarded: hours for the 2 MB word
     (entry,) = feed.entries
     assert entry.author == "a" * MAX_AUTHOR_CHARS
     assert feed.warning is not None and "author text" in feed.warning
@@ -195,10 +196,10 @@ def test_ordinary_authors_are_untouched() -> None:
          "unknown-charset", "utf32-bom", "bom-only", "all-bytes"],
 )
 def test_garbage_gives_parse_error_or_a_feed_quickly(data: bytes) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     with contextlib.suppress(ParseError):
         parse_feed(data, HEADERS, URL)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 3.0  # CPU seconds
 
 
 # --- fuzzing: whatever the bytes, a ParsedFeed or a ParseError --------------------------
