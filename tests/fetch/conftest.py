@@ -31,9 +31,7 @@ def _module_server() -> Iterator[LocalHTTPServer]:
 @pytest.fixture
 def server(_module_server: LocalHTTPServer) -> LocalHTTPServer:
     """The module's server with no routes and an empty request log."""
-    with _module_server._lock:
-        _module_server.routes.clear()
-        _module_server.requests.clear()
+    _module_server.reset()
     return _module_server
 
 

@@ -48,7 +48,7 @@ class LocalHTTPServer:
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _serve(self) -> None:
@@ -76,11 +76,13 @@ class LocalHTTPServer:
                 if self.command != "HEAD":
                     self.wfile.write(payload)
 
-            do_GET = do_POST = do_HEAD = _serve  # noqa: N815
+            do_GET = do_POST = do_HEAD = _serve
 
         self._httpd = ThreadingHTTPServer((host, port), _Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval makes stop() quick, so tests can afford a server each.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,),
+                                        daemon=True)
 
     @property
     def port(self) -> int:
@@ -99,6 +101,12 @@ class LocalHTTPServer:
 
     def handle(self, path: str, handler: Handler) -> None:
         self.routes[path] = handler
+
+    def reset(self) -> None:
+        """Forget every route and recorded request (a server shared by several tests)."""
+        with self._lock:
+            self.routes.clear()
+            self.requests.clear()
 
     def hits(self, path: str) -> int:
         with self._lock:
