@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import socket
 import threading
@@ -144,10 +145,8 @@ def test_entities_and_external_resources_are_never_loaded(tmp_path: Path) -> Non
     connections: list[object] = []
 
     def accept() -> None:
-        try:
+        with contextlib.suppress(OSError):
             connections.append(listener.accept())
-        except OSError:
-            pass
 
     thread = threading.Thread(target=accept)
     thread.start()
