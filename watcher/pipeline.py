@@ -81,6 +81,11 @@ def failure_outcome(error: WatcherError) -> PollOutcome:
                        http_status=status, retry_after=retry_after)
 
 
+def entry_key(feed: str, entry: FeedEntry) -> str:
+    """The canonical URL that dedupes an entry; an entry without a link is its own key."""
+    return canonical_url(entry.url) if entry.url else f"urn:watcher:{feed}:{entry.entry_id}"
+
+
 def feed_text(entry: FeedEntry) -> tuple[str, tuple[str, ...]]:
     """(standfirst, paragraphs) from the feed itself, when the page gave nothing."""
     content = tuple(line for line in entry.content.split("\n") if line.strip())
@@ -186,7 +191,7 @@ class Pipeline:
                 f"feed parsing took longer than {FEED_PARSE_TIMEOUT:.0f}s; gave up")), 0
         except WatcherError as exc:
             return failure_outcome(exc), 0
-        found = [(entry, canonical_url(entry.url))
+        found = [(entry, entry_key(feed.name, entry))
                  for entry in parsed.entries[: self.config.poll.max_entries]]
         new = self.store.register_entries(feed.name, found, self.clock())
         return success_outcome(result, parsed), new
@@ -220,6 +225,8 @@ class Pipeline:
         final_url, canonical = entry.url, item.canonical_url
         page: ExtractedPage | None = None
         try:
+            if not entry.url:
+                raise ExtractError("the entry has no link")
             result = await self.fetcher.get(entry.url, max_bytes=self.config.network.max_page_bytes,
                                             accept=PAGE_ACCEPT)
             final_url, canonical = result.url, canonical_url(result.url)
