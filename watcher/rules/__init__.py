@@ -1,0 +1,13 @@
+"""The rule engine: the query language, rules.yaml, matching, explanations and snippets.
+
+See docs/rules.md for the language; ``engine.py`` explains how matching stays fast.
+"""
+
+from watcher.rules.engine import Rule, RuleSet
+from watcher.rules.explain import Explanation, explain
+from watcher.rules.loader import check_rules, load_rules
+from watcher.rules.query import Query, QuerySyntaxError, compile_query
+from watcher.rules.snippet import Snippet, best_snippet, snippet
+
+__all__ = ["Explanation", "Query", "QuerySyntaxError", "Rule", "RuleSet", "Snippet",
+           "best_snippet", "check_rules", "compile_query", "explain", "load_rules", "snippet"]
