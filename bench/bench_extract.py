@@ -1,0 +1,254 @@
+"""Extraction benchmark: the watcher's fetch + extract path against plain trafilatura.
+
+    python bench/bench_extract.py [--ablations] [--shared PATH]
+
+Serves the 79 pages of ``shared/corpus/article-extraction-dev`` from a local HTTP server,
+fetches each with the watcher's ``Fetcher``, extracts it with ``extract_page`` in the
+``WorkerPool`` (the daemon's path), and scores the stored body (the paragraphs, one per
+line; title and standfirst are stored apart) against the ground truth. Plain
+``trafilatura.extract(html)`` with default settings is scored in the same run on the same
+fetched bytes, and so is the scrapinghub runner's call (``include_comments=False``), the
+figure the public leaderboard reports.
+
+The metric is the scrapinghub article-extraction-benchmark's: token shingles of 4 (tokens
+are ``\\w+`` runs), per page true positives / false positives / false negatives counted over
+the shingle multisets and normalised by their sum, precision and recall averaged over pages,
+F1 the harmonic mean of the two averages; ± is the bootstrap standard deviation over pages.
+
+ms/page is single-core CPU time measured in-process, the same way for every row.
+``--ablations`` also scores extract_page with each of its levers changed in turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import logging
+import random
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import trafilatura  # noqa: E402
+
+from tests.support.servers import LocalHTTPServer  # noqa: E402
+from watcher.config import NetworkConfig  # noqa: E402
+from watcher.errors import ExtractError  # noqa: E402
+from watcher.extract import detect_language, extract_page  # noqa: E402
+from watcher.extract.body import TrafilaturaOptions  # noqa: E402
+from watcher.extract.cleanup import CleanupOptions  # noqa: E402
+from watcher.extract.page import ExtractOptions, extract_with  # noqa: E402
+from watcher.fetch import Fetcher, build_client  # noqa: E402
+from watcher.types import ExtractedPage, HttpResult  # noqa: E402
+from watcher.workers import WorkerPool  # noqa: E402
+
+TokenCounts = tuple[float, float, float]
+_TOKEN = re.compile(r"\w+")
+BOOTSTRAP = 1000
+
+
+# -- the metric (scrapinghub article-extraction-benchmark, evaluate.py) ----------------------
+
+def shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
+    tokens = _TOKEN.findall(text or "")
+    return Counter(tuple(tokens[i:i + n]) for i in range(max(1, len(tokens) - n + 1))
+                   if tokens[i:i + n])
+
+
+def shingle_counts(true: str, pred: str) -> TokenCounts:
+    """(tp, fp, fn) over shingle multisets, normalised so that long pages weigh no more."""
+    expected, got = shingles(true), shingles(pred)
+    tp = sum((expected & got).values())
+    fp = sum((got - expected).values())
+    fn = sum((expected - got).values())
+    total = tp + fp + fn
+    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+def _precision(tp: float, fp: float, fn: float) -> float:
+    if fp == fn == 0:
+        return 1.0
+    return 0.0 if tp == fp == 0 else tp / (tp + fp)
+
+
+def _recall(tp: float, fp: float, fn: float) -> float:
+    if fp == fn == 0:
+        return 1.0
+    return 0.0 if tp == fn == 0 else tp / (tp + fn)
+
+
+def scores(counts: Sequence[TokenCounts]) -> tuple[float, float, float]:
+    """(F1, precision, recall) as the benchmark computes them."""
+    precision = statistics.mean(_precision(*c) for c in counts if c[0] + c[1] > 0)
+    recall = statistics.mean(_recall(*c) for c in counts if c[0] + c[2] > 0)
+    return 2 * precision * recall / (precision + recall), precision, recall
+
+
+def bootstrap_std(counts: Sequence[TokenCounts]) -> tuple[float, float, float]:
+    rng = random.Random(0)  # the same resamples for every row: differences are comparable
+    samples = [scores([counts[rng.randrange(len(counts))] for _ in counts])
+               for _ in range(BOOTSTRAP)]
+    return tuple(statistics.stdev(s[i] for s in samples) for i in range(3))  # type: ignore
+
+
+# -- the corpus, served and fetched ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    page_id: str
+    url: str  # the page's original URL (ground truth)
+    path: str  # where the local server serves it
+    html: bytes
+    truth: str
+
+
+def load_cases(corpus: Path) -> list[Case]:
+    truth = json.loads((corpus / "ground-truth.json").read_text(encoding="utf-8"))
+    cases = []
+    for page_id in sorted(truth):
+        original = urlsplit(truth[page_id]["url"])
+        cases.append(Case(page_id, truth[page_id]["url"],
+                          f"/{page_id[:12]}{original.path or '/'}",
+                          gzip.decompress((corpus / "html" / f"{page_id}.html.gz").read_bytes()),
+                          truth[page_id]["articleBody"]))
+    return cases
+
+
+async def fetch_all(server: LocalHTTPServer, cases: Sequence[Case]) -> list[HttpResult]:
+    network = NetworkConfig(allow=("127.0.0.1",))
+    async with build_client(network) as client:
+        fetcher = Fetcher(client, network)
+        return list(await asyncio.gather(*(
+            fetcher.get(server.url(c.path), max_bytes=network.max_page_bytes) for c in cases)))
+
+
+async def extract_in_pool(results: Sequence[HttpResult]) -> tuple[list[str], float, float]:
+    """Bodies via WorkerPool(2) as the daemon does; (bodies, start-up s, wall s)."""
+    started = time.perf_counter()
+    async with WorkerPool(2) as pool:
+        ready = time.perf_counter()
+
+        async def one(result: HttpResult) -> str:
+            try:
+                page: ExtractedPage = await pool.run(
+                    extract_page, result.content, result.url,
+                    result.headers.get("content-type"), timeout=60)
+            except ExtractError:
+                return ""
+            return "\n".join(page.paragraphs)
+
+        bodies = list(await asyncio.gather(*(one(r) for r in results)))
+        done = time.perf_counter()
+    return bodies, ready - started, done - ready
+
+
+# -- rows -----------------------------------------------------------------------------------
+
+Extractor = Callable[[HttpResult], str]
+
+
+def ours(options: ExtractOptions) -> Extractor:
+    def run(result: HttpResult) -> str:
+        try:
+            page = extract_with(result.content, result.url, result.headers.get("content-type"),
+                                options)
+        except ExtractError:
+            return ""
+        return "\n".join(page.paragraphs)
+    return run
+
+
+def plain(include_comments: bool = True) -> Extractor:
+    def run(result: HttpResult) -> str:
+        return trafilatura.extract(result.content, include_comments=include_comments) or ""
+    return run
+
+
+def timed(extractor: Extractor, results: Sequence[HttpResult]) -> tuple[list[str], float]:
+    """Bodies and CPU ms per page, one core, in this process."""
+    started = time.process_time()
+    bodies = [extractor(r) for r in results]
+    return bodies, 1000 * (time.process_time() - started) / len(results)
+
+
+def row(name: str, cases: Sequence[Case], bodies: Sequence[str], ms: float | None) -> str:
+    counts = [shingle_counts(c.truth, b) for c, b in zip(cases, bodies, strict=True)]
+    f1, precision, recall = scores(counts)
+    sf, sp, sr = bootstrap_std(counts)
+    timing = f"{ms:7.1f}" if ms is not None else "      -"
+    return (f"{name:<50} {f1:.4f} ±{sf:.3f}  {precision:.4f} ±{sp:.3f}  "
+            f"{recall:.4f} ±{sr:.3f}  {timing}")
+
+
+ABLATIONS: list[tuple[str, ExtractOptions]] = [
+    ("  without gap fill (one trafilatura pass)", ExtractOptions(gap_fill=None)),
+    ("  gap fill from favor_recall instead of fast",
+     ExtractOptions(gap_fill=TrafilaturaOptions(favor_recall=True))),
+    ("  without dropping link-only blocks",
+     ExtractOptions(cleanup=CleanupOptions(link_blocks=False))),
+    ("  without title/standfirst echo removal",
+     ExtractOptions(cleanup=CleanupOptions(title_echo=False))),
+    ("  main pass favor_precision",
+     ExtractOptions(trafilatura=TrafilaturaOptions(favor_precision=True))),
+    ("  main pass favor_recall",
+     ExtractOptions(trafilatura=TrafilaturaOptions(favor_recall=True))),
+    ("  main pass fast (no readability/jusText)",
+     ExtractOptions(trafilatura=TrafilaturaOptions(fast=True), gap_fill=None)),
+    ("  main pass without tables",
+     ExtractOptions(trafilatura=TrafilaturaOptions(include_tables=False))),
+    ("  nothing but trafilatura's XML, rendered",
+     ExtractOptions(gap_fill=None, cleanup=CleanupOptions(title_echo=False,
+                                                          link_blocks=False))),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared",
+                        help="the shared folder holding corpus/article-extraction-dev")
+    parser.add_argument("--ablations", action="store_true",
+                        help="also score extract_page with each lever changed")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)  # trafilatura logs every page it finds thin
+
+    cases = load_cases(args.shared / "corpus" / "article-extraction-dev")
+    with LocalHTTPServer() as server:
+        for case in cases:
+            server.route(case.path, case.html, content_type="text/html; charset=utf-8")
+        results = asyncio.run(fetch_all(server, cases))
+        pool_bodies, startup, wall = asyncio.run(extract_in_pool(results))
+
+    print(f"{len(cases)} pages served from 127.0.0.1, fetched with watcher.fetch.Fetcher")
+    print(f"{'extractor':<50} {'F1':<14} {'precision':<14} {'recall':<14} ms/page")
+    print(row("watcher: fetch + extract_page in WorkerPool(2)", cases, pool_bodies, None))
+    detect_language("warm up: the language model loads once per process (about 2 s)")
+    bodies, ms = timed(ours(ExtractOptions()), results)
+    assert bodies == pool_bodies, "extract_page differs in and out of the pool"
+    print(row("watcher: extract_page in-process", cases, bodies, ms))
+    bodies, ms = timed(plain(), results)
+    print(row("trafilatura.extract(html), defaults", cases, bodies, ms))
+    bodies, ms = timed(plain(include_comments=False), results)
+    print(row("trafilatura.extract(html, include_comments=False)", cases, bodies, ms))
+    if args.ablations:
+        print("extract_page with one lever changed:")
+        for name, options in ABLATIONS:
+            bodies, ms = timed(ours(options), results)
+            print(row(name, cases, bodies, ms))
+    print(f"pool: start-up {startup:.2f} s (fork server + preload), "
+          f"{len(cases) / wall:.1f} pages/s on 2 workers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
