@@ -266,11 +266,15 @@ class Pipeline:
             return None, "feed"
         site = site_of(url)
         settings = self.config.extract
-        since = now - settings.boilerplate_window
-        known = self.boilerplate.known(site, settings.boilerplate_min_articles, since)
-        typical = self.boilerplate.typical_length(site, since)
-        self.boilerplate.record(site, url_hash(canonical), fingerprints(page.paragraphs), now)
+        key = url_hash(canonical)
+        # Recording before looking up means the article that completes the count is
+        # already cleaned; a new site's first articles keep their text.
+        known = self.boilerplate.observe(site, key, fingerprints(page.paragraphs), now,
+                                         min_articles=settings.boilerplate_min_articles,
+                                         window=settings.boilerplate_window)
         paragraphs = remove_boilerplate(page.paragraphs, known)
         if not paragraphs:
             return None, "feed"
-        return paragraphs, assess_text(page, paragraphs, typical)
+        typical = self.boilerplate.typical_length(site, now - settings.boilerplate_window)
+        self.boilerplate.record_length(site, key, sum(len(p) for p in paragraphs), now)
+        return paragraphs, assess_text(replace(page, paragraphs=paragraphs), typical)
