@@ -75,8 +75,8 @@ class Rule:
 # and the term occurrences it is made of, as (term id, first, after-last), for hits.
 Parts = tuple[tuple[int, int, int], ...]
 Occurrence = tuple[int, int, int, Parts]
-# What orders and deduplicates hits: (field index, start, end, term id)
-_HitKey = tuple[int, int, int, int]
+# What orders and deduplicates hits: (field index, start, end, term as written)
+_HitKey = tuple[int, int, int, str]
 
 
 def atom_key(term: Term) -> str:
@@ -418,7 +418,7 @@ class _Scan:
             try:
                 for found in pattern.compiled.finditer(text, timeout=limit):
                     start, end = found.span()
-                    hits[(field, start, end, node_id)] = Hit(name, start, end, pattern.text)
+                    hits[(field, start, end, pattern.text)] = Hit(name, start, end, pattern.text)
                     if len(hits) >= REGEX_MAX_HITS:
                         break
             except TimeoutError:
@@ -470,7 +470,7 @@ class _Scan:
                 first = bisect_left(self._word_starts(field), end - length + 1)
                 edges = self._field_bounds(field)
                 start, stop = edges[2 * first + 1], edges[2 * (first + size)]
-                result[(field, start, stop, node_id)] = Hit(TEXT_FIELDS[field], start, stop, text)
+                result[(field, start, stop, text)] = Hit(TEXT_FIELDS[field], start, stop, text)
         return result
 
     def _positional_hits(self, node_id: int) -> dict[_HitKey, Hit]:
@@ -479,10 +479,10 @@ class _Scan:
         for field, _, _, parts in self.occurrences(node_id):
             edges = self._field_bounds(field)
             for term_id, first, last in parts:
-                key = (field, edges[2 * first + 1], edges[2 * last], term_id)
+                text = nodes[term_id].text  # type: ignore[union-attr]
+                key = (field, edges[2 * first + 1], edges[2 * last], text)
                 if key not in unique:
-                    unique[key] = Hit(TEXT_FIELDS[field], key[1], key[2],
-                                      nodes[term_id].text)  # type: ignore[union-attr]
+                    unique[key] = Hit(TEXT_FIELDS[field], key[1], key[2], text)
         return dict(sorted(unique.items())) if len(unique) > 1 else unique
 
     def _field_bounds(self, field: int) -> list[int]:

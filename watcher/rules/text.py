@@ -38,7 +38,7 @@ def _mark_class() -> str:
 
 
 _MARK = _mark_class()
-_APOSTROPHES = "'’ʼ"
+_APOSTROPHES = "'’"  # U+02BC ʼ is a letter (Ukrainian uses it inside words)
 # Plain text (no combining marks), the common case: one character class, fast in ``re``.
 # The negative lookahead refuses a lone "s" right after a word and an apostrophe.
 _PLAIN = rf"(?!(?<=[^\W_][{_APOSTROPHES}])[sS](?![^\W_]))[^\W_]+"

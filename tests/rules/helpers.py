@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from watcher.types import Article
+
+
+def article(title: str = "", summary: str = "", body: str = "", *, url: str = "",
+            feed: str = "bbc-world", site: str = "bbc.co.uk", author: str = "",
+            language: str | None = "en") -> Article:
+    return Article(url=url or "https://www.bbc.co.uk/news/world-1", canonical_url=url,
+                   feed=feed, site=site, title=title, description=summary,
+                   paragraphs=tuple(body.split("\n")) if body else (),
+                   fetched=datetime(2025, 1, 1, tzinfo=UTC), author=author, language=language)

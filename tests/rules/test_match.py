@@ -1,0 +1,228 @@
+"""RuleSet.match: each operator, fields, Unicode folding, min_hits, hits, regex guard."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.rules.helpers import article
+from watcher.rules import Rule, RuleSet, explain
+from watcher.rules.engine import REGEX_BUDGET
+from watcher.types import Article, Hit
+
+
+def matches(query: str, item: Article, **rule: object) -> bool:
+    rules = RuleSet([Rule("r", query, **rule)])  # type: ignore[arg-type]
+    return bool(rules.match(item))
+
+
+def hits(query: str, item: Article) -> list[tuple[str, str, str]]:
+    """(field, text found, term) for each hit."""
+    found = RuleSet([Rule("r", query)]).match(item)
+    texts = {"title": item.title, "summary": item.description, "body": item.body,
+             "url": item.url, "author": item.author}
+    return [(h.field, texts[h.field][h.start:h.end], h.term) for h in found[0].hits] \
+        if found else []
+
+
+STORY = article(
+    title="MI6 chief: the door is always open to Russian defectors",
+    summary="Zelenskyy’s aides met in Düsseldorf.",
+    body="The head of MI6 said the door is always\nopen. Defections rose.\n"
+         "Officials in the US said us too. A well-known spy left.")
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("MI6", True),
+    ("mi6", True),
+    ("MI", False),  # whole words only
+    ("chief", True),
+    ("Zelenskyy", True),  # possessive
+    ("Zelenskyy's", True),
+    ("Dusseldorf", True),  # accents fold
+    ("DUSSELDORF", True),
+    ('"door is always open"', True),  # phrase across a line break
+    ('"always open door"', False),
+    ('"open defections"', True),  # across punctuation
+    ("defect*", True),
+    ("defecto*", True),
+    ("spies*", False),
+    ('"well known"', True),
+    ("well-known", True),
+    ("MI6 AND defect*", True),
+    ("MI6 AND opera", False),
+    ("MI6 opera", False),
+    ("opera OR MI6", True),
+    ("MI6 -opera", True),
+    ("MI6 -spy", False),
+    ("NOT opera", True),
+    ("NOT MI6", False),
+    ("(opera OR ballet) OR (MI6 AND spy)", True),
+    ("=US", True),
+    ("=Us", False),
+    ("=MI6", True),
+    ("=mi6", False),
+    ('="Russian defectors"', True),
+    ("=Defect*", True),
+    ("=defect*", True),
+    ("=DEFECT*", False),
+])
+def test_words_phrases_prefixes_and_boolean(query: str, expected: bool) -> None:
+    assert matches(query, STORY) is expected
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("chief NEAR/3 door", True),  # chief the door: 1 word apart
+    ("door NEAR/0 is", True),
+    ("door NEAR/0 always", False),
+    ("always NEAR/0 door", False),
+    ("always NEAR/1 door", True),  # either order
+    ("always ONEAR/1 door", False),  # in order
+    ("door ONEAR/1 always", True),
+    ("MI6 NEAR chief", True),
+    ("MI6 NEAR spy", False),
+    ("(spy OR chief) NEAR/1 MI6", True),
+    ('"door is" NEAR/0 always', True),
+    ("head NEAR/20 defectors", False),  # different fields never meet
+    ("MI6 NEAR/2 said NEAR/3 door", True),
+])
+def test_near_and_onear(query: str, expected: bool) -> None:
+    assert matches(query, STORY) is expected
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("title:chief", True),
+    ("title:head", False),
+    ("body:head", True),
+    ("summary:aides", True),
+    ("title:(chief AND defectors)", True),
+    ("title:(chief AND head)", False),
+    ('title:"door is always open"', True),
+    ("url:bbc", True),
+    ("url:world", True),
+    ("author:smith", True),
+    ("smith", False),  # the author is not searched by default
+    ("site:bbc.co.uk", True),
+    ("site:co.uk", True),
+    ("site:www.bbc.co.uk", True),
+    ("site:c.co.uk", False),
+    ("site:*.uk", True),
+    ("feed:bbc-*", True),
+    ("feed:bbc", False),
+    ("lang:en", True),
+    ("lang:de", False),
+    ("MI6 -site:bbc.co.uk", False),
+])
+def test_fields(query: str, expected: bool) -> None:
+    item = article(title=STORY.title, summary=STORY.description, body=STORY.body,
+                   author="Jane Smith", language="en-GB")
+    assert matches(query, item) is expected
+
+
+@pytest.mark.parametrize(("query", "text"), [
+    ("Istanbul", "İstanbul"),
+    ("istanbul", "ISTANBUL"),
+    ("strasse", "Straße"),
+    ("STRASSE", "straße"),
+    ("cafe", "cafe\u0301 society"),  # combining accent
+    ("café", "Cafe society"),
+    ("final", "ﬁnal"),  # ligature
+    ("Zelenskyy", "Zelenskyy’s plan"),
+    ("O'Brien", "O’Brien said"),
+    ("Brien", "O'Brien said"),
+    ('"kyiv says"', "KYIV—says"),
+])
+def test_unicode_edge_cases(query: str, text: str) -> None:
+    assert matches(query, article(body=text))
+
+
+def test_min_hits_counts_each_positive_term() -> None:
+    item = article(body="Wagner moved. Wagner left. Prigozhin spoke. The opera closed.")
+    assert matches("Wagner", item, min_hits=2)
+    assert not matches("Wagner", item, min_hits=3)
+    assert not matches("Wagner AND Prigozhin", item, min_hits=2)
+    assert matches("Wagner OR Prigozhin", item, min_hits=2)
+    # a negated term excludes on a single mention, whatever min_hits says
+    assert not matches("Wagner -opera", item, min_hits=2)
+
+
+def test_hits_carry_field_spans_and_term_as_written() -> None:
+    found = hits('MI6 AND (defect* OR "door is always open") -opera', STORY)
+    assert ("title", "MI6", "MI6") in found
+    assert ("title", "door is always open", '"door is always open"') in found
+    assert ("body", "door is always\nopen", '"door is always open"') in found
+    assert ("body", "Defections", "defect*") in found
+    assert ("title", "defectors", "defect*") in found
+    assert found == sorted(found, key=lambda h: ("title", "summary", "body").index(h[0]))
+
+
+def test_hits_of_near_are_the_close_pair_only() -> None:
+    item = article(body="Putin far away words here and there. Putin met Wagner.")
+    assert hits("Putin NEAR/1 Wagner", item) == [("body", "Putin", "Putin"),
+                                                  ("body", "Wagner", "Wagner")]
+
+
+def test_hits_spans_index_the_field_text() -> None:
+    item = article(summary="Zelenskyy’s aides in DÜSSELDORF")
+    [match] = RuleSet([Rule("r", "dusseldorf zelenskyy")]).match(item)
+    assert match.hits == (Hit("summary", 0, 9, "zelenskyy"), Hit("summary", 21, 31, "dusseldorf"))
+
+
+def test_rule_options_feeds_enabled_and_order() -> None:
+    rules = RuleSet([
+        Rule("b-only-guardian", "MI6", feeds=("guardian-*",)),
+        Rule("a-bbc", "MI6", feeds=("bbc-*", "other")),
+        Rule("off", "MI6", enabled=False),
+        Rule("everything", "NOT opera"),
+    ])
+    assert [m.rule for m in rules.match(STORY)] == ["a-bbc", "everything"]
+    assert rules.get("off") == Rule("off", "MI6", enabled=False)
+    assert rules.get("missing") is None
+    with pytest.raises(ValueError):
+        RuleSet([Rule("x", "a"), Rule("x", "b")])
+
+
+def test_regex_escape_hatch() -> None:
+    item = article(body="Flight BA2490 and flight ba117 landed.")
+    assert hits(r"/BA\d{3,4}/", item) == [("body", "BA2490", r"/BA\d{3,4}/"),
+                                          ("body", "ba117", r"/BA\d{3,4}/")]
+    assert hits(r"/(?-i)BA\d+/", item) == [("body", "BA2490", r"/(?-i)BA\d+/")]
+    assert matches(r"title:/BA\d/ OR /landed/", item)
+    assert not matches(r"flight -/landed/", item)
+
+
+def test_catastrophic_regex_cannot_stall_matching(caplog: pytest.LogCaptureFixture) -> None:
+    evil = r"/(\w+\s?)+$/"
+    item = article(title="a " * 2000 + "!", summary="b " * 2000 + "!", body="c " * 5000 + "!")
+    rules = RuleSet([Rule(f"evil{i}", evil if i % 2 else evil + " x") for i in range(10)])
+    started = time.monotonic()
+    assert rules.match(item) == ()
+    assert time.monotonic() - started < REGEX_BUDGET + 0.5
+    assert "timed out" in caplog.text
+
+
+def test_rules_without_terms_are_evaluated_for_every_article() -> None:
+    rules = RuleSet([Rule("not", "NOT opera"), Rule("site", "site:bbc.co.uk"),
+                     Rule("re", r"/\bspy\b/"), Rule("term", "opera")])
+    assert [m.rule for m in rules.match(STORY)] == ["not", "site", "re"]
+    assert [m.rule for m in rules.match(article(body="opera"))] == ["site", "term"]
+
+
+def test_explain_names_what_matched_where() -> None:
+    tree = explain('MI6 AND (defect* OR "door is always open") -spy chief NEAR/1 open', STORY)
+    assert not tree.matched
+    lines = tree.lines(STORY)
+    assert lines[0] == "- AND"
+    assert "  + MI6: title 'MI6', body 'MI6'" in lines
+    assert "    + defect*: title 'defectors', body 'Defections'" in lines
+    assert "  - NOT" in lines
+    assert "    + spy: body 'spy'" in lines
+    near = next(line for line in lines if "NEAR/1" in line)
+    assert near == "  - NEAR/1 (chief NEAR/1 open): both found, never close enough"
+
+
+def test_explain_a_rule_with_min_hits() -> None:
+    tree = explain(Rule("r", "MI6 OR Putin", min_hits=3), STORY)
+    assert not tree.matched
+    assert tree.children[0].note == "found 2 time(s), min_hits is 3"
