@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    # httpx logs every request URL at INFO; a webhook URL is a secret, and our own poll
+    # lines already say what was fetched.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         code: int = args.handler(args)
         return code

@@ -88,7 +88,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         if text.get("partial"):
             quality += f", {text['partial']} partial"
         status: str = state.status if feed.enabled else "disabled"
-        if state.consecutive_failures and status == "ok":
+        if state.consecutive_failures and status in ("ok", "new"):
             status = f"error x{state.consecutive_failures}"
         rows.append([
             feed.name, status, when(state.last_success, now),
@@ -98,6 +98,15 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             str(state.matches), quality])
     print(table(["FEED", "STATUS", "LAST OK", "LAST ERROR", "NEXT POLL", "POLLS", "ENTRIES",
                  "STORED", "MATCHED", "TEXT (7d)"], rows))
+    # The table shortens errors; the whole reason (e.g. the feed URLs an HTML page
+    # advertises) is what the user needs to fix the config, so it follows in full.
+    failing = [(f.name, states[f.name]) for f in config.feeds
+               if f.name in states and states[f.name].consecutive_failures]
+    if failing:
+        print("\nerrors:")
+        for name, state in failing:
+            print(f"  {name}: {state.last_error} ({state.consecutive_failures} in a row, "
+                  f"last {when(state.last_error_at, now)})")
     moved = [(f.name, states[f.name].url) for f in config.feeds
              if f.name in states and states[f.name].url != f.url]
     for name, url in moved:

@@ -8,11 +8,13 @@ import unicodedata
 # Zero-width and bidi-control characters survive every whitespace rule and break both word
 # matching and paragraph fingerprints ("Join\u200b our" != "Join our").
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad\u202a-\u202e]")
-_SPACE = re.compile(r"\s+")
+# Runs of whitespace become one space, but a no-break space is the text's own (publishers
+# write "The\u00a0Independent" on purpose) and is kept as written.
+_SPACE = re.compile(r"[^\S\u00a0\u202f]+")
 
 
 def clean_text(text: str) -> str:
-    """NFC, invisible characters removed, every run of whitespace one space, trimmed."""
+    """NFC, invisible characters removed, whitespace runs one space (no-break spaces kept)."""
     text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", text)
     return _SPACE.sub(" ", text).strip()

@@ -25,8 +25,12 @@ def file_name(number: int, canonical_url: str) -> str:
     return f"{number:03d}_{url_hash(canonical_url)}.txt"
 
 
+_LINE_BREAKS = re.compile(r"[ \t]*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+[ \t]*")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # Only line breaks go: other characters (a no-break space in a title) are the text.
+    return _LINE_BREAKS.sub(" ", text).strip()
 
 
 def render(article: Article) -> str:
