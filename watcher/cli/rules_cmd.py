@@ -1,0 +1,159 @@
+"""``watcher rules test`` and ``watcher rules backfill``: try a rule on the archive, and
+record a new rule's matches on recent articles so they go into the next digest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from watcher.cli.output import table
+from watcher.config import Config, did_you_mean, load_config, parse_duration, resolve_config_path
+from watcher.errors import ConfigError, Problem
+from watcher.rules import QuerySyntaxError, Rule, RuleSet, best_snippet, check_rules, explain
+from watcher.rules.loader import caret
+from watcher.store import Store
+from watcher.types import StoredArticle
+
+EXIT_OK, EXIT_CONFIG = 0, 2
+ANSI_MARK, ANSI_TITLE, ANSI_RESET = "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    rules = subparsers.add_parser(
+        "rules", parents=[common], help="test a query or rule on recent articles; backfill",
+        description="Tools for rule authors. The archive keeps the text of recent articles "
+                    "(keep_text in watcher.yaml), so rules can be tried before saving them.")
+    commands = rules.add_subparsers(dest="rules_command", metavar="COMMAND", required=True)
+
+    test = commands.add_parser(
+        "test", parents=[common], help="show which recent articles a query or rule matches",
+        description="Run a query (or the rule of that name) on recent articles: hits newest "
+                    "first with the matching sentence, then a count per feed. "
+                    "Example: watcher rules test 'MI6 AND defect*' --since 3d")
+    test.add_argument("target", metavar="QUERY-OR-RULE",
+                      help="a query, or the name of a rule in rules.yaml")
+    test.add_argument("--since", default="7d", type=parse_duration,
+                      help="how far back to look (default 7d)")
+    test.add_argument("--feed", metavar="GLOB", help="only feeds whose name fits the glob")
+    test.add_argument("--limit", type=int, default=20, metavar="N",
+                      help="show at most N hits (all are counted; default 20)")
+    test.add_argument("--explain", action="store_true",
+                      help="show, per hit, which parts of the query matched where")
+    test.set_defaults(handler=cmd_test)
+
+    backfill = commands.add_parser(
+        "backfill", parents=[common], help="record a rule's matches on recent articles",
+        description="Match one rule against recent articles and record the matches, so they "
+                    "go into the next digest (no immediate alerts are sent for them). "
+                    "Example: watcher rules backfill wagner --since 3d")
+    backfill.add_argument("rule", help="the rule's name in rules.yaml")
+    backfill.add_argument("--since", default="7d", type=parse_duration,
+                          help="how far back to look (default 7d)")
+    backfill.set_defaults(handler=cmd_backfill)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(resolve_config_path(args.config))
+
+
+def _rules(config: Config) -> tuple[RuleSet | None, list[Problem]]:
+    return check_rules(config.rules_path, digests=[d.name for d in config.digests],
+                       channels=[c.name for c in config.channels])
+
+
+def _target(config: Config, target: str) -> tuple[Rule, str]:
+    """The rule named ``target``, else ``target`` as a query (a ConfigError if neither)."""
+    # A broken rules.yaml does not stop anyone from testing a query: its problems are for
+    # `watcher check`; only the rule names are wanted here.
+    rules, _ = _rules(config)
+    if rules is not None and (rule := rules.get(target)) is not None:
+        return Rule(rule.name, rule.query, feeds=rule.feeds, min_hits=rule.min_hits), \
+            f"rule '{rule.name}'"
+    try:
+        rule = Rule("query", target)
+        RuleSet([rule])
+    except QuerySyntaxError as exc:
+        names = [r.name for r in rules.rules] if rules is not None else []
+        hint = did_you_mean(target, names) if " " not in target else ""
+        message = (f"not a rule name{hint}, and not a valid query: {exc.message}"
+                   if hint else exc.message)
+        raise ConfigError([Problem("query", 1, exc.column, message,
+                                   caret(target, exc.column - 1))]) from exc
+    return rule, "query"
+
+
+def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    colour = out.isatty()
+    config = _config(args)
+    rule, what = _target(config, args.target)
+    rules = RuleSet([rule])
+    since = datetime.now(UTC) - args.since
+    per_feed: Counter[str] = Counter()
+    articles = shown = 0
+    with Store.open(config) as store:
+        for stored in store.recent_articles(since, args.feed):
+            articles += 1
+            found = rules.match(stored.article)
+            if not found:
+                continue
+            per_feed[stored.article.feed] += 1
+            if shown < args.limit:
+                shown += 1
+                _print_hit(out, stored, found[0].hits, colour)
+                if args.explain:
+                    for line in explain(rule, stored.article).lines(stored.article):
+                        print(f"      {line}", file=out)
+    total = sum(per_feed.values())
+    print(f"{what}: {total} of {articles} articles since {since:%Y-%m-%d %H:%M} UTC matched"
+          + (f" (showing {shown})" if shown < total else ""), file=out)
+    if per_feed:
+        rows = [(feed, str(n)) for feed, n in sorted(per_feed.items(), key=lambda i: -i[1])]
+        print(table(("feed", "matches"), rows), file=out)
+    return EXIT_OK
+
+
+def _print_hit(out: TextIO, stored: StoredArticle, hits: Any, colour: bool) -> None:
+    item = stored.article
+    moment = item.published or item.fetched
+    title = f"{ANSI_TITLE}{item.title}{ANSI_RESET}" if colour else item.title
+    print(f"#{stored.number}  {moment:%Y-%m-%d %H:%M}  {item.feed}  {title}", file=out)
+    print(f"      {item.url}", file=out)
+    found = best_snippet(item, hits)
+    if found is not None:
+        # plain output marks terms with [brackets], so piped output still shows them
+        before, after = (ANSI_MARK, ANSI_RESET) if colour else ("[", "]")
+        print(f"      {found.highlight(before, after)}", file=out)
+    terms = sorted({h.term for h in hits})
+    print(f"      terms: {', '.join(terms) if terms else '(metadata only)'}", file=out)
+
+
+def cmd_backfill(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    config = _config(args)
+    rules, problems = _rules(config)
+    if rules is None:
+        raise ConfigError(problems)
+    rule = rules.get(args.rule)
+    if rule is None:
+        names = [r.name for r in rules.rules]
+        print(f"watcher: unknown rule '{args.rule}'{did_you_mean(args.rule, names)}",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    if not rule.enabled:
+        print(f"note: rule '{rule.name}' is disabled; backfilling it anyway", file=out)
+    single = RuleSet([Rule(rule.name, rule.query, feeds=rule.feeds, min_hits=rule.min_hits)])
+    now = datetime.now(UTC)
+    since = now - args.since
+    with Store.open(config) as store:
+        # Matched first, recorded after: no write transaction while the read is open.
+        found = [(s.number, m) for s in store.recent_articles(since)
+                 if (m := single.match(s.article))]
+        added = sum(store.record_matches(number, matches, origin="backfill", now=now)
+                    for number, matches in found)
+    print(f"rule '{rule.name}': {len(found)} articles since {since:%Y-%m-%d %H:%M} UTC "
+          f"matched, {added} new matches recorded for the next digest", file=out)
+    return EXIT_OK
