@@ -164,8 +164,12 @@ class Pipeline:
         outcome = replace(outcome, new_entries=new, stored=len(stored),
                           matched=sum(1 for s in stored if s.matches))
         now = self.clock()
-        self.store.save_feed_state(advance(state, outcome, feed, self.config.poll, now,
-                                           self.random_fraction()))
+        updated = advance(state, outcome, feed, self.config.poll, now, self.random_fraction())
+        self.store.save_feed_state(updated)
+        if updated.notice and not updated.notice_sent and (
+                updated.notice != state.notice or state.notice_sent):
+            # Told once here and once in the next digest (which marks it sent).
+            log.warning("notice feed=%s: %s", feed.name, updated.notice)
         elapsed = (time.perf_counter() - started) * 1000
         report = PollReport(feed=feed.name, status=outcome.kind, error=outcome.error,
                             new_entries=new, stored=tuple(stored), matches=dict(counts),

@@ -15,6 +15,9 @@ from watcher.errors import ConfigError
 from watcher.rules import RuleSet
 
 EXIT_OK, EXIT_CONFIG = 0, 2
+# A feed whose pages mostly fail to extract (text from the feed, or cut short) is flagged
+# once it has enough recent articles to judge.
+DEGRADED_MIN_ARTICLES = 5
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -87,6 +90,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         quality = f"{from_page}/{total} page" if total else "-"
         if text.get("partial"):
             quality += f", {text['partial']} partial"
+        if total >= DEGRADED_MIN_ARTICLES and from_page < total / 2:
+            quality += " DEGRADED"
         status: str = state.status if feed.enabled else "disabled"
         if state.consecutive_failures and status in ("ok", "new"):
             status = f"error x{state.consecutive_failures}"

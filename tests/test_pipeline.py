@@ -1,0 +1,79 @@
+"""The pipeline's pure decisions: outcomes, dedupe keys, where an article's text comes from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from watcher.errors import FetchError, ParseError
+from watcher.pipeline import (
+    build_article,
+    entry_key,
+    failure_outcome,
+    feed_text,
+    success_outcome,
+)
+from watcher.types import ExtractedPage, FeedEntry, HttpResult, ParsedFeed, Redirect
+
+NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+ENTRY = FeedEntry(entry_id="g1", url="https://www.example.org/a?utm_source=rss#top",
+                  title="Feed title", summary="Feed summary.",
+                  content="First paragraph.\nSecond paragraph.", published=NOW, author="Feed")
+
+
+def result(redirects: tuple[Redirect, ...] = (), status: int = 200,
+           headers: dict[str, str] | None = None) -> HttpResult:
+    return HttpResult(requested_url="https://a.example/feed", url="https://b.example/feed",
+                      status=status, headers=headers or {}, content=b"", redirects=redirects)
+
+
+def test_only_an_all_permanent_chain_is_a_move() -> None:
+    parsed = ParsedFeed(title="T", site_url="", entries=())
+    permanent = (Redirect(301, "https://a.example/feed", "https://b.example/feed"),)
+    mixed = (*permanent, Redirect(302, "https://b.example/feed", "https://c.example/feed"))
+    assert success_outcome(result(permanent), parsed).moved_to == "https://b.example/feed"
+    assert success_outcome(result(mixed), parsed).moved_to is None
+    assert success_outcome(result(), parsed).moved_to is None
+
+
+def test_success_outcome_reads_caching_hints() -> None:
+    outcome = success_outcome(
+        result(headers={"cache-control": "public, max-age=1800", "etag": '"x"'}), None)
+    assert (outcome.kind, outcome.max_age, outcome.etag) == ("not_modified", 1800.0, '"x"')
+
+
+def test_failure_outcome_keeps_status_and_retry_after() -> None:
+    outcome = failure_outcome(FetchError("HTTP 429", status=429, retry_after=60.0))
+    assert (outcome.kind, outcome.http_status, outcome.retry_after) == ("error", 429, 60.0)
+    assert failure_outcome(ParseError("no entries")).error == "no entries"
+
+
+def test_entry_key_is_the_canonical_url_or_the_entry_itself() -> None:
+    assert entry_key("f", ENTRY) == "https://www.example.org/a"
+    linkless = FeedEntry(entry_id="x1", url="", title="t", summary="", content="",
+                         published=None)
+    assert entry_key("f", linkless) == "urn:watcher:f:x1"
+
+
+def test_feed_text_prefers_content_and_keeps_a_distinct_summary() -> None:
+    assert feed_text(ENTRY) == ("Feed summary.", ("First paragraph.", "Second paragraph."))
+    only_summary = FeedEntry(entry_id="x", url="", title="t", summary="Just this.",
+                             content="", published=None)
+    assert feed_text(only_summary) == ("", ("Just this.",))
+
+
+def test_page_metadata_wins_and_a_missing_page_falls_back_to_the_feed() -> None:
+    page = ExtractedPage(title="Page title", description="Standfirst.",
+                         paragraphs=("Body.",), published=None, author="")
+    article = build_article(entry=ENTRY, feed="f", page=page, paragraphs=("Body.",),
+                            final_url="https://www.example.org/a", canonical="c",
+                            text_source="page", language="en", now=NOW)
+    assert (article.title, article.description, article.paragraphs) == (
+        "Page title", "Standfirst.", ("Body.",))
+    assert (article.published, article.author, article.site) == (NOW, "Feed", "example.org")
+
+    fallback = build_article(entry=ENTRY, feed="f", page=None, paragraphs=None,
+                             final_url="https://www.example.org/a", canonical="c",
+                             text_source="page", language=None, now=NOW)
+    assert fallback.text_source == "feed"
+    assert (fallback.title, fallback.paragraphs) == (
+        "Feed title", ("First paragraph.", "Second paragraph."))
