@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -32,6 +32,7 @@ from typing import Any, Literal
 import ahocorasick
 
 from watcher.rules.query import (
+    DEFAULT_FIELDS,
     TEXT_FIELDS,
     And,
     Meta,
@@ -118,7 +119,7 @@ class RuleSet:
             # Generated from our own syntax tree (integers, m, x, and/or/not only), so it is
             # safe to evaluate; one flat expression runs several times faster than a tree of
             # closures, and this is the inner loop at 10,000 rules.
-            self._tests.append(eval(f"lambda m, x: {source}", {"__builtins__": {}}))
+            self._tests.append(eval(f"lambda d, f, x: {source}", {"__builtins__": {}}))
             positive: list[int] = []
             self._positive_leaves(root, True, threshold, positive)
             self._positive.append(tuple(dict.fromkeys(positive)))
@@ -137,6 +138,10 @@ class RuleSet:
             automaton.make_automaton()
             self._automaton = automaton
         self._feed_cache: dict[str, frozenset[int]] = {}
+        # Fields no term searches are not even split into words.
+        self.fields_used = tuple(
+            index for index, name in enumerate(TEXT_FIELDS)
+            if any(name in node.fields for node in self.nodes if isinstance(node, Term | Pattern)))
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -180,7 +185,10 @@ class RuleSet:
         needed = threshold if positive else 1
         if isinstance(node, Term) and not node.case_sensitive and needed == 1:
             atom = self.term_info[self.node_id(node)][0]
-            return f"(m.get({atom}, 0) & {_mask(node.fields)})"
+            # d: atoms found in the default fields; f[i]: atoms found in field i
+            if node.fields == DEFAULT_FIELDS:
+                return f"({atom} in d)"
+            return " or ".join(f"({atom} in f[{TEXT_FIELDS.index(n)}])" for n in node.fields)
         if isinstance(node, Not):
             return f"(not {self._expression(node.child, not positive, threshold)})"
         if isinstance(node, And | Or):
@@ -228,18 +236,18 @@ class RuleSet:
         """The enabled rules that match ``article`` (and whose feed globs fit its feed), in
         rule order, each with the hits of its non-negated terms."""
         scan = _Scan(self, article)
-        masks = scan.masks
         candidates: set[int] = set(self._always)
         triggers = self._triggers
-        for atom in masks:
+        for atom in scan.present:
             found = triggers.get(atom)
             if found:
                 candidates.update(found)
         excluded = self._excluded(article.feed)
         tests = self._tests
+        default, per_field = scan.default, scan.atoms
         matches: list[RuleMatch] = []
         for index in sorted(candidates):
-            if index in excluded or not tests[index](masks, scan):
+            if index in excluded or not tests[index](default, per_field, scan):
                 continue
             matches.append(RuleMatch(self._active[index].name,
                                      scan.rule_hits(self._positive[index])))
@@ -257,7 +265,8 @@ class RuleSet:
 
 
 _by_position = itemgetter(0, 1, 2)
-_END = (1 << 32) - 1
+_atom_of = itemgetter(1)
+_NOTHING: frozenset[int] = frozenset()
 
 
 class _Scan:
@@ -273,34 +282,45 @@ class _Scan:
         self.folded: list[list[str]] = []
         self._bounds: dict[int, list[int]] = {}
         self._starts: dict[int, list[int]] = {}
-        # atom -> positions, each field << 32 | end offset: plain ints, because a tuple per hit
-        # is a container the garbage collector must track and later traverse
-        self.found: dict[int, list[int]] = {}
-        self.masks: dict[int, int] = {}
+        # Per field, the automaton's (end, atom) hits sorted by atom, and the set of atoms:
+        # built by C code (list, sorted, set), not by a Python loop over every hit.
+        self.hits: list[list[tuple[int, int]]] = []
+        self.atoms: list[set[int] | frozenset[int]] = []
+        self._positions: dict[int, list[tuple[int, int]]] = {}
         self._leaf: dict[int, bool] = {}
         self._occurrences: dict[int, list[Occurrence]] = {}
         self._leaf_hits: dict[int, dict[_HitKey, Hit]] = {}
         self._regex_hits: dict[int, dict[_HitKey, Hit]] = {}
         self._regex_left = REGEX_BUDGET
         automaton = rules._automaton
-        found, masks = self.found, self.masks
+        used = rules.fields_used
         for index, text in enumerate(self.texts):
-            parts = split(text) if text else [""]
+            parts = split(text) if text and index in used else [""]
             folded = fold_words(parts[1::2])
             self.parts.append(parts)
             self.folded.append(folded)
             if automaton is None or not folded:
+                self.hits.append([])
+                self.atoms.append(_NOTHING)
                 continue
-            bit = 1 << index
-            base = index << 32
-            for end, atom in automaton.iter(" " + " ".join(folded) + " "):
-                seen = found.get(atom)
-                if seen is None:
-                    found[atom] = [base | end]
-                    masks[atom] = bit
-                else:
-                    seen.append(base | end)
-                    masks[atom] |= bit
+            hits = sorted(automaton.iter(" " + " ".join(folded) + " "), key=_atom_of)
+            self.hits.append(hits)
+            self.atoms.append(set(map(_atom_of, hits)))
+        self.default = self.atoms[0] | self.atoms[1] | self.atoms[2]
+        self.present = self.default.union(self.atoms[3], self.atoms[4])
+
+    def positions(self, atom: int) -> list[tuple[int, int]]:
+        """(field, end offset) of every hit of ``atom``, in text order."""
+        found = self._positions.get(atom)
+        if found is None:
+            found = []
+            for field, hits in enumerate(self.hits):
+                if atom in self.atoms[field]:
+                    low = bisect_left(hits, atom, key=_atom_of)
+                    high = bisect_right(hits, atom, lo=low, key=_atom_of)
+                    found.extend((field, end) for end, _ in hits[low:high])
+            self._positions[atom] = found
+        return found
 
     # -- leaves --------------------------------------------------------------------------------
 
@@ -349,8 +369,7 @@ class _Scan:
                           info: tuple[int, int, int, int]) -> list[Occurrence]:
         atom, length, size, wanted = info
         result: list[Occurrence] = []
-        for position in self.found.get(atom, ()):
-            field, end = position >> 32, position & _END
+        for field, end in self.positions(atom):
             if not (1 << field) & wanted:
                 continue
             first = bisect_left(self._word_starts(field), end - length + 1)
@@ -464,8 +483,7 @@ class _Scan:
         atom, length, size, wanted = self.rules.term_info[node_id]
         result: dict[_HitKey, Hit] = {}
         text = term.text
-        for position in self.found.get(atom, ()):
-            field, end = position >> 32, position & _END
+        for field, end in self.positions(atom):
             if (1 << field) & wanted:
                 first = bisect_left(self._word_starts(field), end - length + 1)
                 edges = self._field_bounds(field)
