@@ -11,10 +11,11 @@
    an atom that occurred are evaluated, plus the few that can be true without any word (pure
    ``NOT``, ``site:``, ``/regex/``).
 4. A triggered rule's boolean logic runs as a small generated Python expression over the
-   atoms found (``12 in d``: a set of atoms per field, built in C from the automaton hits). Whatever needs positions (NEAR, ``=US``,
-   ``min_hits``), regexes and metadata go through ``_Scan.leaf``, memoised per article and
-   shared by every rule using the same sub-query (sub-queries get integer ids at compile
-   time, so the per-article memo never hashes a syntax tree).
+   atoms found (``12 in d``: a set of atoms per field, built in C from the automaton hits).
+   Whatever needs positions (NEAR, ``=US``, ``min_hits``), regexes and metadata go through
+   ``_Scan.leaf``, memoised per article and shared by every rule using the same sub-query
+   (sub-queries get integer ids at compile time, so the per-article memo never hashes a
+   syntax tree).
 """
 
 from __future__ import annotations
