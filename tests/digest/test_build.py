@@ -52,7 +52,7 @@ def test_hit_sentence_highlights_terms_and_partial_is_flagged() -> None:
     items = {i.number: i for s in fixed_digest().sections for i in s.items}
     hostile = items[7]
     assert hostile.partial
-    marked = [hostile.snippet.text[a:b] for a, b in hostile.snippet.marks]
+    marked = [hostile.snippet.text[a:b] for a, b in hostile.snippet.spans]
     assert marked == ["MI6", "defectors"]
     assert hostile.snippet.text.startswith("The MI6 chief said")
     assert "\r" not in hostile.title and "\n" not in hostile.title
@@ -100,3 +100,14 @@ def test_short_texts_never_fold_on_too_little_evidence() -> None:
 def test_json_round_trip_is_exact() -> None:
     digest = fixed_digest()
     assert digest_from_json(json.loads(json.dumps(digest_to_json(digest)))) == digest
+
+
+def test_runs_stored_before_snippets_had_a_field_still_load() -> None:
+    data = digest_to_json(fixed_digest())
+    for section in data["sections"]:
+        for item in section["items"]:
+            del item["snippet"]["field"]
+    loaded = digest_from_json(json.loads(json.dumps(data)))
+    item = loaded.sections[0].items[0]
+    assert item.snippet.field == "" and item.snippet.spans
+    assert item.snippet.text == fixed_digest().sections[0].items[0].snippet.text

@@ -16,7 +16,7 @@ import pytest
 
 from tests.digest.fixtures import fixed_digest
 from watcher.digest import render_all
-from watcher.digest.model import Digest, DigestSection, Snippet
+from watcher.digest.model import Digest, DigestSection
 from watcher.digest.slack import (
     MAX_BLOCKS,
     MAX_HEADER_TEXT,
@@ -24,6 +24,7 @@ from watcher.digest.slack import (
     mrkdwn_escape,
     render_slack,
 )
+from watcher.rules.snippet import Snippet
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 UPDATE = os.environ.get("WATCHER_UPDATE_GOLDEN") == "1"
@@ -101,7 +102,7 @@ def test_slack_splits_within_limits() -> None:
     digest = fixed_digest()
     item = digest.sections[0].items[0]
     long_item = item.__class__(**{**item.__dict__, "title": "T" * 5000,
-                                  "snippet": Snippet("S" * 5000, ((0, 10),))})
+                                  "snippet": Snippet("body", "S" * 5000, ((0, 10),))})
     many = tuple(DigestSection(f"rule-{n}", (long_item,) * 7) for n in range(30))
     big = Digest(**{**digest.__dict__, "name": "n" * 300, "sections": many})
     payloads = render_slack(big)

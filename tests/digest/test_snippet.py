@@ -1,47 +1,44 @@
+"""The digest's use of ``watcher.rules.snippet``: which text a candidate's item shows.
+
+The sentence choice and trimming are the rules' (tests/rules/test_snippet.py); here only
+what the digest adds: candidates instead of articles, stale offsets, the fallback, and
+feed control characters.
+"""
+
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
-
-from watcher.digest.snippet import best_snippet, hit_sentence, sentence_bounds
-
-
-def test_sentence_containing_the_hit() -> None:
-    text = "First one. The spy “defected” today! Last line here?\nNext para."
-    at = text.index("spy")
-    snippet = hit_sentence(text, [(at, at + 3)])
-    assert snippet.text == "The spy “defected” today!"
-    assert [snippet.text[a:b] for a, b in snippet.marks] == ["spy"]
+from tests.digest.fixtures import candidate
+from watcher.digest.build import item_snippet
+from watcher.rules.snippet import Snippet
 
 
-def test_paragraph_break_ends_a_sentence() -> None:
-    text = "No full stop here\nSecond paragraph with MI6 in it"
-    start, end = sentence_bounds(text, text.index("MI6"))
-    assert text[start:end] == "Second paragraph with MI6 in it"
+def marked(found: Snippet) -> list[str]:
+    return [found.text[a:b] for a, b in found.spans]
 
 
-def test_run_on_sentence_is_cut_around_the_hit() -> None:
-    text = ("word " * 200) + "TARGET " + ("word " * 200)
-    at = text.index("TARGET")
-    snippet = hit_sentence(text, [(at, at + 6)], limit=120)
-    assert len(snippet.text) <= 130 and snippet.text.startswith("… ")
-    assert [snippet.text[a:b] for a, b in snippet.marks] == ["TARGET"]
+def test_body_sentence_with_the_hits() -> None:
+    found = item_snippet(candidate(1, "Title", "First one. The MI6 chief spoke today!\nNext.",
+                                   terms=("MI6",)))
+    assert (found.field, found.text, marked(found)) == (
+        "body", "The MI6 chief spoke today!", ["MI6"])
 
 
-def test_title_only_hit_and_stale_offsets() -> None:
-    fields = {"title": "MI6 boss speaks", "body": "Short body.", "description": "Desc."}
-    snippet = best_snippet(fields, [("title", 0, 3, "MI6"), ("body", 500, 510, "x")])
-    assert snippet.text == "MI6 boss speaks" and snippet.marks == ((0, 3),)
-    assert best_snippet(fields, []).text == "Desc."
+def test_stale_body_offsets_fall_back_to_the_title_hit() -> None:
+    c = candidate(1, "MI6 boss speaks", "Short body.", terms=("MI6",))
+    c = c.__class__(**{**c.__dict__, "hits": (("body", 500, 510, "x"), ("title", 0, 3, "MI6"))})
+    found = item_snippet(c)
+    assert (found.field, found.text, marked(found)) == ("title", "MI6 boss speaks", ["MI6"])
 
 
-@given(st.text(max_size=300), st.data())
-def test_marks_always_point_at_the_hit_text(text: str, data: st.DataObject) -> None:
-    if not text:
-        return
-    start = data.draw(st.integers(0, len(text) - 1))
-    end = data.draw(st.integers(start + 1, len(text)))
-    snippet = hit_sentence(text, [(start, end)], limit=80)
-    for a, b in snippet.marks:
-        assert 0 <= a < b <= len(snippet.text)
-        assert snippet.text[a:b] in text[start:end]
+def test_no_text_hit_shows_the_standfirst_unmarked() -> None:
+    c = candidate(1, "Title", "Body line one.\nBody line two.", terms=(),
+                  description="The standfirst.\nSecond line.")
+    assert item_snippet(c) == Snippet("summary", "The standfirst.", ())
+    c = candidate(1, "Title", "Body line one.\nBody line two.", terms=())
+    assert item_snippet(c) == Snippet("body", "Body line one.", ())
+
+
+def test_control_characters_never_reach_the_sentence() -> None:
+    body = "The MI6\x1b[31m chief\tsaid it\r\nBcc: x@example.org."
+    found = item_snippet(candidate(1, "T", body, terms=("MI6",)))
+    assert found.text == "The MI6 [31m chief said it" and marked(found) == ["MI6"]

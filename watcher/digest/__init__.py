@@ -9,7 +9,6 @@ from watcher.digest.model import (
     DigestItem,
     DigestSection,
     FeedNotice,
-    Snippet,
     digest_from_json,
     digest_to_json,
 )
@@ -18,7 +17,7 @@ from watcher.digest.slack import render_slack
 
 __all__ = [
     "FOLD_THRESHOLD", "BuildSpec", "Candidate", "Digest", "DigestItem", "DigestSection",
-    "FeedNotice", "FoldText", "Rendered", "Snippet", "build_digest", "digest_from_json",
+    "FeedNotice", "FoldText", "Rendered", "build_digest", "digest_from_json",
     "digest_to_json", "fold_groups", "render_all", "render_html", "render_slack",
     "render_text", "subject",
 ]

@@ -19,7 +19,8 @@ from watcher.digest.model import (
     DigestSection,
     FeedNotice,
 )
-from watcher.digest.snippet import best_snippet
+from watcher.rules.snippet import Snippet, best_snippet, snippet
+from watcher.types import Article, Hit
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,6 @@ def _item(story: list[Candidate], rank: dict[str, int]) -> DigestItem:
     """One story: the newest article leads; the others become "also: outlet"."""
     lead = story[0]
     rules = sorted({r for c in story for r in c.rules if r in rank}, key=rank.__getitem__)
-    fields = {"title": lead.title, "description": lead.description,
-              "summary": lead.description, "body": lead.body}
     also: list[str] = []
     for c in story[1:]:
         if c.site != lead.site and c.site not in also:
@@ -84,8 +83,48 @@ def _item(story: list[Candidate], rank: dict[str, int]) -> DigestItem:
     return DigestItem(
         number=lead.number, url=lead.url, title=one_line(lead.title) or lead.url,
         outlet=one_line(lead.site), published=lead.when,
-        snippet=best_snippet(fields, lead.hits), rules=tuple(rules),
+        snippet=item_snippet(lead), rules=tuple(rules),
         partial=lead.text_source == "partial", also=tuple(also),
         folded=tuple(c.number for c in story[1:]),
         versions=sum(1 for c in story[1:] if c.site == lead.site),
     )
+
+
+MAX_SNIPPET = 280  # characters of the hit sentence; a longer one is cut around the hits
+
+
+def item_snippet(c: Candidate) -> Snippet:
+    """The sentence a digest shows for ``c``: ``rules.best_snippet`` (body, else summary,
+    else title) on the candidate's text; the first line of the standfirst (else the body)
+    when no hit is in those fields (URL or author only), unmarked.
+
+    Hits whose offsets no longer fit their field (the text changed since the match) are
+    dropped first, so a stale body hit cannot hide a valid title hit.
+    """
+    article = _as_article(c)
+    texts = {"body": article.body, "summary": article.description, "title": article.title}
+    hits = [Hit(f, s, e, t) for f, s, e, t in c.hits if 0 <= s < e <= len(texts.get(f, ""))]
+    found = best_snippet(article, hits, max_chars=MAX_SNIPPET)
+    if found is not None:
+        return found
+    fallback = (article.description or article.body).split("\n", 1)[0]
+    return snippet(fallback, (), field="summary" if article.description else "body",
+                   max_chars=MAX_SNIPPET)
+
+
+def _as_article(c: Candidate) -> Article:
+    """The candidate as the ``Article`` the rules' snippet functions take, its text with
+    control characters made spaces (same length: the hit offsets stay valid)."""
+    return Article(url=c.url, canonical_url=c.url, feed=c.feed, site=c.site,
+                   title=_flatten(c.title), description=_flatten(c.description),
+                   paragraphs=tuple(_flatten(c.body).split("\n")), fetched=c.fetched,
+                   published=c.published, text_source=c.text_source)
+
+
+# Control characters other than the paragraph break: no CR, tab or escape from a feed
+# reaches a rendered message.
+_CONTROL = {c: " " for c in (*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F, 0x2028, 0x2029)}
+
+
+def _flatten(text: str) -> str:
+    return text.translate(_CONTROL)

@@ -11,30 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from watcher.rules.snippet import Snippet
 from watcher.types import TextSource
 
 DigestKind = Literal["digest", "alert"]
-
-
-@dataclass(frozen=True)
-class Snippet:
-    """One sentence of an article with the character spans of matched terms to highlight."""
-
-    text: str
-    marks: tuple[tuple[int, int], ...] = ()  # sorted, non-overlapping [start, end) into text
-
-    def parts(self) -> tuple[tuple[str, bool], ...]:
-        """The text cut into (piece, highlighted) runs, for renderers."""
-        out: list[tuple[str, bool]] = []
-        at = 0
-        for start, end in self.marks:
-            if start > at:
-                out.append((self.text[at:start], False))
-            out.append((self.text[start:end], True))
-            at = end
-        if at < len(self.text):
-            out.append((self.text[at:], False))
-        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -133,7 +113,9 @@ def _item_to_json(item: DigestItem) -> dict[str, Any]:
         "published": item.published.isoformat(), "rules": list(item.rules),
         "partial": item.partial, "also": list(item.also), "folded": list(item.folded),
         "versions": item.versions,
-        "snippet": {"text": item.snippet.text, "marks": [list(m) for m in item.snippet.marks]},
+        # "marks" is the key stored since the first release; "field" came later.
+        "snippet": {"field": item.snippet.field, "text": item.snippet.text,
+                    "marks": [list(m) for m in item.snippet.spans]},
     }
 
 
@@ -154,9 +136,10 @@ def _item_from_json(data: dict[str, Any]) -> DigestItem:
         published=_dt(data["published"]), rules=tuple(data["rules"]),
         partial=bool(data["partial"]), also=tuple(data["also"]),
         folded=tuple(int(n) for n in data["folded"]), versions=int(data.get("versions", 0)),
-        snippet=Snippet(snippet["text"], tuple((int(a), int(b)) for a, b in snippet["marks"])),
+        snippet=Snippet(snippet.get("field", ""), snippet["text"],
+                        tuple((int(a), int(b)) for a, b in snippet["marks"])),
     )
 
 
 __all__ = ["Candidate", "Digest", "DigestItem", "DigestKind", "DigestSection", "FeedNotice",
-           "Snippet", "digest_from_json", "digest_to_json"]
+           "digest_from_json", "digest_to_json"]
