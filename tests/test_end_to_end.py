@@ -183,8 +183,14 @@ def test_daemon_reloads_rules_and_stops_cleanly_on_sigterm(
             capture_output=True, text=True, timeout=60)
         assert second.returncode == 1 and "already running" in second.stderr
         (tmp_path / "rules.yaml").write_text("rules:\n  - name: x\n    query: '(MI6'\n")
-        time.sleep(3)
-        time.sleep(0.5)
+        # A feed added to the config while running is polled without a restart.
+        corpus = serve_corpus(server, limit=2)
+        server.route("/more", rss(corpus, server), content_type="application/rss+xml")
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write(f"  - name: added\n    url: {server.url('/more')}\n")
+        wait_for(lambda: all(any(r.path.startswith(item.path) for r in server.requests)
+                             for item in corpus))
+        time.sleep(1)
         daemon.send_signal(signal.SIGTERM)
         output, _ = daemon.communicate(timeout=20)
     finally:
@@ -193,6 +199,8 @@ def test_daemon_reloads_rules_and_stops_cleanly_on_sigterm(
     assert daemon.returncode == 0, output
     assert "poll feed=independent-world status=ok new=2 stored=2 matched=2" in output
     assert "keeping the last good rules" in output and "rules.yaml:3:" in output
+    assert "config reloaded: 2 feeds" in output
+    assert "poll feed=added status=ok new=2" in output
     assert "stopped" in output
 
 
