@@ -163,12 +163,24 @@ class Runtime:
         self.delivery.config = config
         self.store.sync_feeds([f for f in config.feeds if f.enabled])
 
+    async def poll(self, feed: FeedConfig) -> PollReport:
+        """One feed's poll; whatever goes wrong stays with that feed."""
+        try:
+            return await self.pipeline.poll(feed)
+        except StoreError as exc:
+            # The feed's state did not advance: the next poll redoes the same work.
+            log.error("poll feed=%s: %s; will retry", feed.name, exc)
+            return PollReport(feed=feed.name, status="error", error=str(exc))
+        except Exception as exc:
+            log.exception("poll feed=%s crashed; will retry", feed.name)
+            return PollReport(feed=feed.name, status="error", error=f"internal error: {exc!r}")
+
     async def poll_all(self, feeds: Sequence[FeedConfig]) -> CycleSummary:
         gate = asyncio.Semaphore(self.config.poll.concurrency)
 
         async def one(feed: FeedConfig) -> PollReport:
             async with gate:
-                return await self.pipeline.poll(feed)
+                return await self.poll(feed)
 
         reports = await asyncio.gather(*(one(feed) for feed in feeds))
         stored = [s for report in reports for s in report.stored]
@@ -262,14 +274,7 @@ class Daemon:
         async with self.gate:
             if self.stopping.is_set():
                 return None
-            try:
-                report = await self.runtime.pipeline.poll(feed)
-            except StoreError as exc:
-                log.error("poll feed=%s: %s; will retry", feed.name, exc)
-                return None
-            except Exception:
-                log.exception("poll feed=%s crashed; will retry", feed.name)
-                return None
+            report = await self.runtime.poll(feed)
         if report.stored:
             try:
                 await self.runtime.delivery.on_stored(list(report.stored), utcnow())
