@@ -15,7 +15,9 @@ from tests.notify.peers import free_port, smtp_server
 from tests.support.servers import LocalHTTPServer, Reply, Request
 from watcher.config import EmailChannel, FileChannel, SlackChannel
 from watcher.digest import digest_to_json
+from watcher.extract.boilerplate import fingerprints
 from watcher.store import Store
+from watcher.store.boilerplate import BoilerplateStore
 from watcher.store.outbox import NewRun, Outbox, outbox_deliveries
 from watcher.store.schema import feeds
 
@@ -221,3 +223,25 @@ async def test_min_items_and_send_empty(tmp_path: Path, store: Store,
     empty = config(tmp_path, [FileChannel("archive", tmp_path / "out")], send_empty=True)
     result = await service(empty, store, client).run_digest("morning", T0 + timedelta(days=2))
     assert result.created and result.items == 0
+
+
+def test_folding_ignores_the_boilerplate_ingestion_learned(
+        tmp_path: Path, store: Store, client: httpx.AsyncClient) -> None:
+    appeal = ("Your support helps us to tell the story. We rely on readers like you to "
+              "keep our journalism free for everyone, wherever they are in the world.\n"
+              "Join our commenting forum and sign up to our newsletter for the latest news "
+              "and analysis from our correspondents around the globe every morning.")
+    stories = ["The MI6 chief spoke in Prague about Russian officials and their choices.",
+               "Wagner fighters crossed into Belarus overnight, the ministry in Minsk said."]
+    for n, story in enumerate(stories, 1):
+        add_article(store, n, f"MI6 story {n}", f"{appeal}\n{story}",
+                    when=T0 - timedelta(hours=n), site="independent.co.uk")
+    svc = service(config(tmp_path, []), store, client)
+    # Two articles only: nobody knows yet that the appeal is the site's, so they fold...
+    assert svc.build("morning", T0).item_count == 1
+    # ...ingestion saw the appeal on a third page of the site: it is boilerplate, no fold.
+    learned = BoilerplateStore(store.engine)
+    for n, story in enumerate([*stories, "A third story."], 1):
+        learned.record("independent.co.uk", f"page-{n}", fingerprints([*appeal.split("\n"),
+                                                                       story]), T0)
+    assert svc.build("morning", T0).item_count == 2

@@ -6,7 +6,7 @@ touches the clock, the index or the network.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,17 +37,19 @@ class BuildSpec:
 
 
 def build_digest(spec: BuildSpec, candidates: Sequence[Candidate], *,
-                 notices: Sequence[FeedNotice] = (), history: Sequence[FoldText] = (),
+                 notices: Sequence[FeedNotice] = (),
+                 boilerplate: Mapping[str, frozenset[str]] | None = None,
                  more: int = 0) -> Digest:
     """Fold candidates into stories, group by first rule, newest first.
 
-    ``history``: other recent articles of the same sites, only to learn boilerplate.
+    ``boilerplate``: per site, the paragraph fingerprints ingestion learned as the site's
+    boilerplate (``BoilerplateStore.known``); folding ignores those paragraphs.
     """
     rank = {name: i for i, name in enumerate(spec.rule_order)}
     wanted = [c for c in candidates if any(r in rank for r in c.rules)]
     # Newest first; the article number breaks ties so the order is deterministic.
     wanted.sort(key=lambda c: (c.when, c.number), reverse=True)
-    groups = fold_groups([_fold_text(c) for c in wanted], history=history,
+    groups = fold_groups([_fold_text(c) for c in wanted], boilerplate=boilerplate,
                          threshold=spec.fold_threshold)
     by_number = {c.number: c for c in wanted}
     items = [_item([by_number[n] for n in group], rank) for group in groups]

@@ -1,12 +1,14 @@
 """One item per story: fold updated versions and wire copies of one article together.
 
 Each article becomes a set of word 3-shingles (NFKC, case-folded ``\\w+`` tokens) over its
-title, standfirst and body, minus the site's boilerplate paragraphs (a paragraph that recurs
-in ``BOILERPLATE_MIN_ARTICLES`` distinct articles of one site: appeals, newsletter boxes).
-Two articles are one story when the Jaccard similarity of their sets reaches
-``FOLD_THRESHOLD`` and they share at least ``MIN_SHARED`` shingles: the threshold is low
-(long rewrites of one story share little), so on short texts (feed summaries) a common
-phrase such as "the MI6 chief said" alone would pass it.
+title, standfirst and body, minus the site's boilerplate paragraphs (appeals, newsletter
+boxes). Which paragraphs those are is not worked out here: ingestion already learns them
+per site (``watcher.store.boilerplate``, ``watcher.extract.boilerplate.fingerprints``) and
+the caller passes each site's known fingerprints in. Two articles are one story when the
+Jaccard similarity of their sets reaches ``FOLD_THRESHOLD`` and they share at least
+``MIN_SHARED`` shingles: the threshold is low (long rewrites of one story share little), so
+on short texts (feed summaries) a common phrase such as "the MI6 chief said" alone would
+pass it.
 
 datasketch's MinHash LSH proposes the candidate pairs, so a large window stays near
 linear; each proposal is then checked with the exact Jaccard of the two sets, so the
@@ -17,18 +19,17 @@ The threshold and its measurement on real articles are in docs/digests.md.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from datasketch import MinHash, MinHashLSH
 
+from watcher.extract.boilerplate import remove_boilerplate
+
 SHINGLE_WORDS = 3
 FOLD_THRESHOLD = 0.06  # exact Jaccard of word 3-shingle sets; see docs/digests.md
-BOILERPLATE_MIN_ARTICLES = 3
 MIN_SHINGLES = 8  # texts shorter than this never fold: too little evidence
 MIN_SHARED = 12  # shingles two articles must share to fold, whatever their Jaccard
 NUM_PERM = 128
@@ -52,30 +53,11 @@ def words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(unicodedata.normalize("NFKC", text))]
 
 
-def paragraph_key(paragraph: str) -> str:
-    """A fingerprint of a paragraph that ignores case, punctuation and spacing."""
-    return hashlib.blake2b(" ".join(words(paragraph)).encode(), digest_size=8).hexdigest()
-
-
-def site_boilerplate(texts: Iterable[FoldText],
-                     min_articles: int = BOILERPLATE_MIN_ARTICLES) -> dict[str, set[str]]:
-    """Per site, the paragraph fingerprints found in at least ``min_articles`` articles."""
-    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for t in texts:
-        for paragraph in t.text.split("\n"):
-            if paragraph.strip():
-                seen[(t.site, paragraph_key(paragraph))].add(t.key)
-    out: dict[str, set[str]] = defaultdict(set)
-    for (site, key), articles in seen.items():
-        if len(articles) >= min_articles:
-            out[site].add(key)
-    return dict(out)
-
-
-def shingles(text: str, boilerplate: set[str] | frozenset[str] = frozenset(),
+def shingles(text: str, boilerplate: frozenset[str] = frozenset(),
              k: int = SHINGLE_WORDS) -> frozenset[str]:
-    kept = [p for p in text.split("\n") if p.strip() and paragraph_key(p) not in boilerplate]
-    tokens = words("\n".join(kept))
+    """The word k-shingles of ``text`` once the paragraphs (lines) whose fingerprint is in
+    ``boilerplate`` are dropped."""
+    tokens = words("\n".join(remove_boilerplate(text.split("\n"), boilerplate)))
     if len(tokens) < k:
         return frozenset([" ".join(tokens)]) if tokens else frozenset()
     return frozenset(" ".join(tokens[i:i + k]) for i in range(len(tokens) - k + 1))
@@ -91,15 +73,17 @@ def same_story(a: frozenset[str], b: frozenset[str],
     return len(a & b) >= MIN_SHARED and jaccard(a, b) >= threshold
 
 
-def fold_groups(texts: Sequence[FoldText], *, history: Sequence[FoldText] = (),
+def fold_groups(texts: Sequence[FoldText], *,
+                boilerplate: Mapping[str, frozenset[str]] | None = None,
                 threshold: float = FOLD_THRESHOLD) -> list[list[int]]:
     """Partition ``texts`` (by key) into stories; groups keep the input order.
 
-    ``history`` is other recent articles of the same sites, used only to recognise
-    boilerplate (so that two distinct articles sharing a site's appeal do not fold).
+    ``boilerplate``: per site, the paragraph fingerprints ingestion learned to be the
+    site's boilerplate (``BoilerplateStore.known``). Without it two distinct articles
+    carrying the same long appeal could fold on the appeal alone.
     """
-    boilerplate = site_boilerplate([*texts, *history])
-    sets = {t.key: shingles(t.text, boilerplate.get(t.site, set())) for t in texts}
+    known = boilerplate or {}
+    sets = {t.key: shingles(t.text, known.get(t.site, frozenset())) for t in texts}
     parent = {t.key: t.key for t in texts}
 
     def root(key: int) -> int:

@@ -37,13 +37,13 @@ from watcher.notify.base import Channel
 from watcher.notify.message import Outgoing, outgoing
 from watcher.notify.registry import make_channel
 from watcher.notify.timing import RetryPolicy, latest_slot
+from watcher.store.boilerplate import BoilerplateStore
 from watcher.store.outbox import Delivery, NewRun, Outbox, Run
 from watcher.types import StoredArticle
 
 log = logging.getLogger(__name__)
 
 FIRST_RUN_WINDOW = timedelta(hours=24)  # a digest's first run covers the last day
-HISTORY_WINDOW = timedelta(days=7)  # articles of the same sites read to learn boilerplate
 ALERT_LIST = 5  # articles listed in one alert message; the rest are counted
 
 
@@ -94,6 +94,7 @@ class DeliveryService:
         self.config = config
         engine = store if isinstance(store, Engine) else store.engine
         self.outbox = Outbox(engine)
+        self.boilerplate = BoilerplateStore(engine)
         self.client = client
         self.rules = rules
         self.retry = retry or RetryPolicy()
@@ -130,12 +131,15 @@ class DeliveryService:
         rule_order = self.digest_rules(digest)
         candidates = self.outbox.candidates(since, now, rule_order,
                                             exclude_alerted=not digest.include_alerted)
-        history = self.outbox.site_history({c.site for c in candidates}, now - HISTORY_WINDOW,
-                                           exclude={c.number for c in candidates})
+        # The sites' boilerplate as ingestion learned it, so folding ignores appeals too.
+        settings = self.config.extract
+        boilerplate = {site: self.boilerplate.known(site, settings.boilerplate_min_articles,
+                                                    now - settings.boilerplate_window)
+                       for site in {c.site for c in candidates}}
         spec = BuildSpec(name=digest.name, timezone=digest.timezone, since=since, until=now,
                          rule_order=rule_order)
         return build_digest(spec, candidates, notices=self.outbox.pending_notices(),
-                            history=history)
+                            boilerplate=boilerplate)
 
     def preview(self, name: str | None, now: datetime) -> Rendered:
         return render_all(self.build(name, now))

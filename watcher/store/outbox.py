@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from watcher.digest import Candidate, FeedNotice, FoldText
+from watcher.digest import Candidate, FeedNotice
 from watcher.store.schema import UTCDateTime, articles, feeds, matches, metadata
 
 outbox_runs = Table(
@@ -179,23 +179,6 @@ class Outbox:
             published=r.published, fetched=r.fetched, text_source=r.text_source,
             description=r.description or "", body=r.body or "", rules=tuple(rules[n]),
             hits=tuple(dict.fromkeys(hits[n]))) for n, r in rows.items()]
-
-    def site_history(self, sites: Collection[str], since: datetime,
-                     exclude: Collection[int], per_site: int = 40) -> list[FoldText]:
-        """Recent other articles of ``sites``, for boilerplate recognition in folding."""
-        out: list[FoldText] = []
-        with self.engine.connect() as conn:
-            for site in sorted(sites):
-                query = (select(articles.c.number, articles.c.title, articles.c.description,
-                                articles.c.body)
-                         .where(articles.c.site == site, articles.c.fetched >= since,
-                                articles.c.body.is_not(None),
-                                articles.c.number.not_in(list(exclude)))
-                         .order_by(articles.c.number.desc()).limit(per_site))
-                for row in conn.execute(query):
-                    text = "\n".join(p for p in (row.title, row.description, row.body) if p)
-                    out.append(FoldText(row.number, site, text))
-        return out
 
     def pending_notices(self) -> list[FeedNotice]:
         query = (select(feeds.c.name, feeds.c.notice)
