@@ -21,7 +21,7 @@ from watcher.yamlpos import YamlDoc, YamlPath, load_yaml
 
 DEFAULT_CONFIG = Path("config/watcher.yaml")
 CONFIG_ENV = "WATCHER_CONFIG"
-USER_AGENT = "watcher/0.1 (self-hosted news watcher; +https://github.com/watcher-news/watcher)"
+USER_AGENT = "watcher/0.1 (self-hosted news watcher; feed reader)"
 
 T = TypeVar("T")
 
