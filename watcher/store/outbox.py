@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,8 +95,9 @@ alert_windows = Table(
 
 
 @dataclass(frozen=True)
-class Run:
-    id: int
+class RunData:
+    """A run as fixed: its idempotency key, window and the digest (``payload``)."""
+
     key: str
     kind: str
     name: str
@@ -105,6 +106,13 @@ class Run:
     created: datetime
     item_count: int
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Run(RunData):
+    """A stored run."""
+
+    id: int
 
 
 @dataclass(frozen=True)
@@ -125,15 +133,9 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class NewRun:
-    key: str
-    kind: str
-    name: str
-    since: datetime
-    cutoff: datetime
-    created: datetime
-    item_count: int
-    payload: dict[str, Any]
+class NewRun(RunData):
+    """A run to fix, with the channels that get one pending delivery each."""
+
     channels: tuple[str, ...]
 
 
@@ -214,9 +216,8 @@ class Outbox:
         try:
             with self.engine.begin() as conn:
                 inserted = conn.execute(outbox_runs.insert().values(
-                    key=new.key, kind=new.kind, name=new.name, since=new.since,
-                    cutoff=new.cutoff, created=new.created, item_count=new.item_count,
-                    payload=new.payload)).inserted_primary_key
+                    {f.name: getattr(new, f.name) for f in fields(RunData)}
+                )).inserted_primary_key
                 assert inserted is not None
                 run_id = inserted[0]
                 for channel in new.channels:
