@@ -7,50 +7,57 @@ import argparse
 import asyncio
 import importlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from watcher.cli.common import add_command, config_from_args
 from watcher.cli.output import shorten, table, when
-from watcher.config import Config, load_config, resolve_config_path
+from watcher.config import Config
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    digest = subparsers.add_parser(
-        "digest", parents=[common], help="preview or send a digest",
-        description="Preview a digest without sending it, or send it now.")
+    digest = add_command(subparsers, common, "digest", None, help="preview or send a digest",
+                         description="Preview a digest without sending it, or send it now.")
     actions = digest.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
 
-    preview = actions.add_parser(
-        "preview", parents=[common], help="render a digest; send and mark nothing",
+    preview = _digest_action(
+        actions, common, "preview", cmd_preview,
+        help="render a digest; send and mark nothing",
         description="Print the digest that would be sent now as plain text. Example: "
                     "watcher digest preview morning --html /tmp/morning.html")
-    preview.add_argument("name", nargs="?", help="digest name (default: the first one)")
     preview.add_argument("--html", metavar="FILE", type=Path, help="also write the HTML here")
     preview.add_argument("--slack", metavar="FILE", type=Path,
                          help="also write the Slack payloads (JSON) here")
-    preview.set_defaults(handler=cmd_preview)
 
-    send = actions.add_parser(
-        "send", parents=[common], help="send a digest now (once per scheduled slot)",
+    send = _digest_action(
+        actions, common, "send", cmd_send,
+        help="send a digest now (once per scheduled slot)",
         description="Build, fix and deliver the digest of the current scheduled slot. "
                     "Run again, it sends nothing new. Example: watcher digest send morning")
-    send.add_argument("name", nargs="?", help="digest name (default: the first one)")
     send.add_argument("--force", action="store_true",
                       help="an extra run now, with what matched since the last run")
-    send.set_defaults(handler=cmd_send)
 
-    outbox = subparsers.add_parser(
-        "outbox", parents=[common], help="deliveries and their state",
+    outbox = add_command(
+        subparsers, common, "outbox", cmd_outbox, help="deliveries and their state",
         description="List digest and alert deliveries per channel: pending, sending, sent, "
                     "failed (with the reason). Example: watcher outbox --failed")
     outbox.add_argument("--failed", action="store_true", help="only failed deliveries")
     outbox.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
     outbox.add_argument("--retry", metavar="ID", type=int, nargs="+",
                         help="put failed deliveries back in the queue")
-    outbox.set_defaults(handler=cmd_outbox)
+
+
+def _digest_action(actions: Any, common: argparse.ArgumentParser, name: str,
+                   handler: Callable[[argparse.Namespace], int], *, help: str,
+                   description: str) -> argparse.ArgumentParser:
+    """``digest preview`` / ``digest send``: both take an optional digest NAME."""
+    parser = add_command(actions, common, name, handler, help=help, description=description)
+    parser.add_argument("name", nargs="?", help="digest name (default: the first one)")
+    return parser
 
 
 def _load_rules(config: Config) -> Any:
@@ -68,7 +75,7 @@ def _service(config: Config, store: Any, client: Any) -> Any:
 def cmd_preview(args: argparse.Namespace) -> int:
     from watcher.store import Store
 
-    config = load_config(resolve_config_path(args.config))
+    config = config_from_args(args)
     with Store.open(config) as store:
         # No client is used: preview renders only.
         rendered = _service(config, store, None).preview(args.name, datetime.now(UTC))
@@ -84,7 +91,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def cmd_send(args: argparse.Namespace) -> int:
     from watcher.store import Store
 
-    config = load_config(resolve_config_path(args.config))
+    config = config_from_args(args)
     with Store.open(config) as store:
         result = asyncio.run(_send(config, store, args.name, args.force))
     if result.skipped:
@@ -111,7 +118,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     from watcher.store import Store
     from watcher.store.outbox import Outbox
 
-    config = load_config(resolve_config_path(args.config))
+    config = config_from_args(args)
     now = datetime.now(UTC)
     with Store.open(config) as store:
         outbox = Outbox(store.engine)

@@ -9,8 +9,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from watcher.cli.common import config_from_args as _config
 from watcher.cli.output import table
-from watcher.config import Config, did_you_mean, load_config, parse_duration, resolve_config_path
+from watcher.config import Config, did_you_mean, parse_duration
 from watcher.errors import ConfigError, Problem
 from watcher.rules import QuerySyntaxError, Rule, RuleSet, best_snippet, check_rules, explain
 from watcher.rules.loader import caret
@@ -53,10 +54,6 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     backfill.add_argument("--since", default="7d", type=parse_duration,
                           help="how far back to look (default 7d)")
     backfill.set_defaults(handler=cmd_backfill)
-
-
-def _config(args: argparse.Namespace) -> Config:
-    return load_config(resolve_config_path(args.config))
 
 
 def _rules(config: Config) -> tuple[RuleSet | None, list[Problem]]:
