@@ -173,3 +173,13 @@ async def test_apprise_sends_the_plain_text_body(message: Outgoing) -> None:
     assert len(bodies) == 1
     assert bodies[0]["title"] == message.subject
     assert bodies[0]["message"] == message.text.strip()  # Apprise trims the end
+
+
+def test_message_id_is_stable_per_run_and_differs_between_runs_of_one_slot(
+        message: Outgoing) -> None:
+    again = outgoing(KEY, fixed_digest(), message.created)
+    assert again.message_id("example.org") == message.message_id("example.org")
+    # Same key fixed by another install (or after the index was reset): another message,
+    # which a mailbox dropping duplicate Message-IDs must not swallow.
+    other = outgoing(KEY, fixed_digest(), datetime(2023, 7, 20, 6, 0, 9, tzinfo=UTC))
+    assert other.message_id("example.org") != message.message_id("example.org")

@@ -1,7 +1,10 @@
 """What a channel sends: one rendered digest or alert with its identity. Pure.
 
-The Message-ID is derived from the outbox run key, so a resend after a crash carries the
-same one (receivers and our own tests can tell a duplicate from a second message).
+The Message-ID is derived from the outbox run (its key and the time it was fixed), so a
+resend after a crash carries the same one (receivers and our own tests can tell a duplicate
+from a second message). The key alone is not enough: two installs, or one whose index was
+reset, fix the same key ("digest:morning@<slot>") for different digests, and a mailbox that
+drops duplicate Message-IDs (Gmail does) would silently lose the second one.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ class Outgoing:
 
     @property
     def token(self) -> str:
-        return hashlib.sha256(self.key.encode("utf-8")).hexdigest()[:32]
+        """Stable for one run (both are stored with it), distinct between runs."""
+        run = f"{self.key}\n{self.created.isoformat()}"
+        return hashlib.sha256(run.encode("utf-8")).hexdigest()[:32]
 
     def message_id(self, domain: str) -> str:
         return f"<{self.token}.{self.digest.kind}@{domain}>"
