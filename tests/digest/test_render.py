@@ -122,3 +122,11 @@ def test_slack_splits_within_limits() -> None:
 
 def test_mrkdwn_escape() -> None:
     assert mrkdwn_escape("a & <!channel> <b|c>") == "a &amp; &lt;!channel&gt; &lt;b|c&gt;"
+
+
+def test_plural() -> None:
+    from watcher.digest.render import plural
+
+    assert [plural(1, "item"), plural(2, "item"), plural(0, "further match"),
+            plural(3, "failed delivery"), plural(2, "day")] == [
+        "1 item", "2 items", "0 further matches", "3 failed deliveries", "2 days"]

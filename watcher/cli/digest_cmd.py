@@ -15,6 +15,7 @@ from typing import Any
 from watcher.cli.common import add_command, config_from_args
 from watcher.cli.output import shorten, table, when
 from watcher.config import Config
+from watcher.digest.render import plural
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -97,8 +98,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     if result.skipped:
         print(f"{result.key}: not sent: {result.skipped}")
         return EXIT_OK
-    print(f"{result.key}: {result.items} items" + ("" if result.created
-                                                  else " (already built; nothing new)"))
+    print(f"{result.key}: {plural(result.items, 'item')}"
+          + ("" if result.created else " (already built; nothing new)"))
     for delivery in result.deliveries:
         error = f" ({delivery.error})" if delivery.error else ""
         print(f"  {delivery.channel}: {delivery.state}, {delivery.attempts} attempt(s){error}")
@@ -124,9 +125,14 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         outbox = Outbox(store.engine)
         if args.retry:
             count = outbox.requeue(args.retry, now)
-            print(f"{count} failed deliveries queued again; sent at the next retry tick")
+            print(f"{plural(count, 'failed delivery')} queued again; sent at the next retry "
+                  "tick" + (f" ({len(set(args.retry)) - count} of the IDs given are not "
+                            "failed deliveries)" if count < len(set(args.retry)) else ""))
         rows = outbox.deliveries(states=["failed"] if args.failed else None,
                                  limit=args.limit)
+    if not rows:
+        print("no failed deliveries" if args.failed else "no deliveries yet")
+        return EXIT_OK
     print(table(["ID", "RUN", "CHANNEL", "STATE", "TRIES", "WHEN", "ERROR / ID"], [
         [str(d.id), d.run_key, d.channel, d.state, str(d.attempts),
          when(d.sent_at if d.state == "sent" else

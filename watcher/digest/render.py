@@ -34,6 +34,8 @@ class Rendered:
 def plural(n: int, word: str) -> str:
     if n == 1:
         return f"{n} {word}"
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return f"{n} {word[:-1]}ies"
     return f"{n} {word}es" if word.endswith(("s", "ch", "sh", "x")) else f"{n} {word}s"
 
 

@@ -32,6 +32,7 @@ from watcher.digest import (
     digest_to_json,
     render_all,
 )
+from watcher.digest.render import plural
 from watcher.errors import PermanentDeliveryError, TransientDeliveryError, WatcherError
 from watcher.notify.base import Channel
 from watcher.notify.message import Outgoing, outgoing
@@ -189,7 +190,8 @@ class DeliveryService:
             return None if config.send_empty else "nothing matched (send_empty is off)"
         if 0 < digest.item_count < config.min_items and not digest.notices:
             # Not sent and not cut off: these items carry over into the next run.
-            return f"{digest.item_count} items, fewer than min_items {config.min_items}"
+            return (f"{plural(digest.item_count, 'item')}, fewer than min_items "
+                    f"{config.min_items}")
         return None
 
     # -- immediate alerts -----------------------------------------------------------------
