@@ -55,3 +55,19 @@ def test_best_snippet_prefers_body_then_summary_then_title() -> None:
                                                                    ((6, 9),))
     assert best_snippet(item, [title_hit]) == Snippet("title", "MI6 news", ((0, 3),))
     assert best_snippet(item, [Hit("url", 0, 3, "x")]) is None
+
+
+def test_a_sentence_glued_to_the_previous_one_is_still_its_own() -> None:
+    # Seed 004: extraction joined two blocks without a space.
+    text = ("Your support makes all the difference.The head of MI6 has urged Russians. "
+            "Rated 3.5 in the U.S.Army list")
+    start = text.index("MI6")
+    found = snippet(text, [(start, start + 3)])
+    assert found.text == "The head of MI6 has urged Russians."
+    assert sentence_bounds(text)[-1] == text.index("Rated")
+
+
+def test_hits_that_no_longer_fit_their_field_are_skipped() -> None:
+    stale = [Hit("body", 5000, 5003, "MI6"), Hit("title", 0, 3, "MI6")]
+    chosen = best_snippet(article(title="MI6 news", body="short"), stale)
+    assert chosen is not None and chosen.field == "title"

@@ -100,13 +100,11 @@ def item_snippet(c: Candidate) -> Snippet:
     else title) on the candidate's text; the first line of the standfirst (else the body)
     when no hit is in those fields (URL or author only), unmarked.
 
-    Hits whose offsets no longer fit their field (the text changed since the match) are
-    dropped first, so a stale body hit cannot hide a valid title hit.
+    ``best_snippet`` skips hits whose offsets no longer fit their field (the text changed
+    since the match), so a stale body hit cannot hide a valid title hit.
     """
     article = _as_article(c)
-    texts = {"body": article.body, "summary": article.description, "title": article.title}
-    hits = [Hit(f, s, e, t) for f, s, e, t in c.hits if 0 <= s < e <= len(texts.get(f, ""))]
-    found = best_snippet(article, hits, max_chars=MAX_SNIPPET)
+    found = best_snippet(article, [Hit(*hit) for hit in c.hits], max_chars=MAX_SNIPPET)
     if found is not None:
         return found
     fallback = (article.description or article.body).split("\n", 1)[0]

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from watcher.types import Article, Hit
 
 ELLIPSIS = "…"
-# A sentence ends at . ! ? or … (plus closing quotes/brackets) before whitespace, or at a
-# line break (paragraphs are lines).
-_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+|\n+")
+# A sentence ends at . ! ? or … (plus closing quotes/brackets) before whitespace, at a line
+# break (paragraphs are lines), or glued to the next one by a lost space, as extraction leaves
+# it where two blocks met ("all the difference.The head of MI6"): lower-case, stop, capital
+# followed by lower-case (so "U.S." and "3.5" are not split).
+_END = re.compile(r"[.!?…][\"'”’»)\]]*\s+|(?<=[a-z])[.!?](?=[A-Z][a-z])|\n+")
 # Words after which a full stop does not end a sentence.
 _ABBREVIATION_LIST = (
     "mr mrs ms dr prof st sen rep gov gen col lt sgt capt cmdr adm maj jr sr no vs etc inc ltd "
@@ -132,13 +134,18 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def snippet_fields(article: Article) -> dict[str, str]:
+    """The fields a snippet may come from, in the order they are preferred."""
+    return {"body": article.body, "summary": article.description, "title": article.title}
+
+
 def best_snippet(article: Article, hits: Sequence[Hit], *,
                  max_chars: int = 280) -> Snippet | None:
     """The snippet a digest shows for a match: from the body when it has hits, else the
     summary, else the title; None when the hits are only in the URL or author."""
-    texts = {"body": article.body, "summary": article.description, "title": article.title}
-    for field, text in texts.items():
-        mine = [h for h in hits if h.field == field]
+    for field, text in snippet_fields(article).items():
+        # Hits recorded against an older version of the text may no longer fit it.
+        mine = [h for h in hits if h.field == field and 0 <= h.start < h.end <= len(text)]
         if mine:
             return snippet(text, mine, field=field, max_chars=max_chars)
     return None
