@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
+from tests.support.data import CORPUS as CORPUS_DIR
+from tests.support.data import SEEDS
 from watcher.digest import BuildSpec, Candidate, Digest, FeedNotice, build_digest
 
-SEEDS = Path("/work/shared/seeds")
-CORPUS = Path("/work/shared/corpus/article-extraction-dev/ground-truth.json")
+CORPUS = CORPUS_DIR / "ground-truth.json"
 
 HOSTILE_TITLE = 'Spy chief <script>alert(1)</script> <!channel> <https://evil.example|bank>\r\nBcc: victim@example.org'  # noqa: E501
 HOSTILE_BODY = ("Officials met on Monday. The MI6 chief said <b>defectors</b> & <!here> are "
