@@ -26,8 +26,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from itertools import accumulate, count
-from operator import add, itemgetter
+from itertools import chain
+from operator import itemgetter
 from typing import Any, Literal
 
 import ahocorasick
@@ -46,12 +46,13 @@ from watcher.rules.query import (
     Term,
     compile_query,
 )
-from watcher.rules.text import bounds, fold_words, nfc, split
+from watcher.rules.text import Words, nfc, words
 from watcher.types import Article, Hit, RuleMatch
 
 log = logging.getLogger(__name__)
 
 FIELD_BIT = {name: 1 << index for index, name in enumerate(TEXT_FIELDS)}
+_DEFAULT = len(TEXT_FIELDS)  # the trigger slot of terms searching the default fields
 # A /regex/ gets this long per field, and all regexes together this long per article: a
 # catastrophic pattern costs a bounded delay, never a stalled daemon.
 REGEX_TIMEOUT = 0.05
@@ -74,11 +75,14 @@ class Rule:
 
 
 # One occurrence of something positional: field index, first word, the word after the last,
-# and the term occurrences it is made of, as (term id, first, after-last), for hits.
+# and the term occurrences it is made of, for hits: (term id, start, stop) as offsets in the
+# field's automaton string (``Words.span`` maps them to the text).
 Parts = tuple[tuple[int, int, int], ...]
 Occurrence = tuple[int, int, int, Parts]
 # What orders and deduplicates hits: (field index, start, end, term as written)
 _HitKey = tuple[int, int, int, str]
+# A plain term leaf: atom, key length, prefix?, field indexes, term as written, min hits
+_TermPlan = tuple[int, int, bool, tuple[int, ...], str, int]
 
 
 def atom_key(term: Term) -> str:
@@ -108,11 +112,12 @@ class RuleSet:
         self.children: dict[int, tuple[int, ...]] = {}  # Near: (left, right); Or: children
         self.leaves: list[tuple[int, int]] = []  # (node id, threshold) for _Scan.leaf
         self._leaf_ids: dict[tuple[int, int], int] = {}
+        self._term_plans: dict[int, _TermPlan | None] = {}
         self._active = [r for r in self.rules if r.enabled]
         self._tests: list[Any] = []
         self._positive: list[tuple[int, ...]] = []  # leaf ids whose hits a match reports
         self._always: list[int] = []
-        triggers: dict[int, list[int]] = {}
+        triggers: dict[int, list[int]] = {}  # trigger key (see _trigger): rule indexes
         for index, rule in enumerate(self._active):
             root = self.queries[rule.name].root
             threshold = max(1, rule.min_hits)
@@ -128,14 +133,18 @@ class RuleSet:
             if trigger is None:
                 self._always.append(index)
             else:
-                for atom in trigger:
-                    triggers.setdefault(atom, []).append(index)
-        self._triggers = {atom: tuple(found) for atom, found in triggers.items()}
+                for key in trigger:
+                    triggers.setdefault(key, []).append(index)
+        # Per slot (a field, or the default fields), atom -> rules it triggers.
+        tables: dict[int, dict[int, tuple[int, ...]]] = {}
+        for trigger_key, found in triggers.items():
+            tables.setdefault(trigger_key & 7, {})[trigger_key >> 3] = tuple(found)
+        self._trigger_tables = sorted(tables.items())
         self._automaton: Any = None
         if self.atoms:
             automaton = ahocorasick.Automaton()
-            for key, atom in self.atoms.items():
-                automaton.add_word(key, atom)
+            for pattern, atom in self.atoms.items():
+                automaton.add_word(pattern, atom)
             automaton.make_automaton()
             self._automaton = automaton
         self._feed_cache: dict[str, frozenset[int]] = {}
@@ -196,7 +205,44 @@ class RuleSet:
             joiner = " and " if isinstance(node, And) else " or "
             return "(" + joiner.join(self._expression(c, positive, threshold)
                                      for c in node.children) + ")"
-        return f"x.leaf({self.leaf_id(node, 1 if isinstance(node, Meta) else needed)})"
+        call = f"x.leaf({self.leaf_id(node, 1 if isinstance(node, Meta) else needed)})"
+        # Whatever needs positions is costly: ask it only when its atoms occur at all.
+        guard = self._presence(node)
+        return call if guard is None else f"({guard} and {call})"
+
+    def _presence(self, node: Node) -> str | None:
+        """An expression over the atoms found that is true whenever ``node`` can be (None if
+        there is none): the cheap necessary condition before a positional check."""
+        if isinstance(node, Term):
+            atom = self.term_info[self.node_id(node)][0]
+            if node.fields == DEFAULT_FIELDS:
+                return f"({atom} in d)"
+            return "(" + " or ".join(f"({atom} in f[{TEXT_FIELDS.index(n)}])"
+                                     for n in node.fields) + ")"
+        if isinstance(node, Near):
+            left, right = self._presence(node.left), self._presence(node.right)
+            return None if left is None or right is None else f"({left} and {right})"
+        if isinstance(node, Or):
+            found = [self._presence(child) for child in node.children]
+            if any(f is None for f in found):
+                return None
+            return "(" + " or ".join(f for f in found if f is not None) + ")"
+        return None
+
+    def term_plan(self, leaf_id: int) -> _TermPlan | None:
+        """What ``_Scan`` needs for the hits of a leaf that is a plain (not case-sensitive)
+        term, worked out once; None for other leaves."""
+        if leaf_id in self._term_plans:
+            return self._term_plans[leaf_id]
+        node_id, threshold = self.leaves[leaf_id]
+        node = self.nodes[node_id]
+        plan: _TermPlan | None = None
+        if isinstance(node, Term) and not node.case_sensitive:
+            atom, length, _, _ = self.term_info[node_id]
+            plan = (atom, length, node.prefix,
+                    tuple(TEXT_FIELDS.index(name) for name in node.fields), node.text, threshold)
+        self._term_plans[leaf_id] = plan
+        return plan
 
     def _positive_leaves(self, node: Node, positive: bool, threshold: int,
                          out: list[int]) -> None:
@@ -210,10 +256,14 @@ class RuleSet:
             out.append(self.leaf_id(node, threshold))
 
     def _trigger(self, node: Node) -> frozenset[int] | None:
-        """Atoms of which one must occur for ``node`` to be true; None if it can be true
-        without any (then the rule is evaluated for every article)."""
+        """Keys of atoms of which one must occur, in a field the term searches, for ``node``
+        to be true; None if it can be true without any (then the rule is evaluated for every
+        article). A key is ``atom << 3 | slot``, the slot a field index or _DEFAULT."""
         if isinstance(node, Term):
-            return frozenset((self.term_info[self.node_id(node)][0],))
+            atom = self.term_info[self.node_id(node)][0]
+            if node.fields == DEFAULT_FIELDS:
+                return frozenset((atom << 3 | _DEFAULT,))
+            return frozenset(atom << 3 | TEXT_FIELDS.index(name) for name in node.fields)
         if isinstance(node, Pattern | Meta | Not):
             return None
         if isinstance(node, Near):  # both sides must occur: the cheaper one will do
@@ -229,7 +279,7 @@ class RuleSet:
     def _cost(self, atoms: frozenset[int]) -> float:
         # How often the atoms are likely to occur, without statistics: longer keys (so
         # phrases) are rarer; a prefix lacks its closing space, so it counts as shorter.
-        return sum(1.0 / max(self._atom_length[atom] - 3, 1) for atom in atoms)
+        return sum(1.0 / max(self._atom_length[key >> 3] - 3, 1) for key in atoms)
 
     # -- matching ------------------------------------------------------------------------------
 
@@ -237,18 +287,19 @@ class RuleSet:
         """The enabled rules that match ``article`` (and whose feed globs fit its feed), in
         rule order, each with the hits of its non-negated terms."""
         scan = _Scan(self, article)
-        candidates: set[int] = set(self._always)
-        triggers = self._triggers
-        for atom in scan.present:
-            found = triggers.get(atom)
-            if found:
-                candidates.update(found)
+        default, per_field = scan.default, scan.atoms
+        # The rules triggered by the atoms found, gathered by C code (map, filter, chain).
+        found: list[tuple[int, ...]] = [tuple(self._always)]
+        for slot, table in self._trigger_tables:
+            atoms = default if slot == _DEFAULT else per_field[slot]
+            if atoms:
+                found.extend(filter(None, map(table.get, atoms)))
+        candidates = sorted(set(chain.from_iterable(found)))
         excluded = self._excluded(article.feed)
         tests = self._tests
-        default, per_field = scan.default, scan.atoms
         matches: list[RuleMatch] = []
-        for index in sorted(candidates):
-            if index in excluded or not tests[index](default, per_field, scan):
+        for index in candidates:
+            if (excluded and index in excluded) or not tests[index](default, per_field, scan):
                 continue
             matches.append(RuleMatch(self._active[index].name,
                                      scan.rule_hits(self._positive[index])))
@@ -279,10 +330,7 @@ class _Scan:
         self.article = article
         self.texts = (article.title, article.description, article.body, article.url,
                       article.author)
-        self.parts: list[list[str]] = []
-        self.folded: list[list[str]] = []
-        self._bounds: dict[int, list[int]] = {}
-        self._starts: dict[int, list[int]] = {}
+        self.words: list[Words | None] = []
         # Per field, the automaton's (end, atom) hits sorted by atom, and the set of atoms:
         # built by C code (list, sorted, set), not by a Python loop over every hit.
         self.hits: list[list[tuple[int, int]]] = []
@@ -296,17 +344,15 @@ class _Scan:
         automaton = rules._automaton
         used = rules.fields_used
         for index, text in enumerate(self.texts):
-            parts = split(text) if text and index in used else [""]
-            folded = fold_words(parts[1::2])
-            self.parts.append(parts)
-            self.folded.append(folded)
-            if automaton is None or not folded:
+            words = Words(text) if text and index in used else None
+            self.words.append(words)
+            if automaton is None or words is None or len(words.joined) <= 2:
                 self.hits.append([])
                 self.atoms.append(_NOTHING)
                 continue
-            hits = sorted(automaton.iter(" " + " ".join(folded) + " "), key=_atom_of)
+            hits = sorted(automaton.iter(words.joined), key=_atom_of)
             self.hits.append(hits)
-            self.atoms.append(set(map(_atom_of, hits)))
+            self.atoms.append(set(map(_atom_of, hits)) if hits else _NOTHING)
         self.default = self.atoms[0] | self.atoms[1] | self.atoms[2]
         self.present = self.default.union(self.atoms[3], self.atoms[4])
 
@@ -358,30 +404,35 @@ class _Scan:
             self._occurrences[node_id] = found
         return found
 
-    def _word_starts(self, field: int) -> list[int]:
-        """Offset of the space before each folded word in the field's automaton string."""
-        starts = self._starts.get(field)
-        if starts is None:
-            lengths = accumulate(map(len, self.folded[field]), initial=0)
-            starts = self._starts[field] = list(map(add, lengths, count()))
-        return starts
+    def _words(self, field: int) -> Words:
+        words = self.words[field]
+        assert words is not None  # the automaton found something there
+        return words
+
+    def _term_stop(self, field: int, end: int, prefix: bool) -> int:
+        """Where a hit of an atom ending at ``end`` stops in the automaton string: at the
+        closing space, or for a prefix at the end of the word it begins."""
+        return self._words(field).joined.find(" ", end + 1) if prefix else end
 
     def _term_occurrences(self, node_id: int, term: Term,
                           info: tuple[int, int, int, int]) -> list[Occurrence]:
         atom, length, size, wanted = info
         result: list[Occurrence] = []
+        prefix = term.prefix
         for field, end in self.positions(atom):
             if not (1 << field) & wanted:
                 continue
-            first = bisect_left(self._word_starts(field), end - length + 1)
-            last = first + size
-            if term.case_sensitive and not self._same_case(term, field, first):
+            start = end - length + 2
+            stop = self._term_stop(field, end, prefix)
+            if term.case_sensitive and not self._same_case(term, field, start, stop):
                 continue
-            result.append((field, first, last, ((node_id, first, last),)))
+            first = self._words(field).index(start)
+            result.append((field, first, first + size, ((node_id, start, stop),)))
         return result
 
-    def _same_case(self, term: Term, field: int, first: int) -> bool:
-        written = [nfc(w) for w in self.parts[field][2 * first + 1:2 * (first + len(term.words)):2]]
+    def _same_case(self, term: Term, field: int, start: int, stop: int) -> bool:
+        begin, end = self._words(field).span(start, stop)
+        written = [nfc(w) for w in words(self.texts[field][begin:end])]
         if len(written) < len(term.words):  # pragma: no cover - the automaton found them
             return False
         if written[:-1] != list(term.originals[:-1]):
@@ -453,25 +504,26 @@ class _Scan:
 
     def rule_hits(self, leaves: tuple[int, ...]) -> tuple[Hit, ...]:
         """The hits of a matched rule's non-negated leaves that hold, in text order."""
-        if len(leaves) == 1:
-            return tuple(self.leaf_hits(leaves[0]).values())
+        found = [hits for hits in map(self.leaf_hits, leaves) if hits]
+        if len(found) == 1:  # the common case: already in order
+            return tuple(found[0].values())
         merged: dict[_HitKey, Hit] = {}
-        for leaf_id in leaves:
-            merged.update(self.leaf_hits(leaf_id))
+        for hits in found:
+            merged.update(hits)
         return tuple(merged[key] for key in sorted(merged))
 
     def leaf_hits(self, leaf_id: int) -> dict[_HitKey, Hit]:
         """Hits of one leaf (none when it does not hold), keyed and ordered by position."""
         found = self._leaf_hits.get(leaf_id)
         if found is None:
-            node_id, threshold = self.rules.leaves[leaf_id]
-            node = self.rules.nodes[node_id]
-            if isinstance(node, Term) and not node.case_sensitive:
+            plan = self.rules.term_plan(leaf_id)
+            if plan is not None:
                 # the common case, straight from the automaton hits (already in order)
-                found = self._term_hits(node_id, node)
-                if len(found) < threshold:
-                    found = {}
-            elif not self.holds(node_id, threshold):
+                found = self._term_hits(plan)
+                self._leaf_hits[leaf_id] = found
+                return found
+            node_id, threshold = self.rules.leaves[leaf_id]
+            if not self.holds(node_id, threshold):
                 found = {}
             elif node_id in self.rules.term_info or node_id in self.rules.children:
                 found = self._positional_hits(node_id)
@@ -480,35 +532,36 @@ class _Scan:
             self._leaf_hits[leaf_id] = found
         return found
 
-    def _term_hits(self, node_id: int, term: Term) -> dict[_HitKey, Hit]:
-        atom, length, size, wanted = self.rules.term_info[node_id]
+    def _term_hits(self, plan: _TermPlan) -> dict[_HitKey, Hit]:
+        atom, length, prefix, fields, text, threshold = plan
         result: dict[_HitKey, Hit] = {}
-        text = term.text
-        for field, end in self.positions(atom):
-            if (1 << field) & wanted:
-                first = bisect_left(self._word_starts(field), end - length + 1)
-                edges = self._field_bounds(field)
-                start, stop = edges[2 * first + 1], edges[2 * (first + size)]
-                result[(field, start, stop, text)] = Hit(TEXT_FIELDS[field], start, stop, text)
-        return result
+        if atom not in self.present:
+            return result
+        for field in fields:
+            if atom not in self.atoms[field]:
+                continue
+            hits = self.hits[field]
+            low = bisect_left(hits, atom, key=_atom_of)
+            high = bisect_right(hits, atom, lo=low, key=_atom_of)
+            words = self.words[field]
+            assert words is not None  # the automaton found something there
+            find, span, name = words.joined.find, words.span, TEXT_FIELDS[field]
+            for end, _ in hits[low:high]:
+                start, stop = span(end - length + 2, find(" ", end + 1) if prefix else end)
+                result[(field, start, stop, text)] = Hit(name, start, stop, text)
+        return result if len(result) >= threshold else {}
 
     def _positional_hits(self, node_id: int) -> dict[_HitKey, Hit]:
         unique: dict[_HitKey, Hit] = {}
         nodes = self.rules.nodes
         for field, _, _, parts in self.occurrences(node_id):
-            edges = self._field_bounds(field)
-            for term_id, first, last in parts:
+            span = self._words(field).span
+            for term_id, start, stop in parts:
                 text = nodes[term_id].text  # type: ignore[union-attr]
-                key = (field, edges[2 * first + 1], edges[2 * last], text)
+                key = (field, *span(start, stop), text)
                 if key not in unique:
                     unique[key] = Hit(TEXT_FIELDS[field], key[1], key[2], text)
         return dict(sorted(unique.items())) if len(unique) > 1 else unique
-
-    def _field_bounds(self, field: int) -> list[int]:
-        found = self._bounds.get(field)
-        if found is None:
-            found = self._bounds[field] = bounds(self.parts[field])
-        return found
 
 
 def _distinct(occurrences: list[Occurrence]) -> int:
