@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from watcher.rules import Rule, RuleSet, compile_query
 from watcher.rules.query import And, Meta, Near, Node, Not, Or, Pattern, Term
 from watcher.rules.text import Words
+from watcher.scheduler import settle_in_memory
 from watcher.types import Article
 
 CORPUS = Path("/work/shared/corpus/article-extraction-dev/ground-truth.json")
@@ -279,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         ruleset = RuleSet(rules)
         compile_seconds = time.perf_counter() - started
+        settle_in_memory()  # as the daemon does after loading rules
 
         matched = sum(len(ruleset.match(a)) for a in articles)
         engine = best_of(args.repeat, lambda rs=ruleset: [rs.match(a) for a in articles])
@@ -321,6 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Each size is measured alone: the previous size's rules and 10,000 compiled baseline
         # regexes would otherwise stay alive and slow every later garbage collection.
         del ruleset, patterns, floor_automaton
+        gc.unfreeze()
     sizes = sorted(results)
     if len(sizes) > 1:
         print(f"\nslowdown from {sizes[0]} to {sizes[-1]} rules: "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections import Counter
@@ -54,6 +55,18 @@ def validate(config_path: Path) -> tuple[Config | None, RuleSet | None, list[Pro
     return config, rules, problems + rule_problems
 
 
+def settle_in_memory() -> None:
+    """Keep long-lived objects (a compiled rule set) out of every future GC pass.
+
+    A rule set of 10,000 rules is hundreds of thousands of objects that live until the next
+    reload; scanning them on every collection costs about a third of matching time. Unfreeze
+    first so the previous rule set's cycles can still be collected.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 class LiveRules:
     """The rules in force; replaced only by a version of rules.yaml that checks clean."""
 
@@ -61,6 +74,7 @@ class LiveRules:
         self.config = config
         self.rules = rules
         self._stamp = _stamp(config.rules_path)
+        settle_in_memory()
 
     def __call__(self) -> RuleSet:
         return self.rules
@@ -78,6 +92,7 @@ class LiveRules:
                       "\n".join(str(p) for p in problems))
             return False
         self.rules = rules
+        settle_in_memory()
         log.info("rules reloaded: %d rules", len(rules.rules))
         return True
 
