@@ -1,6 +1,6 @@
 """Extraction benchmark: the watcher's fetch + extract path against plain trafilatura.
 
-    python bench/bench_extract.py [--ablations] [--shared PATH]
+    python bench/bench_extract.py [--ablations] [--halves] [--worst N] [--shared PATH]
 
 Serves the 79 pages of ``shared/corpus/article-extraction-dev`` from a local HTTP server,
 fetches each with the watcher's ``Fetcher``, extracts it with ``extract_page`` in the
@@ -17,6 +17,10 @@ F1 the harmonic mean of the two averages; ± is the bootstrap standard deviation
 
 ms/page is single-core CPU time measured in-process, the same way for every row.
 ``--ablations`` also scores extract_page with each of its levers changed in turn.
+``--halves`` adds each row's figures on two fixed halves of the pages (page ids are hashes:
+ids starting 0-7 and 8-f), to tune a rule on one half and confirm it on the other.
+``--worst N`` lists the N pages with the lowest recall for extract_page, with plain
+trafilatura's figures beside them: where to look for the next general cause of loss.
 """
 
 from __future__ import annotations
@@ -129,8 +133,16 @@ async def fetch_all(server: LocalHTTPServer, cases: Sequence[Case]) -> list[Http
     network = NetworkConfig(allow=("127.0.0.1",))
     async with build_client(network) as client:
         fetcher = Fetcher(client, network)
-        return list(await asyncio.gather(*(
-            fetcher.get(server.url(c.path), max_bytes=network.max_page_bytes) for c in cases)))
+        # A few at a time: the test server's listen backlog is socketserver's 5, and 79
+        # simultaneous connects overflow it (dropped connections, 20 s read timeouts).
+        gate = asyncio.Semaphore(4)
+
+        async def get(case: Case) -> HttpResult:
+            async with gate:
+                return await fetcher.get(server.url(case.path),
+                                         max_bytes=network.max_page_bytes)
+
+        return list(await asyncio.gather(*(get(c) for c in cases)))
 
 
 async def extract_in_pool(results: Sequence[HttpResult]) -> tuple[list[str], float, float]:
@@ -182,21 +194,72 @@ def timed(extractor: Extractor, results: Sequence[HttpResult]) -> tuple[list[str
     return bodies, 1000 * (time.process_time() - started) / len(results)
 
 
-def row(name: str, cases: Sequence[Case], bodies: Sequence[str], ms: float | None) -> str:
+def paired_difference(ours: Sequence[TokenCounts], theirs: Sequence[TokenCounts]
+                      ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(F1, precision, recall) of ours minus theirs, and the bootstrap standard deviation of
+    those differences with the same pages drawn for both (paired: page difficulty cancels)."""
+    a, b = scores(ours), scores(theirs)
+    rng = random.Random(0)
+    samples = []
+    for _ in range(BOOTSTRAP):
+        pick = [rng.randrange(len(ours)) for _ in ours]
+        x, y = scores([ours[i] for i in pick]), scores([theirs[i] for i in pick])
+        samples.append(tuple(x[k] - y[k] for k in range(3)))
+    diff = tuple(a[k] - b[k] for k in range(3))
+    spread = tuple(statistics.stdev(s[k] for s in samples) for k in range(3))
+    return diff, spread  # type: ignore[return-value]
+
+
+HALVES = (("half A (ids 0-7)", "01234567"), ("half B (ids 8-f)", "89abcdef"))
+
+
+def row(name: str, cases: Sequence[Case], bodies: Sequence[str], ms: float | None,
+        halves: bool = False) -> str:
     counts = [shingle_counts(c.truth, b) for c, b in zip(cases, bodies, strict=True)]
     f1, precision, recall = scores(counts)
     sf, sp, sr = bootstrap_std(counts)
     timing = f"{ms:7.1f}" if ms is not None else "      -"
-    return (f"{name:<50} {f1:.4f} ±{sf:.3f}  {precision:.4f} ±{sp:.3f}  "
+    line = (f"{name:<50} {f1:.4f} ±{sf:.3f}  {precision:.4f} ±{sp:.3f}  "
             f"{recall:.4f} ±{sr:.3f}  {timing}")
+    if halves:
+        for label, first in HALVES:
+            part = [n for c, n in zip(cases, counts, strict=True) if c.page_id[0] in first]
+            hf, hp, hr = scores(part)
+            line += f"\n    {label:<46} {hf:.4f}         {hp:.4f}         {hr:.4f}"
+    return line
+
+
+def page_scores(truth: str, body: str) -> tuple[float, float]:
+    """(precision, recall) of one page."""
+    counts = shingle_counts(truth, body)
+    return _precision(*counts), _recall(*counts)
+
+
+def worst(cases: Sequence[Case], bodies: Sequence[str], baseline: Sequence[str],
+          n: int) -> list[str]:
+    """The n pages with the lowest recall, ours and plain trafilatura's side by side."""
+    rows = []
+    for case, body, base in zip(cases, bodies, baseline, strict=True):
+        (p, r), (bp, br) = page_scores(case.truth, body), page_scores(case.truth, base)
+        rows.append((r, p, f"{case.page_id[:10]}  R {r:.3f} P {p:.3f}   trafilatura "
+                           f"R {br:.3f} P {bp:.3f}   {case.url}"))
+    return [text for _, _, text in sorted(rows)[:n]]
 
 
 ABLATIONS: list[tuple[str, ExtractOptions]] = [
     ("  without gap fill (one trafilatura pass)", ExtractOptions(gap_fill=None)),
+    ("  gap fill on every page, not only after a fallback",
+     ExtractOptions(gap_fill_always=True)),
     ("  gap fill from favor_recall instead of fast",
      ExtractOptions(gap_fill=TrafilaturaOptions(favor_recall=True))),
     ("  without dropping link-only blocks",
      ExtractOptions(cleanup=CleanupOptions(link_blocks=False))),
+    ("  link-only blocks dropped wherever their links lead",
+     ExtractOptions(cleanup=CleanupOptions(offsite_links_kept=False))),
+    ("  without dropping a trailing list of links home",
+     ExtractOptions(cleanup=CleanupOptions(trailing_link_list=False))),
+    ("  without joining continuation chunks", ExtractOptions(join_chunks=False)),
+    ("  without lifting embedded posts out of widgets", ExtractOptions(lift_embeds=False)),
     ("  without title/standfirst echo removal",
      ExtractOptions(cleanup=CleanupOptions(title_echo=False))),
     ("  main pass favor_precision",
@@ -219,6 +282,10 @@ def main() -> int:
                         help="the shared folder holding corpus/article-extraction-dev")
     parser.add_argument("--ablations", action="store_true",
                         help="also score extract_page with each lever changed")
+    parser.add_argument("--halves", action="store_true",
+                        help="also give each row's figures on the two fixed halves of the pages")
+    parser.add_argument("--worst", type=int, default=0, metavar="N",
+                        help="list the N pages where extract_page has the lowest recall")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # trafilatura logs every page it finds thin
 
@@ -231,20 +298,31 @@ def main() -> int:
 
     print(f"{len(cases)} pages served from 127.0.0.1, fetched with watcher.fetch.Fetcher")
     print(f"{'extractor':<50} {'F1':<14} {'precision':<14} {'recall':<14} ms/page")
+    halves = args.halves
     print(row("watcher: fetch + extract_page in WorkerPool(2)", cases, pool_bodies, None))
     detect_language("warm up: the language model loads once per process (about 2 s)")
     bodies, ms = timed(ours(ExtractOptions()), results)
     assert bodies == pool_bodies, "extract_page differs in and out of the pool"
-    print(row("watcher: extract_page in-process", cases, bodies, ms))
-    bodies, ms = timed(plain(), results)
-    print(row("trafilatura.extract(html), defaults", cases, bodies, ms))
-    bodies, ms = timed(plain(include_comments=False), results)
-    print(row("trafilatura.extract(html, include_comments=False)", cases, bodies, ms))
+    print(row("watcher: extract_page in-process", cases, bodies, ms, halves))
+    baseline, ms = timed(plain(), results)
+    print(row("trafilatura.extract(html), defaults", cases, baseline, ms, halves))
+    leaderboard, ms = timed(plain(include_comments=False), results)
+    print(row("trafilatura.extract(html, include_comments=False)", cases, leaderboard, ms,
+              halves))
+    (df, dp, dr), (sf, sp, sr) = paired_difference(
+        [shingle_counts(c.truth, b) for c, b in zip(cases, bodies, strict=True)],
+        [shingle_counts(c.truth, b) for c, b in zip(cases, baseline, strict=True)])
+    print(f"{'watcher minus trafilatura defaults (paired ±)':<50} {df:+.4f} ±{sf:.3f} "
+          f"{dp:+.4f} ±{sp:.3f} {dr:+.4f} ±{sr:.3f}")
     if args.ablations:
         print("extract_page with one lever changed:")
         for name, options in ABLATIONS:
-            bodies, ms = timed(ours(options), results)
-            print(row(name, cases, bodies, ms))
+            changed, ms = timed(ours(options), results)
+            print(row(name, cases, changed, ms, halves))
+    if args.worst:
+        print("lowest recall, extract_page (plain trafilatura beside it):")
+        for line in worst(cases, bodies, baseline, args.worst):
+            print("  " + line)
     print(f"pool: start-up {startup:.2f} s (fork server + preload), "
           f"{len(cases) / wall:.1f} pages/s on 2 workers")
     return 0

@@ -31,6 +31,7 @@ class Block:
     text: str
     link_chars: int  # characters of text that sat inside links
     group: int  # items of one list / rows of one table share a group; others have their own
+    links: tuple[str, ...] = ()  # the targets of those links, as trafilatura resolved them
 
     @property
     def link_density(self) -> float:
@@ -64,11 +65,23 @@ def run_trafilatura(tree: HtmlElement, url: str, options: TrafilaturaOptions
     return body
 
 
+def from_fallback(body: etree._Element | None) -> bool:
+    """Whether trafilatura's answer is its readability fallback's rather than its own.
+
+    trafilatura builds its own extraction (and jusText's and the baseline's) in a fresh
+    ``<body>``; when its comparison prefers readability it returns readability's ``<div>``
+    instead. Only then can a pass without the comparison (``fast``) hold blocks the answer
+    lacks; tests/extract/test_body_cleanup.py pins this on a corpus page.
+    """
+    return body is not None and body.tag != "body"
+
+
 class _Renderer:
     def __init__(self) -> None:
         self.blocks: list[Block] = []
         self._parts: list[str] = []
         self._link_chars = 0
+        self._links: list[str] = []
         self._kind: BlockKind = "p"
         self._group = 0
         self._groups = 0
@@ -87,8 +100,8 @@ class _Renderer:
         text = clean_text("".join(self._parts))
         if text:
             self.blocks.append(Block(self._kind, text, min(self._link_chars, len(text)),
-                                     self._group))
-        self._parts, self._link_chars = [], 0
+                                     self._group, tuple(self._links)))
+        self._parts, self._link_chars, self._links = [], 0, []
 
     def block(self, element: etree._Element, kind: BlockKind, group: int) -> None:
         self._flush()
@@ -110,8 +123,10 @@ class _Renderer:
             if not text or text == previous:
                 continue
             previous = text
-            links = sum(len(clean_text("".join(r.itertext()))) for r in row.iter("ref"))
-            self.blocks.append(Block("row", text, min(links, len(text)), group))
+            refs = list(row.iter("ref"))
+            links = sum(len(clean_text("".join(r.itertext()))) for r in refs)
+            self.blocks.append(Block("row", text, min(links, len(text)), group,
+                                     tuple(r.get("target", "") for r in refs)))
 
     def _content(self, element: etree._Element, in_link: bool) -> None:
         self._add(element.text, in_link)
@@ -130,6 +145,8 @@ class _Renderer:
             elif tag == "lb":
                 self._flush()
             elif tag not in _SKIP:
+                if tag == "ref":
+                    self._links.append(child.get("target", ""))
                 self._content(child, in_link or tag == "ref")
             self._add(child.tail, in_link)
 

@@ -38,6 +38,7 @@ class PageMetadata:
     site_name: str = ""
     html_lang: str | None = None  # <html lang>, og:locale, Content-Language, inLanguage
     paywall: bool = False
+    canonical_url: str = ""  # <link rel=canonical> or og:url: the address the site gives it
 
 
 def _meta_tags(tree: HtmlElement) -> dict[str, str]:
@@ -206,6 +207,15 @@ def marked_standfirst(tree: HtmlElement, description: str) -> bool:
     return False
 
 
+def _canonical_url(tree: HtmlElement, meta: dict[str, str]) -> str:
+    for link in tree.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            href = (link.get("href") or "").strip()
+            if href:
+                return href
+    return meta.get("og:url", "")
+
+
 def read_metadata(tree: HtmlElement) -> PageMetadata:
     meta = _meta_tags(tree)
     ld = _article_ld(tree)
@@ -244,4 +254,5 @@ def read_metadata(tree: HtmlElement) -> PageMetadata:
         site_name=site_name,
         html_lang=_language_hint(tree, meta, ld),
         paywall=_paywalled(meta, ld),
+        canonical_url=_canonical_url(tree, meta),
     )

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
 from watcher.errors import ExtractError
-from watcher.extract.body import TrafilaturaOptions, render_blocks, run_trafilatura
-from watcher.extract.cleanup import CleanupOptions, clean_blocks, fill_interior_gaps
+from watcher.extract.body import (
+    Block,
+    TrafilaturaOptions,
+    from_fallback,
+    render_blocks,
+    run_trafilatura,
+)
+from watcher.extract.chunks import continuation_chunks, merge_chunks
+from watcher.extract.cleanup import CleanupOptions, clean_blocks, fill_interior_gaps, site_key
+from watcher.extract.embeds import lift_embedded_posts
 from watcher.extract.encoding import decode_html
 from watcher.extract.language import choose_language
 from watcher.extract.metadata import marked_standfirst, read_metadata
@@ -32,6 +41,13 @@ class ExtractOptions:
     # what drops embedded tweets and tables from the main pass.
     gap_fill: TrafilaturaOptions | None = field(
         default_factory=lambda: TrafilaturaOptions(fast=True))
+    # Only when the main pass returned a fallback's text (see ``from_fallback``): otherwise
+    # the fast pass finds exactly the main pass's blocks and the second pass is wasted.
+    gap_fill_always: bool = False
+    # Read a story split into sibling containers as one (extract/chunks.py).
+    join_chunks: bool = True
+    # Embedded posts out of their widget wrappers before trafilatura (extract/embeds.py).
+    lift_embeds: bool = True
     cleanup: CleanupOptions = field(default_factory=CleanupOptions)
 
 
@@ -74,6 +90,27 @@ def _fallback_date(tree: HtmlElement, url: str) -> datetime | None:
         return None
 
 
+def _join_chunks(tree: HtmlElement, url: str, options: TrafilaturaOptions,
+                 body: etree._Element | None, blocks: list[Block]
+                 ) -> tuple[HtmlElement, etree._Element | None, list[Block]]:
+    """The tree, trafilatura's body and its blocks, read again with the story's continuation
+    chunks merged into its first container when there are any (extract/chunks.py). The
+    merged reading is kept only when it keeps what the first one had and adds to it."""
+    chunks = continuation_chunks(tree, [b.text for b in blocks])
+    if not chunks:
+        return tree, body, blocks
+    merged = merge_chunks(tree, chunks)
+    wider = run_trafilatura(merged, url, options)
+    if wider is None:
+        return tree, body, blocks
+    more = render_blocks(wider)
+    found = {b.text for b in more}
+    kept = sum(b.text in found for b in blocks)
+    if kept < 0.9 * len(blocks) or sum(map(len, found)) <= sum(len(b.text) for b in blocks):
+        return tree, body, blocks
+    return merged, wider, more
+
+
 def extract_page(html: bytes, url: str, content_type: str | None = None) -> ExtractedPage:
     """The article in a page: title, standfirst, body paragraphs, date, author, language.
 
@@ -88,15 +125,22 @@ def extract_with(html: bytes, url: str, content_type: str | None,
     """``extract_page`` with every lever explicit (the benchmark's ablations use it)."""
     tree = parse_html(decode_html(html, content_type))
     meta = read_metadata(tree)
+    if options.lift_embeds:
+        lift_embedded_posts(tree)
     body = run_trafilatura(tree, url, options.trafilatura)
     blocks = render_blocks(body) if body is not None else []
-    if options.gap_fill is not None and blocks:
+    if options.join_chunks and blocks:
+        tree, body, blocks = _join_chunks(tree, url, options.trafilatura, body, blocks)
+    if (options.gap_fill is not None and blocks
+            and (options.gap_fill_always or from_fallback(body))):
         wider = run_trafilatura(tree, url, options.gap_fill)
         if wider is not None:
             blocks = fill_interior_gaps(blocks, render_blocks(wider))
-    standfirst = bool(meta.description) and marked_standfirst(tree, meta.description)
+    # asked only when a copy of the description opens the body (it walks the whole page)
+    standfirst = partial(marked_standfirst, tree, meta.description)
+    own_sites = frozenset(filter(None, (site_key(url), site_key(meta.canonical_url))))
     paragraphs, description = clean_blocks(blocks, meta.title, meta.description, standfirst,
-                                           options.cleanup)
+                                           options.cleanup, own_sites)
     if sum(len(p) for p in paragraphs) < MIN_BODY_CHARS:
         raise ExtractError("no article text found")
     text = "\n".join(paragraphs)
