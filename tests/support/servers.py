@@ -38,6 +38,12 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections when a watcher fetches many pages at once
+    # (clients then wait out their read timeout); a real site accepts far more.
+    request_queue_size = 256
+
+
 class LocalHTTPServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.routes: dict[str, Handler] = {}
@@ -78,7 +84,7 @@ class LocalHTTPServer:
 
             do_GET = do_POST = do_HEAD = _serve
 
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _Server((host, port), _Handler)
         self._httpd.daemon_threads = True
         # A short poll interval makes stop() quick, so tests can afford a server each.
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,),
