@@ -9,8 +9,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from watcher.cli.common import add_command, config_from_args
 from watcher.cli.output import shorten, table, when
-from watcher.config import Config, load_config, resolve_config_path
+from watcher.config import Config, resolve_config_path
 from watcher.errors import ConfigError
 from watcher.rules import RuleSet
 
@@ -21,22 +22,23 @@ DEGRADED_MIN_ARTICLES = 5
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    run = subparsers.add_parser(
-        "run", parents=[common], help="run the watcher (a daemon, or one cycle with --once)",
+    run = add_command(
+        subparsers, common, "run", cmd_run,
+        help="run the watcher (a daemon, or one cycle with --once)",
         description="Poll every feed on its interval, store and match new articles, send "
-                    "digests and alerts. Stops cleanly on SIGTERM/SIGINT.")
+                    "digests and alerts. Stops cleanly on SIGTERM/SIGINT. "
+                    "Example: watcher run --once")
     run.add_argument("--once", action="store_true",
                      help="poll every feed once, print a summary and exit")
-    run.set_defaults(handler=cmd_run)
-
-    check = subparsers.add_parser(
-        "check", parents=[common], help="validate watcher.yaml and rules.yaml",
-        description="Report every problem as file:line:col: message; exit 2 if any.")
-    check.set_defaults(handler=cmd_check)
-
-    feeds = subparsers.add_parser(
-        "feeds", parents=[common], help="show each feed's status, errors and schedule")
-    feeds.set_defaults(handler=cmd_feeds)
+    add_command(subparsers, common, "check", cmd_check,
+                help="validate watcher.yaml and rules.yaml",
+                description="Report every problem as file:line:col: message; exit 2 if any. "
+                            "Example: watcher check --config /etc/watcher/watcher.yaml")
+    add_command(subparsers, common, "feeds", cmd_feeds,
+                help="show each feed's status, errors and schedule",
+                description="A table of feeds: status, last success, last error, next poll, "
+                            "counts and how many recent articles had their text from the "
+                            "page. Example: watcher feeds")
 
 
 def validated(args: argparse.Namespace) -> tuple[Config, RuleSet]:
@@ -72,7 +74,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_feeds(args: argparse.Namespace) -> int:
     from watcher.store import Store
 
-    config = load_config(resolve_config_path(args.config))
+    config = config_from_args(args)
     now = datetime.now(UTC)
     with Store.open(config) as store:
         states = store.feed_states()
