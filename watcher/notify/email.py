@@ -56,11 +56,27 @@ def classify_smtp_code(code: int, text: str) -> DeliveryError:
     return PermanentDeliveryError(f"SMTP {code}: {text}")
 
 
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    try:
+        smtp.login(username, password)
+    except UnicodeEncodeError:
+        # smtplib encodes credentials as ASCII. Its error quotes the whole AUTH string,
+        # password included, so it must not travel on; and retrying cannot help.
+        raise PermanentDeliveryError(
+            "SMTP AUTH: smtplib sends only ASCII user names and passwords") from None
+
+
 class EmailSender:
-    def __init__(self, config: EmailChannel, *, timeout: float = 30.0) -> None:
+    """``ssl_context`` defaults to ``ssl.create_default_context()`` at each send: the system
+    CAs (or ``SSL_CERT_FILE``), hostname checked. Callers pass one to trust a private CA;
+    config has no switch that turns verification off."""
+
+    def __init__(self, config: EmailChannel, *, timeout: float = 30.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.name = config.name
         self.config = config
         self.timeout = timeout
+        self._ssl_context = ssl_context
 
     def describe(self) -> str:
         return f"email {redact_url(self.config.smtp)} -> {', '.join(self.config.to)}"
@@ -76,7 +92,7 @@ class EmailSender:
 
     def _send_blocking(self, payload: bytes) -> None:
         target = parse_smtp_url(self.config.smtp)
-        context = ssl.create_default_context()
+        context = self._ssl_context or ssl.create_default_context()
         try:
             smtp: smtplib.SMTP
             if target.scheme == "smtps":
@@ -90,7 +106,7 @@ class EmailSender:
                     smtp.starttls(context=context)
                     smtp.ehlo()
                 if target.username:
-                    smtp.login(target.username, target.password or "")
+                    _login(smtp, target.username, target.password or "")
                 refused = smtp.sendmail(self.config.sender, list(self.config.to), payload)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _text in exc.recipients.values()]
