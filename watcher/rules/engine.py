@@ -7,15 +7,21 @@
    space). The surrounding spaces make every hit a whole-word hit. One pass per field finds
    every atom of every rule.
 3. Each rule has a *trigger set*: atoms of which at least one must occur for the rule to be
-   true (for ``a AND b`` the rarer-looking side, for ``a OR b`` both). Only rules triggered by
-   an atom that occurred are evaluated, plus the few that can be true without any word (pure
-   ``NOT``, ``site:``, ``/regex/``).
+   true (for ``a AND b`` the side expected in fewer articles, for ``a OR b`` both). Only rules
+   triggered by an atom that occurred are evaluated, plus the few that can be true without
+   any word (pure ``NOT``, ``site:``, ``/regex/``). How often an atom occurs is first guessed
+   (``prior_frequency``: a short list of common words, else longer is rarer); after
+   LEARN_FROM articles the engine has counted it and every rule chooses again. Triggers
+   only decide which rules are evaluated, never which match.
 4. A triggered rule's boolean logic runs as a small generated Python expression over the
    atoms found (``12 in d``: a set of atoms per field, built in C from the automaton hits).
    Whatever needs positions (NEAR, ``=US``, ``min_hits``), regexes and metadata go through
    ``_Scan.leaf``, memoised per article and shared by every rule using the same sub-query
    (sub-queries get integer ids at compile time, so the per-article memo never hashes a
    syntax tree).
+5. Hits are built only for the rules that matched: where an atom is (its automaton hits,
+   sorted by atom on first need) and the text offsets of its hits are worked out once per
+   article, and one term's Hit objects are shared by every rule that reports it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -58,6 +65,33 @@ _DEFAULT = len(TEXT_FIELDS)  # the trigger slot of terms searching the default f
 REGEX_TIMEOUT = 0.05
 REGEX_BUDGET = 0.25
 REGEX_MAX_HITS = 100
+# The engine counts in how many of the first LEARN_FROM articles after compiling each atom
+# occurs, then lets every rule choose again which atoms wake it (see RuleSet._learn); 0: never.
+LEARN_FROM = 300
+
+# Until then, how often an atom occurs is guessed: words of this list are in most articles
+# (a stand-in for a frequency table; any word not in it counts as rare), other words are the
+# rarer the longer, a phrase is as rare as its rarest word, a prefix commoner than its word.
+_COMMON_WORDS = '''
+a about above after again against all also am an and any are as at back be because been
+before being below between both but by can could day did do does down during each even
+few first for from further get go had has have he her here him his how i if in into is it
+its just last like made make many may me more most much my new no nor not now of off on
+once one only or other our out over own people said same say says see she should since so
+some still such than that the their them then there these they this those three through
+time to too two under until up us very was way we well were what when where which while
+who will with world would year years you your government police president minister state
+country week told news report mr mrs ms uk us eu bbc 1 2 3 4 5 10 2024 2025
+'''
+_COMMON = frozenset(_COMMON_WORDS.split())
+_COMMON_WEIGHT = 300.0  # in nearly every one of 300 articles
+
+
+def prior_frequency(key: str) -> float:
+    """The guessed number of articles out of 300 in which an atom occurs."""
+    found = min(_COMMON_WEIGHT if word in _COMMON else 1.0 / max(len(word) - 1, 1)
+                for word in key.split())
+    return found * 4 if not key.endswith(" ") else found
 
 
 @dataclass(frozen=True)
@@ -83,6 +117,8 @@ Occurrence = tuple[int, int, int, Parts]
 _HitKey = tuple[int, int, int, str]
 # A plain term leaf: atom, key length, prefix?, field indexes, term as written, min hits
 _TermPlan = tuple[int, int, bool, tuple[int, ...], str, int]
+# Which atoms can wake a sub-query: see RuleSet._trigger
+_TriggerPlan = frozenset[int] | tuple[str, tuple[Any, ...]] | None
 
 
 def atom_key(term: Term) -> str:
@@ -106,6 +142,7 @@ class RuleSet:
         self.queries: dict[str, Query] = {r.name: compile_query(r.query) for r in self.rules}
         self.atoms: dict[str, int] = {}
         self._atom_length: list[int] = []
+        self._atom_keys: list[str] = []
         self.nodes: list[Node] = []  # sub-queries by id
         self._node_ids: dict[Node, int] = {}
         self.term_info: dict[int, tuple[int, int, int, int]] = {}  # id: atom, len, words, mask
@@ -116,9 +153,8 @@ class RuleSet:
         self._active = [r for r in self.rules if r.enabled]
         self._tests: list[Any] = []
         self._positive: list[tuple[int, ...]] = []  # leaf ids whose hits a match reports
-        self._always: list[int] = []
-        triggers: dict[int, list[int]] = {}  # trigger key (see _trigger): rule indexes
-        for index, rule in enumerate(self._active):
+        plans: list[_TriggerPlan] = []
+        for rule in self._active:
             root = self.queries[rule.name].root
             threshold = max(1, rule.min_hits)
             source = self._expression(root, True, threshold)
@@ -129,17 +165,17 @@ class RuleSet:
             positive: list[int] = []
             self._positive_leaves(root, True, threshold, positive)
             self._positive.append(tuple(dict.fromkeys(positive)))
-            trigger = self._trigger(root)
-            if trigger is None:
-                self._always.append(index)
-            else:
-                for key in trigger:
-                    triggers.setdefault(key, []).append(index)
-        # Per slot (a field, or the default fields), atom -> rules it triggers.
-        tables: dict[int, dict[int, tuple[int, ...]]] = {}
-        for trigger_key, found in triggers.items():
-            tables.setdefault(trigger_key & 7, {})[trigger_key >> 3] = tuple(found)
-        self._trigger_tables = sorted(tables.items())
+            plans.append(self._trigger(root))
+        self._trigger_plans = tuple(plans)
+        # How many articles out of LEARN_FROM each atom is expected in: a prior until the
+        # engine has seen LEARN_FROM articles, then what it counted (see _learn).
+        self._estimate = [prior_frequency(key) for key in self._atom_keys]
+        self._always: tuple[int, ...] = ()
+        self._trigger_tables: list[tuple[int, dict[int, tuple[int, ...]]]] = []
+        self._choose_triggers()
+        self._seen = 0
+        # None once learnt (or never, with LEARN_FROM 0)
+        self._counts: Counter[int] | None = Counter() if LEARN_FROM > 0 else None
         self._automaton: Any = None
         if self.atoms:
             automaton = ahocorasick.Automaton()
@@ -175,6 +211,7 @@ class RuleSet:
                 if atom < 0:
                     atom = self.atoms[key] = len(self._atom_length)
                     self._atom_length.append(len(key))
+                    self._atom_keys.append(key)
                 self.term_info[found] = (atom, len(key), len(node.words), _mask(node.fields))
             elif isinstance(node, Near):
                 self.children[found] = (self.node_id(node.left), self.node_id(node.right))
@@ -255,10 +292,13 @@ class RuleSet:
         elif positive and not isinstance(node, Meta):
             out.append(self.leaf_id(node, threshold))
 
-    def _trigger(self, node: Node) -> frozenset[int] | None:
-        """Keys of atoms of which one must occur, in a field the term searches, for ``node``
-        to be true; None if it can be true without any (then the rule is evaluated for every
-        article). A key is ``atom << 3 | slot``, the slot a field index or _DEFAULT."""
+    def _trigger(self, node: Node) -> _TriggerPlan:
+        """Which atoms can wake ``node``: a set of trigger keys of which one must occur, in a
+        field the term searches, for ``node`` to be true; None if it can be true without any
+        (then the rule is evaluated for every article); or a choice left to
+        ``_choose_triggers``, made by how often the atoms are expected to occur: ``("and",
+        plans)`` (any one plan will do: all must hold) or ``("or", plans)`` (all are needed).
+        A key is ``atom << 3 | slot``, the slot a field index or _DEFAULT."""
         if isinstance(node, Term):
             atom = self.term_info[self.node_id(node)][0]
             if node.fields == DEFAULT_FIELDS:
@@ -266,20 +306,72 @@ class RuleSet:
             return frozenset(atom << 3 | TEXT_FIELDS.index(name) for name in node.fields)
         if isinstance(node, Pattern | Meta | Not):
             return None
-        if isinstance(node, Near):  # both sides must occur: the cheaper one will do
-            sides = (self._trigger(node.left), self._trigger(node.right))
-            return min((s for s in sides if s is not None), key=self._cost, default=None)
-        found = [self._trigger(child) for child in node.children]
-        if isinstance(node, Or):
-            if any(f is None for f in found):
+        if isinstance(node, Near):  # both sides must occur: either will do
+            children = [self._trigger(node.left), self._trigger(node.right)]
+            kind = "and"
+        else:
+            children = [self._trigger(child) for child in node.children]
+            kind = "or" if isinstance(node, Or) else "and"
+        if kind == "or":
+            if any(c is None for c in children):
                 return None
-            return frozenset().union(*[f for f in found if f is not None])
+            if all(isinstance(c, frozenset) for c in children):
+                return frozenset().union(*children)  # type: ignore[arg-type]
+            return ("or", tuple(children))
+        useful = tuple(c for c in children if c is not None)
+        if not useful:
+            return None
+        return useful[0] if len(useful) == 1 else ("and", useful)
+
+    def _resolve(self, plan: _TriggerPlan) -> frozenset[int] | None:
+        if plan is None or isinstance(plan, frozenset):
+            return plan
+        kind, children = plan
+        found = [self._resolve(child) for child in children]
+        if kind == "or":
+            if any(f is None for f in found):  # pragma: no cover - folded by _trigger
+                return None
+            return frozenset().union(*found)  # type: ignore[arg-type]
         return min((f for f in found if f is not None), key=self._cost, default=None)
 
-    def _cost(self, atoms: frozenset[int]) -> float:
-        # How often the atoms are likely to occur, without statistics: longer keys (so
-        # phrases) are rarer; a prefix lacks its closing space, so it counts as shorter.
-        return sum(1.0 / max(self._atom_length[key >> 3] - 3, 1) for key in atoms)
+    def _cost(self, keys: frozenset[int]) -> float:
+        estimate = self._estimate
+        return sum(estimate[key >> 3] for key in keys)
+
+    def _choose_triggers(self) -> None:
+        """Build the trigger tables: per slot (a field, or the default fields), atom -> the
+        rules it wakes, each rule choosing the atoms least likely to occur."""
+        always: list[int] = []
+        triggers: dict[int, list[int]] = {}
+        for index, plan in enumerate(self._trigger_plans):
+            trigger = self._resolve(plan)
+            if trigger is None:
+                always.append(index)
+            else:
+                for key in trigger:
+                    triggers.setdefault(key, []).append(index)
+        tables: dict[int, dict[int, tuple[int, ...]]] = {}
+        for trigger_key, found in triggers.items():
+            tables.setdefault(trigger_key & 7, {})[trigger_key >> 3] = tuple(found)
+        # Swapped in whole: a concurrent ``match`` sees the old tables or the new ones.
+        self._always, self._trigger_tables = tuple(always), sorted(tables.items())
+
+    def _learn(self, present: frozenset[int] | set[int]) -> None:
+        """Count the atoms of the first LEARN_FROM articles, then choose the triggers again
+        by what was counted. Which rules are *evaluated* changes, never which match (a
+        trigger is only a necessary condition), so results do not depend on it."""
+        counts = self._counts
+        if counts is None:  # pragma: no cover - a concurrent call finished learning
+            return
+        counts.update(present)
+        self._seen += 1
+        if self._seen >= LEARN_FROM:
+            self._counts = None
+            prior = self._estimate
+            # The prior stays as a fraction of one article: it only orders the unseen.
+            self._estimate = [counts.get(atom, 0) + min(prior[atom], LEARN_FROM) / LEARN_FROM
+                              for atom in range(len(prior))]
+            self._choose_triggers()
 
     # -- matching ------------------------------------------------------------------------------
 
@@ -288,8 +380,10 @@ class RuleSet:
         rule order, each with the hits of its non-negated terms."""
         scan = _Scan(self, article)
         default, per_field = scan.default, scan.atoms
+        if self._counts is not None:
+            self._learn(scan.present)
         # The rules triggered by the atoms found, gathered by C code (map, filter, chain).
-        found: list[tuple[int, ...]] = [tuple(self._always)]
+        found: list[tuple[int, ...]] = [self._always]
         for slot, table in self._trigger_tables:
             atoms = default if slot == _DEFAULT else per_field[slot]
             if atoms:
@@ -319,6 +413,10 @@ class RuleSet:
 _by_position = itemgetter(0, 1, 2)
 _atom_of = itemgetter(1)
 _NOTHING: frozenset[int] = frozenset()
+# A leaf's hits: their keys (what orders and deduplicates them) and the Hit objects
+_Found = tuple[tuple[_HitKey, ...], tuple[Hit, ...]]
+_NO_HITS: _Found = ((), ())
+_DEFAULT_INDEXES = tuple(TEXT_FIELDS.index(name) for name in DEFAULT_FIELDS)
 
 
 class _Scan:
@@ -331,14 +429,17 @@ class _Scan:
         self.texts = (article.title, article.description, article.body, article.url,
                       article.author)
         self.words: list[Words | None] = []
-        # Per field, the automaton's (end, atom) hits sorted by atom, and the set of atoms:
-        # built by C code (list, sorted, set), not by a Python loop over every hit.
+        # Per field, the automaton's (end, atom) hits and the set of atoms, built by C code
+        # (list, set, map); the hits are sorted by atom only when a position is asked for.
         self.hits: list[list[tuple[int, int]]] = []
+        self._sorted = [False] * len(self.texts)
         self.atoms: list[set[int] | frozenset[int]] = []
         self._positions: dict[int, list[tuple[int, int]]] = {}
         self._leaf: dict[int, bool] = {}
         self._occurrences: dict[int, list[Occurrence]] = {}
-        self._leaf_hits: dict[int, dict[_HitKey, Hit]] = {}
+        self._leaf_hits: dict[int, _Found] = {}
+        self._term_hits_cache: dict[tuple[int, tuple[int, ...], str], _Found] = {}
+        self._hit_objects: dict[_HitKey, Hit] = {}
         self._regex_hits: dict[int, dict[_HitKey, Hit]] = {}
         self._regex_left = REGEX_BUDGET
         automaton = rules._automaton
@@ -350,7 +451,7 @@ class _Scan:
                 self.hits.append([])
                 self.atoms.append(_NOTHING)
                 continue
-            hits = sorted(automaton.iter(words.joined), key=_atom_of)
+            hits = list(automaton.iter(words.joined))
             self.hits.append(hits)
             self.atoms.append(set(map(_atom_of, hits)) if hits else _NOTHING)
         self.default = self.atoms[0] | self.atoms[1] | self.atoms[2]
@@ -360,14 +461,20 @@ class _Scan:
         """(field, end offset) of every hit of ``atom``, in text order."""
         found = self._positions.get(atom)
         if found is None:
-            found = []
-            for field, hits in enumerate(self.hits):
-                if atom in self.atoms[field]:
-                    low = bisect_left(hits, atom, key=_atom_of)
-                    high = bisect_right(hits, atom, lo=low, key=_atom_of)
-                    found.extend((field, end) for end, _ in hits[low:high])
+            found = [(field, end) for field, atoms in enumerate(self.atoms) if atom in atoms
+                     for end in self._ends(field, atom)]
             self._positions[atom] = found
         return found
+
+    def _ends(self, field: int, atom: int) -> list[int]:
+        """End offsets of the hits of ``atom`` in ``field``, in order."""
+        hits = self.hits[field]
+        if not self._sorted[field]:
+            hits.sort(key=_atom_of)  # stable: each atom's hits stay in text order
+            self._sorted[field] = True
+        low = bisect_left(hits, atom, key=_atom_of)
+        high = bisect_right(hits, atom, lo=low, key=_atom_of)
+        return [end for end, _ in hits[low:high]]
 
     # -- leaves --------------------------------------------------------------------------------
 
@@ -504,64 +611,92 @@ class _Scan:
 
     def rule_hits(self, leaves: tuple[int, ...]) -> tuple[Hit, ...]:
         """The hits of a matched rule's non-negated leaves that hold, in text order."""
-        found = [hits for hits in map(self.leaf_hits, leaves) if hits]
+        found = [f for f in map(self._found, leaves) if f[1]]
         if len(found) == 1:  # the common case: already in order
-            return tuple(found[0].values())
+            return found[0][1]
+        if not found:
+            return ()
         merged: dict[_HitKey, Hit] = {}
-        for hits in found:
-            merged.update(hits)
+        for keys, hits in found:
+            merged.update(zip(keys, hits, strict=True))
         return tuple(merged[key] for key in sorted(merged))
 
     def leaf_hits(self, leaf_id: int) -> dict[_HitKey, Hit]:
         """Hits of one leaf (none when it does not hold), keyed and ordered by position."""
+        keys, hits = self._found(leaf_id)
+        return dict(zip(keys, hits, strict=True))
+
+    def _found(self, leaf_id: int) -> _Found:
+        """Hits of one leaf and their keys, in order (none when it does not hold)."""
         found = self._leaf_hits.get(leaf_id)
         if found is None:
             plan = self.rules.term_plan(leaf_id)
             if plan is not None:
-                # the common case, straight from the automaton hits (already in order)
+                # the common case: shared by every leaf of the same term written the same way
                 found = self._term_hits(plan)
-                self._leaf_hits[leaf_id] = found
-                return found
-            node_id, threshold = self.rules.leaves[leaf_id]
-            if not self.holds(node_id, threshold):
-                found = {}
-            elif node_id in self.rules.term_info or node_id in self.rules.children:
-                found = self._positional_hits(node_id)
+                if len(found[1]) < plan[5]:
+                    found = _NO_HITS
             else:
-                found = self.pattern_hits(node_id)
+                node_id, threshold = self.rules.leaves[leaf_id]
+                if not self.holds(node_id, threshold):
+                    found = _NO_HITS
+                elif node_id in self.rules.term_info or node_id in self.rules.children:
+                    keys = self._positional_keys(node_id)
+                    found = (keys, self._hits(keys))
+                else:
+                    hits = self.pattern_hits(node_id)
+                    found = (tuple(hits), tuple(hits.values()))
             self._leaf_hits[leaf_id] = found
         return found
 
-    def _term_hits(self, plan: _TermPlan) -> dict[_HitKey, Hit]:
-        atom, length, prefix, fields, text, threshold = plan
-        result: dict[_HitKey, Hit] = {}
+    def _term_hits(self, plan: _TermPlan) -> _Found:
+        atom, length, prefix, fields, text, _ = plan
         if atom not in self.present:
-            return result
-        for field in fields:
-            if atom not in self.atoms[field]:
-                continue
-            hits = self.hits[field]
-            low = bisect_left(hits, atom, key=_atom_of)
-            high = bisect_right(hits, atom, lo=low, key=_atom_of)
-            words = self.words[field]
-            assert words is not None  # the automaton found something there
-            find, span, name = words.joined.find, words.span, TEXT_FIELDS[field]
-            for end, _ in hits[low:high]:
-                start, stop = span(end - length + 2, find(" ", end + 1) if prefix else end)
-                result[(field, start, stop, text)] = Hit(name, start, stop, text)
-        return result if len(result) >= threshold else {}
+            return _NO_HITS
+        cache_key = (atom, fields, text)  # leaves differing only in min_hits share hits
+        found = self._term_hits_cache.get(cache_key)
+        if found is None:
+            keys: list[_HitKey] = []
+            hits: list[Hit] = []
+            made = self._hit_objects
+            for field in fields:
+                if atom not in self.atoms[field]:
+                    continue
+                words = self.words[field]
+                assert words is not None  # the automaton found something there
+                span, find, name = words.span, words.joined.find, TEXT_FIELDS[field]
+                for end in self._ends(field, atom):
+                    start, stop = span(end - length + 2, find(" ", end + 1) if prefix else end)
+                    key = (field, start, stop, text)
+                    hit = made.get(key)
+                    if hit is None:
+                        hit = made[key] = Hit(name, start, stop, text)
+                    keys.append(key)
+                    hits.append(hit)
+            found = (tuple(keys), tuple(hits)) if keys else _NO_HITS
+            self._term_hits_cache[cache_key] = found
+        return found
 
-    def _positional_hits(self, node_id: int) -> dict[_HitKey, Hit]:
-        unique: dict[_HitKey, Hit] = {}
+    def _hits(self, keys: Iterable[_HitKey]) -> tuple[Hit, ...]:
+        """The Hit of each key, one object per key per article, shared by every rule."""
+        made = self._hit_objects
+        result = []
+        for key in keys:
+            hit = made.get(key)
+            if hit is None:
+                hit = made[key] = Hit(TEXT_FIELDS[key[0]], key[1], key[2], key[3])
+            result.append(hit)
+        return tuple(result)
+
+    def _positional_keys(self, node_id: int) -> tuple[_HitKey, ...]:
+        unique: dict[_HitKey, None] = {}
         nodes = self.rules.nodes
         for field, _, _, parts in self.occurrences(node_id):
             span = self._words(field).span
             for term_id, start, stop in parts:
                 text = nodes[term_id].text  # type: ignore[union-attr]
-                key = (field, *span(start, stop), text)
-                if key not in unique:
-                    unique[key] = Hit(TEXT_FIELDS[field], key[1], key[2], text)
-        return dict(sorted(unique.items())) if len(unique) > 1 else unique
+                unique[(field, *span(start, stop), text)] = None
+        return tuple(sorted(unique)) if len(unique) > 1 else tuple(unique)
 
 
 def _distinct(occurrences: list[Occurrence]) -> int:

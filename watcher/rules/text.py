@@ -179,7 +179,11 @@ class _CodePage:
         else:
             try:
                 raw = text.encode(self.name, _SEPARATOR_ERRORS)
-            except UnicodeEncodeError:
+            except UnicodeEncodeError as error:
+                # The traceback holds the error handler's frame, which holds the error: a
+                # cycle that would keep every caller's frame (the whole article being
+                # matched) alive until a garbage collection. Cut it here.
+                error.__traceback__ = None
                 return None
             if any(byte in raw for byte in self.unsupported):
                 return None
@@ -275,6 +279,14 @@ class Words:
 
     def span(self, start: int, stop: int) -> tuple[int, int]:
         """Offsets in ``text`` of the words at ``joined[start:stop]`` (whole words)."""
+        if len(self._chunks) == 1:  # the common case, inlined: one stretch, one code page
+            first, offset, _, page = self._chunks[0]
+            if page is not None:
+                where, removed, _ = self._maps.get(0) or self._map(0)
+                local = start - first + 1
+                begin = offset + local + removed[bisect_right(where, local)] - 1
+                last = stop - first
+                return begin, offset + last + removed[bisect_right(where, last)]
         return self._start(start), self._stop(stop)
 
     def _start(self, start: int) -> int:
