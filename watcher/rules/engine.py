@@ -611,7 +611,14 @@ class _Scan:
 
     def rule_hits(self, leaves: tuple[int, ...]) -> tuple[Hit, ...]:
         """The hits of a matched rule's non-negated leaves that hold, in text order."""
-        found = [f for f in map(self._found, leaves) if f[1]]
+        cache = self._leaf_hits
+        found = []
+        for leaf in leaves:
+            hits = cache.get(leaf)
+            if hits is None:
+                hits = self._found(leaf)
+            if hits[1]:
+                found.append(hits)
         if len(found) == 1:  # the common case: already in order
             return found[0][1]
         if not found:
@@ -631,7 +638,9 @@ class _Scan:
         found = self._leaf_hits.get(leaf_id)
         if found is None:
             plan = self.rules.term_plan(leaf_id)
-            if plan is not None:
+            if plan is not None and plan[0] not in self.present:
+                found = _NO_HITS
+            elif plan is not None:
                 # the common case: shared by every leaf of the same term written the same way
                 found = self._term_hits(plan)
                 if len(found[1]) < plan[5]:
