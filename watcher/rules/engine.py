@@ -612,13 +612,13 @@ class _Scan:
     def rule_hits(self, leaves: tuple[int, ...]) -> tuple[Hit, ...]:
         """The hits of a matched rule's non-negated leaves that hold, in text order."""
         cache = self._leaf_hits
-        found = []
+        found: list[_Found] = []
         for leaf in leaves:
-            hits = cache.get(leaf)
-            if hits is None:
-                hits = self._found(leaf)
-            if hits[1]:
-                found.append(hits)
+            leaf_found = cache.get(leaf)
+            if leaf_found is None:
+                leaf_found = self._found(leaf)
+            if leaf_found[1]:
+                found.append(leaf_found)
         if len(found) == 1:  # the common case: already in order
             return found[0][1]
         if not found:
