@@ -18,7 +18,7 @@ Rows older than the window are useless; ``prune(before)`` deletes them.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -49,6 +49,11 @@ boilerplate_seen = Table(
     UniqueConstraint("site", "fingerprint", "article_key", name="uq_boilerplate_seen"),
 )
 Index("ix_boilerplate_seen_site_time", boilerplate_seen.c.site, boilerplate_seen.c.seen_at)
+# The per-article questions (already recorded? boilerplate?) go through this index by
+# (site, fingerprint): a scan of the site's rows grows with the archive (39 ms per article at
+# 5,000 articles of one site, against a constant fraction of a millisecond through it).
+Index("ix_boilerplate_seen_lookup", boilerplate_seen.c.site, boilerplate_seen.c.fingerprint,
+      boilerplate_seen.c.seen_at, boilerplate_seen.c.article_key)
 
 site_lengths = Table(
     "site_lengths", metadata,
@@ -61,6 +66,7 @@ site_lengths = Table(
 )
 Index("ix_site_lengths_site_time", site_lengths.c.site, site_lengths.c.seen_at)
 
+_IN_CHUNK = 500  # fingerprints per IN (...) list: far inside every backend's parameter limit
 TYPICAL_MIN_SAMPLES = 5  # fewer articles than this: no typical length yet
 TYPICAL_SAMPLES = 50  # the median is taken over this many of the site's latest articles
 
@@ -80,23 +86,38 @@ class BoilerplateStore:
         wanted = set(fingerprints)
         if not wanted:
             return
-        already = set(conn.scalars(
-            select(boilerplate_seen.c.fingerprint).where(
+        already: set[str] = set()
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), _IN_CHUNK):
+            already.update(conn.scalars(select(boilerplate_seen.c.fingerprint).where(
                 boilerplate_seen.c.site == site,
+                boilerplate_seen.c.fingerprint.in_(ordered[start:start + _IN_CHUNK]),
                 boilerplate_seen.c.article_key == article_key)))
         rows = [{"site": site, "fingerprint": f, "article_key": article_key, "seen_at": now}
                 for f in sorted(wanted - already)]
         if rows:
             conn.execute(insert(boilerplate_seen), rows)
 
-    def _known(self, conn: Connection, site: str, min_articles: int,
-               since: datetime) -> frozenset[str]:
+    def _known(self, conn: Connection, site: str, min_articles: int, since: datetime,
+               among: Collection[str] | None = None) -> frozenset[str]:
+        """Boilerplate fingerprints of ``site``; only those in ``among`` when given.
+
+        Asking about one article's own paragraphs reads a few rows through the
+        (site, fingerprint, ...) index; asking about the whole site reads all its rows.
+        """
         query = (select(boilerplate_seen.c.fingerprint)
                  .where(and_(boilerplate_seen.c.site == site,
                              boilerplate_seen.c.seen_at >= since))
                  .group_by(boilerplate_seen.c.fingerprint)
                  .having(func.count(boilerplate_seen.c.article_key.distinct()) >= min_articles))
-        return frozenset(conn.scalars(query))
+        if among is None:
+            return frozenset(conn.scalars(query))
+        wanted = sorted(set(among))
+        found: set[str] = set()
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start:start + _IN_CHUNK]
+            found.update(conn.scalars(query.where(boilerplate_seen.c.fingerprint.in_(chunk))))
+        return frozenset(found)
 
     def record(self, site: str, article_key: str, fingerprints: Iterable[str],
                now: datetime, *, chars: int | None = None) -> None:
@@ -117,15 +138,17 @@ class BoilerplateStore:
 
     def observe(self, site: str, article_key: str, fingerprints: Iterable[str],
                 now: datetime, *, min_articles: int, window: timedelta) -> frozenset[str]:
-        """``record`` then ``known`` in one transaction: what the pipeline calls per article.
+        """``record``, then which of this article's fingerprints are the site's boilerplate,
+        in one transaction: what the pipeline calls per article.
 
         Recording first means the article that completes the count is already cleaned:
         with ``min_articles=3`` the third article carrying an appeal is stored without it.
         The first articles of a new site are never held back; they keep their text.
         """
+        mine = set(fingerprints)
         with self.engine.begin() as conn:
-            self._record(conn, site, article_key, fingerprints, now)
-            return self._known(conn, site, min_articles, now - window)
+            self._record(conn, site, article_key, mine, now)
+            return self._known(conn, site, min_articles, now - window, among=mine)
 
     def _record_length(self, conn: Connection, site: str, article_key: str, chars: int,
                        now: datetime) -> None:
