@@ -637,7 +637,8 @@ class _Scan:
         """Hits of one leaf and their keys, in order (none when it does not hold)."""
         found = self._leaf_hits.get(leaf_id)
         if found is None:
-            plan = self.rules.term_plan(leaf_id)
+            plans = self.rules._term_plans
+            plan = plans[leaf_id] if leaf_id in plans else self.rules.term_plan(leaf_id)
             if plan is not None and plan[0] not in self.present:
                 found = _NO_HITS
             elif plan is not None:
@@ -674,7 +675,13 @@ class _Scan:
                 words = self.words[field]
                 assert words is not None  # the automaton found something there
                 span, find, name = words.span, words.joined.find, TEXT_FIELDS[field]
-                for end in self._ends(field, atom):
+                field_hits = self.hits[field]
+                if not self._sorted[field]:
+                    field_hits.sort(key=_atom_of)  # stable: each atom's hits stay in order
+                    self._sorted[field] = True
+                low = bisect_left(field_hits, atom, key=_atom_of)
+                high = bisect_right(field_hits, atom, lo=low, key=_atom_of)
+                for end, _ in field_hits[low:high]:
                     start, stop = span(end - length + 2, find(" ", end + 1) if prefix else end)
                     key = (field, start, stop, text)
                     hit = made.get(key)
