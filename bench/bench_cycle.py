@@ -44,12 +44,19 @@ def plain_extract(page: bytes) -> int:
     return len(trafilatura.extract(page) or "")
 
 
-class TreeMemory:
-    """Peak resident memory of a process and its children, sampled."""
+class TreeUsage:
+    """Peak resident memory and total CPU of a process and all its descendants, sampled.
 
-    def __init__(self, pid: int) -> None:
+    The worker processes are children of multiprocessing's fork server, not of the watcher,
+    so the watcher's own rusage would miss them; sampling the whole tree does not (each
+    process's CPU is counted up to its last sample, at most one interval short).
+    """
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.process = psutil.Process(pid)
+        self.interval = interval
         self.peak = 0
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -58,32 +65,39 @@ class TreeMemory:
         while not self._stop.is_set():
             try:
                 tree = [self.process, *self.process.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree))
             except psutil.Error:
-                pass
-            time.sleep(0.1)
+                tree = []
+            rss = 0
+            for proc in tree:
+                try:
+                    times = proc.cpu_times()
+                    rss += proc.memory_info().rss
+                except psutil.Error:
+                    continue
+                self.cpu[proc.pid] = times.user + times.system
+            self.peak = max(self.peak, rss)
+            time.sleep(self.interval)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, float]:
         self._stop.set()
         self._thread.join()
-        return self.peak
+        return self.peak, sum(self.cpu.values())
 
 
 def run_cycle(config: Path) -> tuple[float, float, int, str]:
-    """(wall seconds, CPU seconds incl. workers, peak tree RSS, output) of one --once run."""
+    """(wall seconds, CPU seconds of all its processes, peak tree RSS, output) of one
+    ``watcher run --once``."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "watcher", "run", "--once", "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
-    memory = TreeMemory(process.pid)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _pid, status, usage = os.wait4(process.pid, 0)
+    usage = TreeUsage(process.pid)
+    output, _ = process.communicate()
     wall = time.perf_counter() - started
-    peak = memory.stop()
-    if os.waitstatus_to_exitcode(status) != 0:
+    peak, cpu = usage.stop()
+    if process.returncode != 0:
         raise SystemExit(f"watcher run --once failed:\n{output}")
-    return wall, usage.ru_utime + usage.ru_stime, peak, output
+    return wall, cpu, peak, output
 
 
 def main() -> None:
