@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -22,6 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from watcher.config import Config, FeedConfig
 from watcher.errors import StoreError
 from watcher.lifecycle import FeedState, initial_state, reconcile_with_config
+
+# The outbox and boilerplate tables live in their own modules on the same metadata;
+# importing them registers those tables before create_all.
+from watcher.store import boilerplate as _boilerplate  # noqa: F401
+from watcher.store import outbox as _outbox  # noqa: F401
 from watcher.store import schema
 from watcher.store.files import file_name, render, stray_files, write_atomic
 from watcher.store.schema import articles, entries, feeds, matches, metadata
@@ -50,18 +55,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@dataclass(frozen=True)
 class PendingEntry:
     """An entry registered but not yet turned into an article (or a decision)."""
 
-    __slots__ = ("attempts", "canonical_url", "entry", "feed", "row_id")
-
-    def __init__(self, row_id: int, feed: str, entry: FeedEntry, canonical_url: str,
-                 attempts: int) -> None:
-        self.row_id = row_id
-        self.feed = feed
-        self.entry = entry
-        self.canonical_url = canonical_url
-        self.attempts = attempts
+    row_id: int
+    feed: str
+    entry: FeedEntry
+    canonical_url: str
+    attempts: int
 
 
 class Store:
@@ -82,7 +84,6 @@ class Store:
 
     @classmethod
     def at(cls, database_url: str, articles_dir: Path) -> Store:
-        _import_substores()
         engine = create_index_engine(database_url)
         try:
             metadata.create_all(engine)
@@ -341,16 +342,6 @@ class Store:
                 write_atomic(target, render(article_from_row(row._mapping)))
                 restored += 1
         return removed, restored
-
-
-def _import_substores() -> None:
-    # The outbox and boilerplate tables are declared on the same metadata in their own
-    # modules; importing them registers the tables before create_all.
-    import importlib
-
-    for name in ("watcher.store.outbox", "watcher.store.boilerplate"):
-        with contextlib.suppress(ModuleNotFoundError):
-            importlib.import_module(name)
 
 
 def _state_values(state: FeedState) -> dict[str, Any]:
