@@ -36,7 +36,6 @@ class FeedState:
     last_error_at: datetime | None = None
     consecutive_failures: int = 0
     next_poll: datetime | None = None
-    min_interval_s: float | None = None
     polls: int = 0
     not_modified: int = 0
     entries_seen: int = 0
@@ -134,7 +133,6 @@ def _after_success(state: FeedState, outcome: PollOutcome, feed: FeedConfig, pol
         last_modified=outcome.last_modified if changed else state.last_modified,
         title=outcome.title or state.title,
         not_modified=state.not_modified + (0 if changed else 1),
-        min_interval_s=interval.total_seconds() if interval > feed.interval else None,
         next_poll=now + with_jitter(interval, poll.jitter, random_fraction),
         notice=notice, notice_sent=notice_sent)
 

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -75,7 +74,6 @@ feeds = Table(
     Column("last_error_at", UTCDateTime()),
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("next_poll", UTCDateTime()),
-    Column("min_interval_s", Float),  # from Cache-Control max-age / <ttl> / Retry-After
     Column("polls", Integer, nullable=False, default=0),
     Column("not_modified", Integer, nullable=False, default=0),
     Column("entries_seen", Integer, nullable=False, default=0),
