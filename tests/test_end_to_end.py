@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -236,15 +237,9 @@ def test_kill_9_mid_cycle_loses_nothing_and_duplicates_nothing(
     with Store.open(load_config(config)) as store:
         assert store.integrity_ok()
         assert store.article_count() == len(items)
-        stored = list(store.recent_articles(since=store_epoch()))
+        stored = list(store.recent_articles(since=datetime(2000, 1, 1, tzinfo=UTC)))
     names = sorted(p.name for p in articles.iterdir())
     assert names == sorted(s.file_name for s in stored if s.file_name)
     assert len({s.article.canonical_url for s in stored}) == len(items)
     numbers = sorted(s.number for s in stored)
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
-
-
-def store_epoch() -> object:
-    from datetime import UTC, datetime
-
-    return datetime(2000, 1, 1, tzinfo=UTC)
