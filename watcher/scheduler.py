@@ -206,9 +206,9 @@ class Runtime:
 
 async def run_once(config: Config, rules: RuleSet) -> CycleSummary:
     async with Runtime.open(config, rules) as runtime:
-        states = runtime.store.feed_states()
-        feeds = [f for f in config.feeds
-                 if f.enabled and getattr(states.get(f.name), "status", "") != "gone"]
+        gone = {name for name, state in runtime.store.feed_states().items()
+                if state.status == "gone"}
+        feeds = [f for f in config.feeds if f.enabled and f.name not in gone]
         summary = await runtime.poll_all(feeds)
         await runtime.delivery.deliver_pending(utcnow())
         runtime.store.purge_text(utcnow() - config.keep_text)
