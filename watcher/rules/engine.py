@@ -184,6 +184,7 @@ class RuleSet:
             automaton.make_automaton()
             self._automaton = automaton
         self._feed_cache: dict[str, frozenset[int]] = {}
+        self._meta_cache: dict[tuple[int, str, str, str | None], bool] = {}
         # Fields no term searches are not even split into words.
         self.fields_used = tuple(
             index for index, name in enumerate(TEXT_FIELDS)
@@ -399,6 +400,18 @@ class RuleSet:
                                      scan.rule_hits(self._positive[index])))
         return tuple(matches)
 
+    def meta_holds(self, node_id: int, article: Article) -> bool:
+        """``meta_holds`` for a sub-query, remembered per feed, site and language (few)."""
+        key = (node_id, article.feed, article.site, article.language)
+        found = self._meta_cache.get(key)
+        if found is None:
+            node = self.nodes[node_id]
+            assert isinstance(node, Meta)
+            found = meta_holds(node, article)
+            if len(self._meta_cache) < 100_000:
+                self._meta_cache[key] = found
+        return found
+
     def _excluded(self, feed: str) -> frozenset[int]:
         found = self._feed_cache.get(feed)
         if found is None:
@@ -435,6 +448,7 @@ class _Scan:
         self._sorted = [False] * len(self.texts)
         self.atoms: list[set[int] | frozenset[int]] = []
         self._positions: dict[int, list[tuple[int, int]]] = {}
+        self._written: dict[int, str] = {}  # per field, the text in NFC (see _may_have_case)
         self._leaf: dict[int, bool] = {}
         self._occurrences: dict[int, list[Occurrence]] = {}
         self._leaf_hits: dict[int, _Found] = {}
@@ -468,13 +482,21 @@ class _Scan:
 
     def _ends(self, field: int, atom: int) -> list[int]:
         """End offsets of the hits of ``atom`` in ``field``, in order."""
+        hits, low, high = self._hits_of(field, atom)
+        return [end for end, _ in hits[low:high]]
+
+    def _count(self, field: int, atom: int) -> int:
+        _, low, high = self._hits_of(field, atom)
+        return high - low
+
+    def _hits_of(self, field: int, atom: int) -> tuple[list[tuple[int, int]], int, int]:
+        """The automaton hits of ``field`` and where those of ``atom`` are in them."""
         hits = self.hits[field]
         if not self._sorted[field]:
             hits.sort(key=_atom_of)  # stable: each atom's hits stay in text order
             self._sorted[field] = True
         low = bisect_left(hits, atom, key=_atom_of)
-        high = bisect_right(hits, atom, lo=low, key=_atom_of)
-        return [end for end, _ in hits[low:high]]
+        return hits, low, bisect_right(hits, atom, lo=low, key=_atom_of)
 
     # -- leaves --------------------------------------------------------------------------------
 
@@ -489,9 +511,14 @@ class _Scan:
     def holds(self, node_id: int, threshold: int) -> bool:
         node = self.rules.nodes[node_id]
         if isinstance(node, Meta):
-            return meta_holds(node, self.article)
+            return self.rules.meta_holds(node_id, self.article)
         if isinstance(node, Pattern):
             return len(self.pattern_hits(node_id)) >= threshold
+        if isinstance(node, Term) and not node.case_sensitive:
+            # min_hits on a plain term: its hits are distinct places, so count them.
+            atom, _, _, wanted = self.rules.term_info[node_id]
+            return sum(self._count(field, atom) for field, atoms in enumerate(self.atoms)
+                       if (1 << field) & wanted and atom in atoms) >= threshold
         return _distinct(self.occurrences(node_id)) >= threshold
 
     def occurrences(self, node_id: int) -> list[Occurrence]:
@@ -526,6 +553,9 @@ class _Scan:
         atom, length, size, wanted = info
         result: list[Occurrence] = []
         prefix = term.prefix
+        if term.case_sensitive:
+            wanted &= sum(1 << field for field, atoms in enumerate(self.atoms)
+                          if atom in atoms and self._may_have_case(term, field))
         for field, end in self.positions(atom):
             if not (1 << field) & wanted:
                 continue
@@ -536,6 +566,17 @@ class _Scan:
             first = self._words(field).index(start)
             result.append((field, first, first + size, ((node_id, start, stop),)))
         return result
+
+    def _may_have_case(self, term: Term, field: int) -> bool:
+        """Whether each word of a case-sensitive term is in the field as written, anywhere:
+        a check in C that spares comparing the case of each hit of ``=US`` or ``=WHO`` (whose
+        folded forms are in nearly every article) when the text has none written so."""
+        written = self._written.get(field)
+        if written is None:
+            text = self.texts[field] or ""
+            # words are compared in NFC; NFC never joins a word to what is around it
+            written = self._written[field] = text if text.isascii() else nfc(text)
+        return all(word in written for word in term.originals)
 
     def _same_case(self, term: Term, field: int, start: int, stop: int) -> bool:
         begin, end = self._words(field).span(start, stop)
