@@ -34,17 +34,17 @@ def _tables(rules: RuleSet) -> dict[int, set[str]]:
 
 
 def test_prior_prefers_rare_words() -> None:
-    assert prior_frequency(" the ") > prior_frequency(" prigozhin ")
-    assert prior_frequency(" mercenar") > prior_frequency(" mercenary ")
-    assert prior_frequency(" the wagner group ") <= prior_frequency(" wagner ")
+    assert prior_frequency("|the|") > prior_frequency("|prigozhin|")
+    assert prior_frequency("|mercenar") > prior_frequency("|mercenary|")
+    assert prior_frequency("|the|wagner|group|") <= prior_frequency("|wagner|")
 
 
 def test_learning_changes_triggers_not_matches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "LEARN_FROM", 8)
     fresh = RuleSet(RULES)
     learning = RuleSet(RULES)
-    kremlin = fresh.atoms[" kremlin "]
-    prigozhin = fresh.atoms[" prigozhin "]
+    kremlin = fresh.atoms["|kremlin|"]
+    prigozhin = fresh.atoms["|prigozhin|"]
     # Before learning "Kremlin AND Prigozhin" waits for the longer word...
     assert "a" in _tables(fresh)[prigozhin]
     items = [article(*t) for t in TEXTS] * 3
@@ -65,5 +65,5 @@ def test_learning_prefers_the_atom_never_seen(monkeypatch: pytest.MonkeyPatch) -
     for _ in range(4):
         rules.match(article("Kremlin", "", "Kremlin"))
     tables = _tables(rules)
-    assert tables.get(rules.atoms[" zurovandel "]) == {"x"}
-    assert rules.atoms[" kremlin "] not in tables
+    assert tables.get(rules.atoms["|zurovandel|"]) == {"x"}
+    assert rules.atoms["|kremlin|"] not in tables

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.rules.text import Words, bounds, fold_words, split
+from watcher.rules.text import Words, _fold_bytes, bounds, fold_words, split
 
 # Words of several scripts: plain ASCII, Western (cp1252) and Cyrillic (cp1251) letters,
 # letters no code page folds alone (ß, ligatures, ½, İ), Greek, CJK, Korean, Arabic, and
@@ -26,22 +26,43 @@ anything = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs
                    max_size=60)
 
 
+def _layout(joined: str) -> list[tuple[int, int]]:
+    """Where each word is in ``joined``, read the slow way: after a bar and any spaces, up to
+    the next bar."""
+    assert joined.startswith("|") and set(joined) - {" "} and "||" not in joined
+    found: list[tuple[int, int]] = []
+    position = 1
+    while (stop := joined.find("|", position)) >= 0:
+        start = position
+        while joined[start] == " ":
+            start += 1
+        if start < stop:
+            found.append((start, stop))
+        position = stop + 1
+    return found
+
+
 def _check(text: str) -> None:
     parts = split(text)
     folded = fold_words(parts[1::2])
     edges = bounds(parts)
     found = Words(text)
-    assert found.joined == " " + " ".join(folded) + " "
-    position = 1
-    for number, word in enumerate(folded):
-        assert found.index(position) == number
-        assert found.span(position, position + len(word)) == (edges[2 * number + 1],
-                                                              edges[2 * number + 2])
-        position += len(word) + 1
-    # A phrase: the span of several words runs from the first's start to the last's end.
-    if len(folded) >= 3:
-        stop = 1 + len(" ".join(folded[:3]))
-        assert found.span(1, stop) == (edges[1], edges[6])
+    layout = _layout(found.joined)
+    assert [found.joined[a:b] for a, b in layout] == folded
+    assert found.joined.replace(" ", "") == "|" + "".join(w + "|" for w in folded)
+    assert found.empty == (not folded)
+    if _fold_bytes(text) is not None:  # the code-page path: one character per character
+        assert len(found.joined) == len(text) + 2
+    for number, (start, stop) in enumerate(layout):
+        assert found.index(start) == number
+        assert found.span(start, stop) == (edges[2 * number + 1], edges[2 * number + 2])
+        # the start of a hit of this word, and of a phrase ending with it, from its end
+        assert found.start(stop, len(folded[number]) + 2, 1, len(folded[number])) == start
+        if number >= 2:
+            first = layout[number - 2]
+            assert found.start(stop, 0, 3, first[1] - first[0]) == first[0]
+            # A phrase: the span of several words runs from the first's start to the last's end.
+            assert found.span(first[0], stop) == (edges[2 * number - 3], edges[2 * number + 2])
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,11 +1,13 @@
 """Matching many rules against one article at a cost that follows the article, not the rules.
 
 1. The article's text fields are split into words and folded once (``text.py``); each field
-   becomes a string of folded words between single spaces: ``" mi6 chief says "``.
+   becomes its folded words between bars, ``"|mi6|chief|  says|"``, where the spaces (the
+   rest of a run of separators) are skipped by the automaton and keep every offset the
+   text's own.
 2. One Aho-Corasick automaton holds every distinct term of every rule (an *atom*): a word is
-   ``" mi6 "``, a phrase ``" door is always open "``, a prefix ``" defect"`` (no closing
-   space). The surrounding spaces make every hit a whole-word hit. One pass per field finds
-   every atom of every rule.
+   ``"|mi6|"``, a phrase ``"|door|is|always|open|"``, a prefix ``"|defect"`` (no closing
+   bar). The bars make every hit a whole-word hit. One pass per field finds every atom of
+   every rule.
 3. Each rule has a *trigger set*: atoms of which at least one must occur for the rule to be
    true (for ``a AND b`` the side expected in fewer articles, for ``a OR b`` both). Only rules
    triggered by an atom that occurred are evaluated, plus the few that can be true without
@@ -90,8 +92,8 @@ _COMMON_WEIGHT = 300.0  # in nearly every one of 300 articles
 def prior_frequency(key: str) -> float:
     """The guessed number of articles out of 300 in which an atom occurs."""
     found = min(_COMMON_WEIGHT if word in _COMMON else 1.0 / max(len(word) - 1, 1)
-                for word in key.split())
-    return found * 4 if not key.endswith(" ") else found
+                for word in key.strip("|").split("|"))
+    return found * 4 if not key.endswith("|") else found
 
 
 @dataclass(frozen=True)
@@ -115,15 +117,17 @@ Parts = tuple[tuple[int, int, int], ...]
 Occurrence = tuple[int, int, int, Parts]
 # What orders and deduplicates hits: (field index, start, end, term as written)
 _HitKey = tuple[int, int, int, str]
-# A plain term leaf: atom, key length, prefix?, field indexes, term as written, min hits
-_TermPlan = tuple[int, int, bool, tuple[int, ...], str, int]
+# A plain term leaf: atom, key length, prefix?, field indexes, term as written, min hits,
+# number of words, length of the first word
+_TermPlan = tuple[int, int, bool, tuple[int, ...], str, int, int, int]
 # Which atoms can wake a sub-query: see RuleSet._trigger
 _TriggerPlan = frozenset[int] | tuple[str, tuple[Any, ...]] | None
 
 
 def atom_key(term: Term) -> str:
-    """The automaton pattern of a term: folded words between spaces, open-ended for a prefix."""
-    return " " + " ".join(term.words) + ("" if term.prefix else " ")
+    """The automaton pattern of a term: folded words between bars, open-ended for a prefix
+    (see ``Words``)."""
+    return "|" + "|".join(term.words) + ("" if term.prefix else "|")
 
 
 def _mask(fields: Iterable[str]) -> int:
@@ -145,7 +149,8 @@ class RuleSet:
         self._atom_keys: list[str] = []
         self.nodes: list[Node] = []  # sub-queries by id
         self._node_ids: dict[Node, int] = {}
-        self.term_info: dict[int, tuple[int, int, int, int]] = {}  # id: atom, len, words, mask
+        # id: atom, key length, number of words, field mask, length of the first word
+        self.term_info: dict[int, tuple[int, int, int, int, int]] = {}
         self.children: dict[int, tuple[int, ...]] = {}  # Near: (left, right); Or: children
         self.leaves: list[tuple[int, int]] = []  # (node id, threshold) for _Scan.leaf
         self._leaf_ids: dict[tuple[int, int], int] = {}
@@ -213,7 +218,8 @@ class RuleSet:
                     atom = self.atoms[key] = len(self._atom_length)
                     self._atom_length.append(len(key))
                     self._atom_keys.append(key)
-                self.term_info[found] = (atom, len(key), len(node.words), _mask(node.fields))
+                self.term_info[found] = (atom, len(key), len(node.words), _mask(node.fields),
+                                         len(node.words[0]))
             elif isinstance(node, Near):
                 self.children[found] = (self.node_id(node.left), self.node_id(node.right))
             elif isinstance(node, Or):
@@ -276,9 +282,10 @@ class RuleSet:
         node = self.nodes[node_id]
         plan: _TermPlan | None = None
         if isinstance(node, Term) and not node.case_sensitive:
-            atom, length, _, _ = self.term_info[node_id]
+            atom, length, size, _, first = self.term_info[node_id]
             plan = (atom, length, node.prefix,
-                    tuple(TEXT_FIELDS.index(name) for name in node.fields), node.text, threshold)
+                    tuple(TEXT_FIELDS.index(name) for name in node.fields), node.text, threshold,
+                    size, first)
         self._term_plans[leaf_id] = plan
         return plan
 
@@ -461,11 +468,11 @@ class _Scan:
         for index, text in enumerate(self.texts):
             words = Words(text) if text and index in used else None
             self.words.append(words)
-            if automaton is None or words is None or len(words.joined) <= 2:
+            if automaton is None or words is None or words.empty:
                 self.hits.append([])
                 self.atoms.append(_NOTHING)
                 continue
-            hits = list(automaton.iter(words.joined))
+            hits = list(automaton.iter(words.joined, ignore_white_space=True))
             self.hits.append(hits)
             self.atoms.append(set(map(_atom_of, hits)) if hits else _NOTHING)
         self.default = self.atoms[0] | self.atoms[1] | self.atoms[2]
@@ -516,7 +523,7 @@ class _Scan:
             return len(self.pattern_hits(node_id)) >= threshold
         if isinstance(node, Term) and not node.case_sensitive:
             # min_hits on a plain term: its hits are distinct places, so count them.
-            atom, _, _, wanted = self.rules.term_info[node_id]
+            atom, _, _, wanted, _ = self.rules.term_info[node_id]
             return sum(self._count(field, atom) for field, atoms in enumerate(self.atoms)
                        if (1 << field) & wanted and atom in atoms) >= threshold
         return _distinct(self.occurrences(node_id)) >= threshold
@@ -546,11 +553,11 @@ class _Scan:
     def _term_stop(self, field: int, end: int, prefix: bool) -> int:
         """Where a hit of an atom ending at ``end`` stops in the automaton string: at the
         closing space, or for a prefix at the end of the word it begins."""
-        return self._words(field).joined.find(" ", end + 1) if prefix else end
+        return self._words(field).joined.find("|", end + 1) if prefix else end
 
     def _term_occurrences(self, node_id: int, term: Term,
-                          info: tuple[int, int, int, int]) -> list[Occurrence]:
-        atom, length, size, wanted = info
+                          info: tuple[int, int, int, int, int]) -> list[Occurrence]:
+        atom, length, size, wanted, first = info
         result: list[Occurrence] = []
         prefix = term.prefix
         if term.case_sensitive:
@@ -559,7 +566,7 @@ class _Scan:
         for field, end in self.positions(atom):
             if not (1 << field) & wanted:
                 continue
-            start = end - length + 2
+            start = self._words(field).start(end, length, size, first)
             stop = self._term_stop(field, end, prefix)
             if term.case_sensitive and not self._same_case(term, field, start, stop):
                 continue
@@ -701,7 +708,7 @@ class _Scan:
         return found
 
     def _term_hits(self, plan: _TermPlan) -> _Found:
-        atom, length, prefix, fields, text, _ = plan
+        atom, length, prefix, fields, text, _, size, first = plan
         if atom not in self.present:
             return _NO_HITS
         cache_key = (atom, fields, text)  # leaves differing only in min_hits share hits
@@ -716,6 +723,7 @@ class _Scan:
                 words = self.words[field]
                 assert words is not None  # the automaton found something there
                 span, find, name = words.span, words.joined.find, TEXT_FIELDS[field]
+                begin = words.start
                 field_hits = self.hits[field]
                 if not self._sorted[field]:
                     field_hits.sort(key=_atom_of)  # stable: each atom's hits stay in order
@@ -723,7 +731,8 @@ class _Scan:
                 low = bisect_left(field_hits, atom, key=_atom_of)
                 high = bisect_right(field_hits, atom, lo=low, key=_atom_of)
                 for end, _ in field_hits[low:high]:
-                    start, stop = span(end - length + 2, find(" ", end + 1) if prefix else end)
+                    start, stop = span(begin(end, length, size, first),
+                                       find("|", end + 1) if prefix else end)
                     key = (field, start, stop, text)
                     hit = made.get(key)
                     if hit is None:

@@ -22,9 +22,8 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from bisect import bisect_left, bisect_right
-from itertools import accumulate, count
-from operator import add
+from bisect import bisect_right
+from itertools import accumulate
 
 import regex
 
@@ -121,7 +120,7 @@ def nfc(text: str) -> str:
 # Most news text fits an 8-bit code page (English with curly quotes and dashes in cp1252,
 # Russian in cp1251). Encoded there, one 256-byte table does in one ``bytes.translate`` what
 # ``split`` and ``fold_words`` do: a letter or digit becomes its folded form (``É`` -> ``e``),
-# anything else a space; ``bytes.split`` then gives the folded words. A character whose folded
+# anything else a space, keeping every offset (see ``Words``). A character whose folded
 # form is not one character of the same code page (``ß`` -> ``ss``, ``½``), and any text that
 # does not encode (Korean, combining marks), takes the general path above, line by line, so one
 # foreign paragraph does not slow a whole body. Tests check both paths give the same words.
@@ -226,129 +225,99 @@ def _fold_bytes(text: str) -> tuple[bytes, str] | None:
 
 
 class Words:
-    """One text field cut into words and folded, as ``fold_words(words(text))`` would.
+    """One text field cut into words and folded, as ``fold_words(words(text))`` would, laid
+    out for the automaton.
 
-    ``joined`` is the folded words between single spaces, with a space at each end
-    (``" mi6 chief says "``): what the automaton searches. ``index`` and ``span`` turn offsets
-    in ``joined`` back into word numbers and offsets in ``text``. They are asked about a few
-    hits per field, so they avoid building a list of every word: where a field (or a line of
-    it) took the code-page path, its part of ``joined`` is the folded text with runs of
-    separators squeezed to one space, and an offset maps back through the few runs longer
-    than one character.
+    ``joined`` has each folded word between bars, ``"|mi6|chief|says|"``, with one bar per run
+    of separators and the rest of the run as spaces, which the automaton skips
+    (``ignore_white_space``): the pattern ``"|door|is|"`` finds "door, is". Where the field
+    took a code page (nearly all news text), ``joined`` is the folded text itself, one
+    character per character of ``text`` after a leading bar: an offset maps back by
+    subtracting one, with no table. A line that took the general path is its folded words
+    between single bars instead, and maps back through its words' offsets.
     """
 
-    __slots__ = ("_chunks", "_firsts", "_maps", "joined", "text")
+    __slots__ = ("_aligned", "_pieces", "_positions", "joined", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        # Per stretch with words: where its first word is in joined, where the stretch is in
-        # text, and its folded bytes and code page, or its ``split`` parts and None.
-        self._chunks: list[tuple[int, int, bytes | list[str], str | None]] = []
-        self._maps: dict[int, tuple[list[int], list[int], list[int] | None]] = {}
         whole = _fold_bytes(text) if text else None
-        if whole is not None:
-            joined = _joined(*whole)
-            if joined:
-                self._chunks.append((1, 0, *whole))
-            self.joined = " " + joined + " "
+        # Per line that took the general path (and, around them, per stretch that did not):
+        # where it starts in joined, where in text, and its words' (starts, ends) in text
+        # relative to that, or None where joined is the folded text itself.
+        self._pieces: list[tuple[int, int, tuple[list[int], list[int]] | None]] = []
+        if whole is not None or not text:
+            self._aligned = True
+            self.joined = _barred(_decoded(*whole) if whole is not None else "")
         else:
-            # Line by line, so that one paragraph the code pages cannot do (Korean, combining
-            # marks) does not send the whole field down the general path.
+            self._aligned = False
             pieces: list[str] = []
-            offset, position = 0, 1
-            for line in text.split("\n") if text else ():
+            position = offset = 1  # joined starts with the bar of the padding
+            pending = False  # a stretch of code-page lines has begun and has no entry yet
+            for line in text.split("\n"):
                 found = _fold_bytes(line)
                 if found is not None:
-                    chunk: tuple[bytes | list[str], str | None] = found
-                    joined = _joined(*found)
+                    piece = _decoded(*found)  # as long as the line
+                    if not pending:
+                        self._pieces.append((position, offset - 1, None))
+                        pending = True
                 else:
                     parts = split(line)
-                    chunk = (parts, None)
-                    joined = " ".join(fold_words(parts[1::2]))
-                if joined:
-                    self._chunks.append((position, offset, *chunk))
-                    pieces.append(joined)
-                    position += len(joined) + 1
+                    piece = " ".join(fold_words(parts[1::2]))
+                    edges = bounds(parts)
+                    self._pieces.append((position, offset - 1, (edges[1:-1:2], edges[2:-1:2])))
+                    pending = False
+                    # what follows starts aligned again, wherever it is
+                    self._pieces.append((position + len(piece), offset - 1 + len(line), None))
+                    pending = True
+                pieces.append(piece)
+                position += len(piece) + 1  # the newline is a separator in both
                 offset += len(line) + 1
-            self.joined = " " + " ".join(pieces) + " "
-        self._firsts = [chunk[0] for chunk in self._chunks]
+            self.joined = _barred(" ".join(pieces))
+        self._positions = [piece[0] for piece in self._pieces]
+
+    @property
+    def empty(self) -> bool:
+        """Whether the field has no words at all."""
+        return self.joined.count("|") < 2
 
     def index(self, start: int) -> int:
         """The number of the word that starts at offset ``start`` of ``joined``."""
-        return self.joined.count(" ", 0, start) - 1
+        return self.joined.count("|", 0, start) - 1
+
+    def start(self, end: int, length: int, size: int, first: int) -> int:
+        """Where in ``joined`` an automaton hit ending at ``end`` starts (its first letter),
+        for a pattern ``length`` long of ``size`` words, the first ``first`` letters long."""
+        if size == 1:
+            return end - length + 2
+        # Skipped spaces may lie between the words: step back over the bars between them.
+        rfind = self.joined.rfind
+        for _ in range(size - 1):
+            end = rfind("|", 0, end)
+        return end - first
 
     def span(self, start: int, stop: int) -> tuple[int, int]:
         """Offsets in ``text`` of the words at ``joined[start:stop]`` (whole words)."""
-        if len(self._chunks) == 1:  # the common case, inlined: one stretch, one code page
-            first, offset, _, page = self._chunks[0]
-            if page is not None:
-                where, removed, _ = self._maps.get(0) or self._map(0)
-                local = start - first + 1
-                begin = offset + local + removed[bisect_right(where, local)] - 1
-                last = stop - first
-                return begin, offset + last + removed[bisect_right(where, last)]
-        return self._start(start), self._stop(stop)
+        if self._aligned:
+            return start - 1, stop - 1
+        return self._text_offset(start, 0), self._text_offset(stop, 1)
 
-    def _start(self, start: int) -> int:
-        number = bisect_right(self._firsts, start) - 1
-        first, offset, _, page = self._chunks[number]
-        local = start - first + 1  # in " " + the stretch's words + " "
-        where, removed, _ = self._map(number)
-        if page is not None:
-            return offset + local + removed[bisect_right(where, local)] - 1
-        return offset + removed[bisect_left(where, local - 1)]
-
-    def _stop(self, stop: int) -> int:
-        number = bisect_right(self._firsts, stop - 1) - 1
-        first, offset, _, _ = self._chunks[number]
-        local = stop - first + 1
-        where, removed, ends = self._map(number)
-        if ends is None:
-            last = local - 1
-            return offset + last + removed[bisect_right(where, last)]
-        return offset + ends[bisect_left(where, local) - 1]
-
-    def _map(self, number: int) -> tuple[list[int], list[int], list[int] | None]:
-        """How one stretch maps back to the text, worked out on first use.
-
-        Code page: its folded bytes are the text's, one byte per character; its words in
-        joined are ``" " + bytes + " "`` with each run of spaces squeezed to its last space.
-        ``where`` is the offset in joined of each squeezed run, ``removed`` the spaces
-        squeezed out before it. General path: per word, the offset of the space before it
-        in joined, and where the word starts and ends in the stretch.
-        """
-        found = self._maps.get(number)
-        if found is None:
-            _, _, data, page = self._chunks[number]
-            if page is not None:
-                padded = b" " + data + b" "  # type: ignore[operator]
-                where: list[int] = []
-                removed = [0]
-                for run in _RUNS.finditer(padded):
-                    first, after = run.span()
-                    where.append(first - removed[-1])
-                    removed.append(removed[-1] + after - first - 1)
-                found = (where, removed, None)
-            else:
-                parts: list[str] = data  # type: ignore[assignment]
-                folded = fold_words(parts[1::2])
-                space_before = list(map(add, accumulate(map(len, folded), initial=0), count()))
-                edges = bounds(parts)
-                found = (space_before, edges[1:-1:2], edges[2:-1:2])
-            self._maps[number] = found
-        return found
+    def _text_offset(self, where: int, ending: int) -> int:
+        number = bisect_right(self._positions, where - ending) - 1
+        position, offset, edges = self._pieces[number]
+        if edges is None:
+            return offset + where - position
+        word = self.joined.count("|", position, where)
+        return offset + edges[ending][word]
 
 
-_RUNS = re.compile(b"  +")
-
-
-def _joined(folded: bytes, page: str) -> str:
-    """The words of folded bytes between single spaces, in one C pass: folded bytes hold no
-    whitespace but the spaces that stand for separators (the table never makes a letter a
-    space, tab or newline), so ``split()`` splits exactly at runs of them."""
-    folded = b" ".join(folded.split())
+def _decoded(folded: bytes, page: str) -> str:
     return folded.decode("ascii" if folded.isascii() else page)
 
 
-def cut(text: str) -> Words:
-    return Words(text)
+def _barred(folded: str) -> str:
+    """Folded text (words and spaces) padded with a separator at each end, each run of
+    separators made one bar and as many spaces as it had characters more, in three C passes:
+    every space a bar, then the second of each pair of bars a space (which leaves a run of
+    bars alternating with spaces), then every bar after a space a space."""
+    return (" " + folded + " ").replace(" ", "|").replace("||", "| ").replace(" |", "  ")
