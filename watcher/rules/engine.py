@@ -117,9 +117,10 @@ Parts = tuple[tuple[int, int, int], ...]
 Occurrence = tuple[int, int, int, Parts]
 # What orders and deduplicates hits: (field index, start, end, term as written)
 _HitKey = tuple[int, int, int, str]
-# A plain term leaf: atom, key length, prefix?, field indexes, term as written, min hits,
-# number of words, length of the first word
-_TermPlan = tuple[int, int, bool, tuple[int, ...], str, int, int, int]
+# A plain term leaf: atom, the id of its hits (one per atom, fields and term as written:
+# leaves differing only in min hits share them), key length, prefix?, field indexes, term as
+# written, min hits, number of words, length of the first word
+_TermPlan = tuple[int, int, int, bool, tuple[int, ...], str, int, int, int]
 # Which atoms can wake a sub-query: see RuleSet._trigger
 _TriggerPlan = frozenset[int] | tuple[str, tuple[Any, ...]] | None
 
@@ -157,7 +158,9 @@ class RuleSet:
         self._term_plans: dict[int, _TermPlan | None] = {}
         self._active = [r for r in self.rules if r.enabled]
         self._tests: list[Any] = []
-        self._positive: list[tuple[int, ...]] = []  # leaf ids whose hits a match reports
+        self._hit_ids: dict[tuple[int, tuple[int, ...], str], int] = {}
+        # What a match reports hits of: its non-negated leaves, plain terms as their plans
+        self._reports: list[tuple[tuple[_TermPlan, ...], tuple[int, ...]]] = []
         plans: list[_TriggerPlan] = []
         for rule in self._active:
             root = self.queries[rule.name].root
@@ -169,7 +172,10 @@ class RuleSet:
             self._tests.append(eval(f"lambda d, f, x: {source}", {"__builtins__": {}}))
             positive: list[int] = []
             self._positive_leaves(root, True, threshold, positive)
-            self._positive.append(tuple(dict.fromkeys(positive)))
+            leaves = tuple(dict.fromkeys(positive))
+            reported = tuple(plan for plan in map(self.term_plan, leaves) if plan is not None)
+            others = tuple(leaf for leaf in leaves if self.term_plan(leaf) is None)
+            self._reports.append((reported, others))
             plans.append(self._trigger(root))
         self._trigger_plans = tuple(plans)
         # How many articles out of LEARN_FROM each atom is expected in: a prior until the
@@ -283,9 +289,9 @@ class RuleSet:
         plan: _TermPlan | None = None
         if isinstance(node, Term) and not node.case_sensitive:
             atom, length, size, _, first = self.term_info[node_id]
-            plan = (atom, length, node.prefix,
-                    tuple(TEXT_FIELDS.index(name) for name in node.fields), node.text, threshold,
-                    size, first)
+            fields = tuple(TEXT_FIELDS.index(name) for name in node.fields)
+            hit_id = self._hit_ids.setdefault((atom, fields, node.text), len(self._hit_ids))
+            plan = (atom, hit_id, length, node.prefix, fields, node.text, threshold, size, first)
         self._term_plans[leaf_id] = plan
         return plan
 
@@ -404,7 +410,7 @@ class RuleSet:
             if (excluded and index in excluded) or not tests[index](default, per_field, scan):
                 continue
             matches.append(RuleMatch(self._active[index].name,
-                                     scan.rule_hits(self._positive[index])))
+                                     scan.rule_hits(*self._reports[index])))
         return tuple(matches)
 
     def meta_holds(self, node_id: int, article: Article) -> bool:
@@ -459,7 +465,7 @@ class _Scan:
         self._leaf: dict[int, bool] = {}
         self._occurrences: dict[int, list[Occurrence]] = {}
         self._leaf_hits: dict[int, _Found] = {}
-        self._term_hits_cache: dict[tuple[int, tuple[int, ...], str], _Found] = {}
+        self._term_hits_cache: dict[int, _Found] = {}  # by the plans' hit ids
         self._hit_objects: dict[_HitKey, Hit] = {}
         self._regex_hits: dict[int, dict[_HitKey, Hit]] = {}
         self._regex_left = REGEX_BUDGET
@@ -657,14 +663,19 @@ class _Scan:
 
     # -- hits ----------------------------------------------------------------------------------
 
-    def rule_hits(self, leaves: tuple[int, ...]) -> tuple[Hit, ...]:
-        """The hits of a matched rule's non-negated leaves that hold, in text order."""
-        cache = self._leaf_hits
+    def rule_hits(self, plans: tuple[_TermPlan, ...], others: tuple[int, ...]
+                  ) -> tuple[Hit, ...]:
+        """The hits of a matched rule's non-negated leaves that hold, in text order: ``plans``
+        for its plain terms, the ids of the others."""
+        present, cache = self.present, self._term_hits_cache
         found: list[_Found] = []
-        for leaf in leaves:
-            leaf_found = cache.get(leaf)
-            if leaf_found is None:
-                leaf_found = self._found(leaf)
+        for plan in plans:
+            if plan[0] in present:
+                leaf_found = cache.get(plan[1]) or self._term_hits(plan)
+                if len(leaf_found[1]) >= plan[6]:
+                    found.append(leaf_found)
+        for leaf in others:
+            leaf_found = self._found(leaf)
             if leaf_found[1]:
                 found.append(leaf_found)
         if len(found) == 1:  # the common case: already in order
@@ -692,7 +703,7 @@ class _Scan:
             elif plan is not None:
                 # the common case: shared by every leaf of the same term written the same way
                 found = self._term_hits(plan)
-                if len(found[1]) < plan[5]:
+                if len(found[1]) < plan[6]:
                     found = _NO_HITS
             else:
                 node_id, threshold = self.rules.leaves[leaf_id]
@@ -708,11 +719,10 @@ class _Scan:
         return found
 
     def _term_hits(self, plan: _TermPlan) -> _Found:
-        atom, length, prefix, fields, text, _, size, first = plan
+        atom, hit_id, length, prefix, fields, text, _, size, first = plan
         if atom not in self.present:
             return _NO_HITS
-        cache_key = (atom, fields, text)  # leaves differing only in min_hits share hits
-        found = self._term_hits_cache.get(cache_key)
+        found = self._term_hits_cache.get(hit_id)
         if found is None:
             keys: list[_HitKey] = []
             hits: list[Hit] = []
@@ -740,7 +750,7 @@ class _Scan:
                     keys.append(key)
                     hits.append(hit)
             found = (tuple(keys), tuple(hits)) if keys else _NO_HITS
-            self._term_hits_cache[cache_key] = found
+            self._term_hits_cache[hit_id] = found
         return found
 
     def _hits(self, keys: Iterable[_HitKey]) -> tuple[Hit, ...]:
