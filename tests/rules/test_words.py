@@ -57,7 +57,12 @@ def _check(text: str) -> None:
         assert found.index(start) == number
         assert found.span(start, stop) == (edges[2 * number + 1], edges[2 * number + 2])
         # the start of a hit of this word, and of a phrase ending with it, from its end
-        assert found.start(stop, len(folded[number]) + 2, 1, len(folded[number])) == start
+        word = folded[number]
+        assert found.start(stop, len(word) + 2, 1, len(word)) == start
+        # the text of hits of this word, and of a prefix of it (the whole word)
+        whole = (edges[2 * number + 1], edges[2 * number + 2])
+        assert found.spans([stop], len(word) + 2, 1, len(word), False) == [whole]
+        assert found.spans([start], 2, 1, 1, True) == [whole]
         if number >= 2:
             first = layout[number - 2]
             assert found.start(stop, 0, 3, first[1] - first[0]) == first[0]

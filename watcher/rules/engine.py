@@ -455,10 +455,8 @@ class RuleSet:
 
 _by_position = itemgetter(0, 1, 2)
 _atom_of = itemgetter(1)
+_end_of = itemgetter(0)
 _NOTHING: frozenset[int] = frozenset()
-# A leaf's hits: their keys (what orders and deduplicates them) and the Hit objects
-_Found = tuple[tuple[_HitKey, ...], tuple[Hit, ...]]
-_NO_HITS: _Found = ((), ())
 _DEFAULT_INDEXES = tuple(TEXT_FIELDS.index(name) for name in DEFAULT_FIELDS)
 
 
@@ -475,15 +473,15 @@ class _Scan:
         # Per field, the automaton's (end, atom) hits and the set of atoms, built by C code
         # (list, set, map); the hits are sorted by atom only when a position is asked for.
         self.hits: list[list[tuple[int, int]]] = []
-        self._sorted = [False] * len(self.texts)
+        # per field, the atom of each hit once the hits are sorted by atom (for bisect)
+        self._order: list[list[int] | None] = [None] * len(self.texts)
         self.atoms: list[set[int] | frozenset[int]] = []
         self._positions: dict[int, list[tuple[int, int]]] = {}
         self._written: dict[int, str] = {}  # per field, the text in NFC (see _may_have_case)
         self._leaf: dict[int, bool] = {}
         self._occurrences: dict[int, list[Occurrence]] = {}
-        self._leaf_hits: dict[int, _Found] = {}
-        self._term_hits_cache: dict[int, _Found] = {}  # by the plans' hit ids
-        self._hit_objects: dict[_HitKey, Hit] = {}
+        self._leaf_hits: dict[int, tuple[Hit, ...]] = {}
+        self._term_hits_cache: dict[int, tuple[Hit, ...]] = {}  # by the plans' hit ids
         self._regex_hits: dict[int, dict[_HitKey, Hit]] = {}
         self._regex_left = REGEX_BUDGET
         automaton = rules._automaton
@@ -513,7 +511,7 @@ class _Scan:
     def _ends(self, field: int, atom: int) -> list[int]:
         """End offsets of the hits of ``atom`` in ``field``, in order."""
         hits, low, high = self._hits_of(field, atom)
-        return [end for end, _ in hits[low:high]]
+        return list(map(_end_of, hits[low:high]))
 
     def _count(self, field: int, atom: int) -> int:
         _, low, high = self._hits_of(field, atom)
@@ -521,12 +519,12 @@ class _Scan:
 
     def _hits_of(self, field: int, atom: int) -> tuple[list[tuple[int, int]], int, int]:
         """The automaton hits of ``field`` and where those of ``atom`` are in them."""
-        hits = self.hits[field]
-        if not self._sorted[field]:
+        hits, order = self.hits[field], self._order[field]
+        if order is None:
             hits.sort(key=_atom_of)  # stable: each atom's hits stay in text order
-            self._sorted[field] = True
-        low = bisect_left(hits, atom, key=_atom_of)
-        return hits, low, bisect_right(hits, atom, lo=low, key=_atom_of)
+            order = self._order[field] = list(map(_atom_of, hits))
+        low = bisect_left(order, atom)
+        return hits, low, bisect_right(order, atom, low)
 
     # -- leaves --------------------------------------------------------------------------------
 
@@ -685,111 +683,82 @@ class _Scan:
         """The hits of a matched rule's non-negated leaves that hold, in text order: ``plans``
         for its plain terms, the ids of the others."""
         present, cache = self.present, self._term_hits_cache
-        found: list[_Found] = []
+        found: list[tuple[Hit, ...]] = []
         for plan in plans:
             if plan[0] in present:
-                leaf_found = cache.get(plan[1]) or self._term_hits(plan)
-                if len(leaf_found[1]) >= plan[6]:
-                    found.append(leaf_found)
+                hits = cache.get(plan[1])
+                if hits is None:
+                    hits = self._term_hits(plan)
+                if len(hits) >= plan[6]:
+                    found.append(hits)
         for leaf in others:
-            leaf_found = self._found(leaf)
-            if leaf_found[1]:
-                found.append(leaf_found)
+            hits = self._found(leaf)
+            if hits:
+                found.append(hits)
         if len(found) == 1:  # the common case: already in order
-            return found[0][1]
+            return found[0]
         if not found:
             return ()
-        merged: dict[_HitKey, Hit] = {}
-        for keys, hits in found:
-            merged.update(zip(keys, hits, strict=True))
-        return tuple(merged[key] for key in sorted(merged))
+        return tuple(sorted(set(chain.from_iterable(found)), key=_in_text_order))
 
-    def leaf_hits(self, leaf_id: int) -> dict[_HitKey, Hit]:
-        """Hits of one leaf (none when it does not hold), keyed and ordered by position."""
-        keys, hits = self._found(leaf_id)
-        return dict(zip(keys, hits, strict=True))
+    def leaf_hits(self, leaf_id: int) -> tuple[Hit, ...]:
+        """Hits of one leaf (none when it does not hold), in text order."""
+        return self._found(leaf_id)
 
-    def _found(self, leaf_id: int) -> _Found:
-        """Hits of one leaf and their keys, in order (none when it does not hold)."""
+    def _found(self, leaf_id: int) -> tuple[Hit, ...]:
         found = self._leaf_hits.get(leaf_id)
         if found is None:
             plans = self.rules._term_plans
             plan = plans[leaf_id] if leaf_id in plans else self.rules.term_plan(leaf_id)
-            if plan is not None and plan[0] not in self.present:
-                found = _NO_HITS
-            elif plan is not None:
+            if plan is not None:
                 # the common case: shared by every leaf of the same term written the same way
-                found = self._term_hits(plan)
-                if len(found[1]) < plan[6]:
-                    found = _NO_HITS
+                found = self._term_hits(plan) if plan[0] in self.present else ()
+                if len(found) < plan[6]:
+                    found = ()
             else:
                 node_id, threshold = self.rules.leaves[leaf_id]
                 if not self.holds(node_id, threshold):
-                    found = _NO_HITS
+                    found = ()
                 elif node_id in self.rules.term_info or node_id in self.rules.children:
-                    keys = self._positional_keys(node_id)
-                    found = (keys, self._hits(keys))
+                    found = self._positional_hits(node_id)
                 else:
-                    hits = self.pattern_hits(node_id)
-                    found = (tuple(hits), tuple(hits.values()))
+                    found = tuple(self.pattern_hits(node_id).values())
             self._leaf_hits[leaf_id] = found
         return found
 
-    def _term_hits(self, plan: _TermPlan) -> _Found:
+    def _term_hits(self, plan: _TermPlan) -> tuple[Hit, ...]:
+        """The hits of a plain term, once per article (by the plan's hit id)."""
         atom, hit_id, length, prefix, fields, text, _, size, first = plan
-        if atom not in self.present:
-            return _NO_HITS
         found = self._term_hits_cache.get(hit_id)
         if found is None:
-            keys: list[_HitKey] = []
             hits: list[Hit] = []
-            made = self._hit_objects
             for field in fields:
-                if atom not in self.atoms[field]:
-                    continue
-                words = self.words[field]
-                assert words is not None  # the automaton found something there
-                span, find, name = words.span, words.joined.find, TEXT_FIELDS[field]
-                begin = words.start
-                field_hits = self.hits[field]
-                if not self._sorted[field]:
-                    field_hits.sort(key=_atom_of)  # stable: each atom's hits stay in order
-                    self._sorted[field] = True
-                low = bisect_left(field_hits, atom, key=_atom_of)
-                high = bisect_right(field_hits, atom, lo=low, key=_atom_of)
-                for end, _ in field_hits[low:high]:
-                    start, stop = span(begin(end, length, size, first),
-                                       find("|", end + 1) if prefix else end)
-                    key = (field, start, stop, text)
-                    hit = made.get(key)
-                    if hit is None:
-                        hit = made[key] = Hit(name, start, stop, text)
-                    keys.append(key)
-                    hits.append(hit)
-            found = (tuple(keys), tuple(hits)) if keys else _NO_HITS
-            self._term_hits_cache[hit_id] = found
+                if atom in self.atoms[field]:
+                    name, words = TEXT_FIELDS[field], self._words(field)
+                    field_hits, low, high = self._hits_of(field, atom)
+                    ends = map(_end_of, field_hits[low:high])
+                    for start, stop in words.spans(ends, length, size, first, prefix):
+                        hits.append(Hit(name, start, stop, text))
+            found = self._term_hits_cache[hit_id] = tuple(hits)
         return found
 
-    def _hits(self, keys: Iterable[_HitKey]) -> tuple[Hit, ...]:
-        """The Hit of each key, one object per key per article, shared by every rule."""
-        made = self._hit_objects
-        result = []
-        for key in keys:
-            hit = made.get(key)
-            if hit is None:
-                hit = made[key] = Hit(TEXT_FIELDS[key[0]], key[1], key[2], key[3])
-            result.append(hit)
-        return tuple(result)
-
-    def _positional_keys(self, node_id: int) -> tuple[_HitKey, ...]:
-        unique: dict[_HitKey, None] = {}
+    def _positional_hits(self, node_id: int) -> tuple[Hit, ...]:
+        unique: set[Hit] = set()
         nodes = self.rules.nodes
         for field, _, _, parts in self.occurrences(node_id):
-            span = self._words(field).span
+            span, name = self._words(field).span, TEXT_FIELDS[field]
             for term_id, start, stop in parts:
                 text = nodes[term_id].text  # type: ignore[union-attr]
-                unique[(field, *span(start, stop), text)] = None
-        return tuple(sorted(unique)) if len(unique) > 1 else tuple(unique)
+                unique.add(Hit(name, *span(start, stop), text))
+        return tuple(sorted(unique, key=_in_text_order))
+
+
+_FIELD_INDEX = {name: index for index, name in enumerate(TEXT_FIELDS)}
+
+
+def _in_text_order(hit: Hit) -> tuple[int, int, int, str]:
+    """How a match's hits are ordered: by field, then place (then term, for a stable order)."""
+    return _FIELD_INDEX[hit.field], hit.start, hit.end, hit.term
 
 
 def _distinct(occurrences: list[Occurrence]) -> int:

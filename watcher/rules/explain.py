@@ -78,7 +78,7 @@ def _explain(rules: RuleSet, scan: _Scan, node: Node, positive: bool, min_hits: 
     if isinstance(node, Meta):
         return Explanation(node.text, node.field, scan.holds(rules.node_id(node), 1))
     node_id = rules.node_id(node)
-    found = tuple(scan.leaf_hits(rules.leaf_id(node, 1)).values())
+    found = scan.leaf_hits(rules.leaf_id(node, 1))
     matched = scan.holds(node_id, threshold)
     note = ""
     if found and not matched:

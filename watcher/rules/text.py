@@ -23,6 +23,7 @@ import codecs
 import re
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Iterable
 from itertools import accumulate
 
 import regex
@@ -295,6 +296,24 @@ class Words:
         for _ in range(size - 1):
             end = rfind("|", 0, end)
         return end - first
+
+    def spans(self, ends: Iterable[int], length: int, size: int, first: int,
+              prefix: bool) -> list[tuple[int, int]]:
+        """Offsets in ``text`` of the automaton hits of one pattern (``length`` long, of
+        ``size`` words, the first ``first`` letters long, open-ended if ``prefix``) that end
+        at ``ends``: for a prefix, of the whole word it begins."""
+        # Loops, not comprehensions: a comprehension is a function call of its own in
+        # Python 3.11, and this runs for every term of every match, mostly for one hit.
+        found: list[tuple[int, int]] = []
+        find = self.joined.find
+        if self._aligned and size == 1:  # the common case: arithmetic only
+            for end in ends:
+                found.append((end - length + 1, find("|", end + 1) - 1 if prefix else end - 1))
+        else:
+            for end in ends:
+                found.append(self.span(self.start(end, length, size, first),
+                                       find("|", end + 1) if prefix else end))
+        return found
 
     def span(self, start: int, stop: int) -> tuple[int, int]:
         """Offsets in ``text`` of the words at ``joined[start:stop]`` (whole words)."""
