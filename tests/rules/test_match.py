@@ -157,6 +157,16 @@ def test_hits_carry_field_spans_and_term_as_written() -> None:
     assert found == sorted(found, key=lambda h: ("title", "summary", "body").index(h[0]))
 
 
+def test_every_hit_of_a_repeated_phrase_is_reported() -> None:
+    # Back to back, the two phrases share the separator between them; and separators of
+    # several characters (", ") lie inside a phrase, which the automaton skips.
+    item = article(body="O'Brien O'Brien, door,  is open; door is")
+    assert hits("=O'Brien", item) == [("body", "O'Brien", "=O'Brien")] * 2
+    assert hits('"door is"', item) == [("body", "door,  is", '"door is"'),
+                                       ("body", "door is", '"door is"')]
+    assert hits("door NEAR/0 is", item) == [("body", "door", "door"), ("body", "is", "is")] * 2
+
+
 def test_hits_of_near_are_the_close_pair_only() -> None:
     item = article(body="Putin far away words here and there. Putin met Wagner.")
     assert hits("Putin NEAR/1 Wagner", item) == [("body", "Putin", "Putin"),

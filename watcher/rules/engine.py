@@ -578,7 +578,7 @@ class _Scan:
 
     def _term_occurrences(self, node_id: int, term: Term,
                           info: tuple[int, int, int, int, int]) -> list[Occurrence]:
-        atom, length, size, wanted, first = info
+        atom, length, size, wanted, head = info  # head: the first word's length
         result: list[Occurrence] = []
         prefix = term.prefix
         if term.case_sensitive:
@@ -587,7 +587,7 @@ class _Scan:
         for field, end in self.positions(atom):
             if not (1 << field) & wanted:
                 continue
-            start = self._words(field).start(end, length, size, first)
+            start = self._words(field).start(end, length, size, head)
             stop = self._term_stop(field, end, prefix)
             if term.case_sensitive and not self._same_case(term, field, start, stop):
                 continue

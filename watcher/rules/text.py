@@ -150,7 +150,7 @@ class _CodePage:
     def __init__(self, name: str) -> None:
         self.name = name
         table = bytearray(b" " * 256)
-        unsupported: list[bytes] = []
+        unsupported: list[int] = []
         for byte in range(256):
             try:
                 char = bytes((byte,)).decode(name)
@@ -158,18 +158,20 @@ class _CodePage:
                 continue
             if not char.isalnum():
                 if unicodedata.category(char).startswith("M"):  # pragma: no cover - none
-                    unsupported.append(bytes((byte,)))
+                    unsupported.append(byte)
                 continue
             folded = fold_word(char)
             encoded = folded.encode(name, "replace")
             if len(folded) == 1 and len(encoded) == 1 and encoded != b"?" and encoded != b" ":
                 table[byte] = encoded[0]
             else:
-                unsupported.append(bytes((byte,)))
+                unsupported.append(byte)
         # In the table a space means "not a letter or digit": everything else is one.
         self.table = bytes(table)
+        # As byte values, not one-byte strings: ``b"x" in raw`` first tries the argument as an
+        # int and raises (and clears) a TypeError, a formatted message each time.
         self.unsupported = tuple(unsupported)
-        self.apostrophes = tuple(a.encode(name) for a in _APOSTROPHES)
+        self.apostrophes = tuple(a.encode(name)[0] for a in _APOSTROPHES)
 
     def fold(self, text: str) -> bytes | None:
         """``text`` with every letter folded and every separator a space, one byte per
@@ -185,7 +187,7 @@ class _CodePage:
                 # matched) alive until a garbage collection. Cut it here.
                 error.__traceback__ = None
                 return None
-            if any(byte in raw for byte in self.unsupported):
+            if any(map(raw.__contains__, self.unsupported)):
                 return None
         folded = raw.translate(self.table)
         for apostrophe in self.apostrophes:
@@ -194,7 +196,7 @@ class _CodePage:
         return folded
 
 
-def _drop_possessives(raw: bytes, folded: bytes, apostrophe: bytes) -> bytes:
+def _drop_possessives(raw: bytes, folded: bytes, apostrophe: int) -> bytes:
     """``folded`` with each possessive "s" (a lone s after a word and an apostrophe, as in
     ``_PLAIN``) made a space. Apostrophes are few, so a loop over them is cheaper than a
     regex over every byte."""
