@@ -1,6 +1,6 @@
 """Rule engine benchmark: does the cost per article stay flat as rules grow?
 
-    python bench/bench_rules.py [--articles 1000] [--sizes 100,1000,10000] [--repeat 3]
+    python bench/bench_rules.py [--articles 1000] [--sizes 100,1000,10000] [--repeat 5]
                                 [--no-learning]
 
 1,000 article texts are built deterministically by recombining the paragraphs of the 79 real
@@ -8,8 +8,7 @@ article bodies in the extraction corpus; rules (words, phrases, prefixes, NEAR, 
 case-sensitive acronyms, metadata) draw their vocabulary from the same texts. For each rule
 count it prints articles per second for:
 
-- engine:   ``RuleSet.match`` (what the daemon runs), best of ``--repeat`` passes, after one
-            untimed pass (which counts the matches; like a daemon over its first 300 articles,
+- engine:   ``RuleSet.match`` (what the daemon runs), after one untimed pass (which counts the matches; like a daemon over its first 300 articles,
             the engine learns there how often each term occurs and picks its triggers by it:
             ``--no-learning`` keeps the built-in guess instead);
 - floor:    one bare Aho-Corasick pass over each article's text (title, summary and body,
@@ -24,6 +23,10 @@ count it prints articles per second for:
 - baseline: the obvious implementation, one compiled regex per rule (lookaheads for
             AND/NOT, alternation for OR), looped over every rule. Far too slow to run on all
             articles with many rules, so it runs on a subset and is extrapolated (printed).
+
+Each figure is the best of ``--repeat`` rounds; a round times every size's engine, floor and
+automaton one after the other, so that a busy spell on a shared machine slows a whole round
+rather than skewing one size against another. CPU time of this process is measured.
 
 Targets at 10,000 rules: >= 1,000x the baseline, within 5x of the floor, and at most 3x
 slower than at 100 rules.
@@ -246,22 +249,69 @@ def run_baseline(patterns: Sequence[re.Pattern[str]], texts: Sequence[str]) -> i
 # Runs
 
 
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        # CPU time of this process: other work on the machine does not count against us.
-        started = time.process_time()
-        work()
-        times.append(time.process_time() - started)
-    return min(times)
+@dataclass
+class Setup:
+    rules: list[Rule]
+    compile_seconds: float
+    matched: int  # matches over all articles
+    engine: Callable[[Sequence[Article], Sequence[str], Sequence[str]], object]
+    floor: Callable[[Sequence[Article], Sequence[str], Sequence[str]], object]
+    automaton: Callable[[Sequence[Article], Sequence[str], Sequence[str]], object]
+
+
+def prepare(size: int, vocab: Vocabulary, articles: Sequence[Article]) -> Setup:
+    """One size's rules compiled, as the daemon would, and its three timed passes: the engine
+    (after one untimed pass, in which it learns its triggers), the floor and the automaton."""
+    rules = make_rules(size, vocab)
+    compile_query.cache_clear()
+    started = time.perf_counter()
+    ruleset = RuleSet(rules)
+    compile_seconds = time.perf_counter() - started
+    settle_in_memory()  # as the daemon does after loading rules
+    matched = sum(len(ruleset.match(a)) for a in articles)
+
+    floor_automaton = ahocorasick.Automaton()
+    for key in ruleset.atoms:  # "|door|is|always|open|" -> "door is always open"
+        floor_automaton.add_word(" ".join(key.strip("|").split("|")), 0)
+    floor_automaton.make_automaton()
+    # The floor must search for the same terms: it finds at least the engine's hits (it
+    # ignores word boundaries), or it is measuring nothing.
+    lowered = [f"{a.title}\n{a.description}\n{a.body}".lower() for a in articles[:50]]
+    folded = [Words(t).joined for a in articles[:50] for t in (a.title, a.description, a.body)]
+    floor_hits = sum(sum(1 for _ in floor_automaton.iter(text)) for text in lowered)
+    engine_hits = sum(sum(1 for _ in ruleset._automaton.iter(text, ignore_white_space=True))
+                      for text in folded)
+    assert floor_hits >= 0.9 * engine_hits, (floor_hits, engine_hits)
+
+    def engine(articles: Sequence[Article], _: Sequence[str], __: Sequence[str]) -> None:
+        for article in articles:
+            ruleset.match(article)
+
+    def floor(_: Sequence[Article], lowered: Sequence[str], __: Sequence[str]) -> None:
+        for text in lowered:
+            collections.deque(floor_automaton.iter(text), maxlen=0)
+
+    def automaton(_: Sequence[Article], __: Sequence[str], folded: Sequence[str]) -> None:
+        for text in folded:
+            collections.deque(ruleset._automaton.iter(text, ignore_white_space=True), maxlen=0)
+
+    return Setup(rules, compile_seconds, matched, engine, floor, automaton)
+
+
+def timed(work: Callable[[Sequence[Article], Sequence[str], Sequence[str]], object],
+          articles: Sequence[Article], lowered: Sequence[str], folded: Sequence[str]) -> float:
+    """CPU seconds of one pass of ``work`` (other work on the machine does not count)."""
+    gc.collect()
+    started = time.process_time()
+    work(articles, lowered, folded)
+    return time.process_time() - started
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--sizes", default="100,1000,10000")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds")
     parser.add_argument("--baseline-seconds", type=float, default=6.0,
                         help="time to spend on the baseline per size (it is extrapolated)")
     parser.add_argument("--no-learning", action="store_true",
@@ -282,41 +332,24 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{'/ AC only':>9} {'matches/a':>9}")
     print(header)
     print("-" * len(header))
-    results = {}
+    # Every size is set up first, then timed in rounds: each round times every size's engine,
+    # floor and automaton one after the other, and each figure is the best of its rounds. A
+    # slow spell of a shared machine then slows a whole round, not one size's figures, and
+    # the ratios between sizes (and against the floor) hold.
+    setups: dict[int, Setup] = {}
     for size in (int(s) for s in args.sizes.split(",")):
-        rules = make_rules(size, vocab)
-        compile_query.cache_clear()
-        started = time.perf_counter()
-        ruleset = RuleSet(rules)
-        compile_seconds = time.perf_counter() - started
-        settle_in_memory()  # as the daemon does after loading rules
-
-        matched = sum(len(ruleset.match(a)) for a in articles)
-        engine = best_of(args.repeat, lambda rs=ruleset: [rs.match(a) for a in articles])
-
-        floor_automaton = ahocorasick.Automaton()
-        for key in ruleset.atoms:  # "|door|is|always|open|" -> "door is always open"
-            floor_automaton.add_word(" ".join(key.strip("|").split("|")), 0)
-        floor_automaton.make_automaton()
-
-        def floor(automaton: ahocorasick.Automaton = floor_automaton) -> None:
-            for text in lowered:
-                collections.deque(automaton.iter(text), maxlen=0)
-
-        def automaton_only(automaton: ahocorasick.Automaton = ruleset._automaton) -> None:
-            for text in folded:
-                collections.deque(automaton.iter(text, ignore_white_space=True), maxlen=0)
-
-        # The floor must search for the same terms: it finds at least the engine's hits
-        # (it ignores word boundaries), or it is measuring nothing.
-        floor_hits = sum(sum(1 for _ in floor_automaton.iter(text)) for text in lowered[:50])
-        engine_hits = sum(sum(1 for _ in ruleset._automaton.iter(text, ignore_white_space=True))
-                          for text in folded[:150])
-        assert floor_hits >= 0.9 * engine_hits, (floor_hits, engine_hits)
-        floor_time = best_of(args.repeat, floor)
-        automaton_time = best_of(args.repeat, automaton_only)
-
-        patterns = baseline_rules(rules)
+        setups[size] = prepare(size, vocab, articles)
+    times: dict[tuple[int, str], list[float]] = collections.defaultdict(list)
+    for _ in range(args.repeat):
+        for size, setup in setups.items():
+            for kind, work in (("engine", setup.engine), ("floor", setup.floor),
+                               ("automaton", setup.automaton)):
+                times[size, kind].append(timed(work, articles, lowered, folded))
+    results = {}
+    for size, setup in setups.items():
+        # The baseline last, one size at a time: 10,000 compiled regexes would otherwise stay
+        # alive through the rounds above.
+        patterns = baseline_rules(setup.rules)
         done, spent = 0, 0.0
         while spent < args.baseline_seconds and done < len(texts):
             chunk = texts[done:done + 5]
@@ -324,21 +357,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_baseline(patterns, chunk)
             spent += time.process_time() - started
             done += len(chunk)
+        del patterns
         baseline_rate = done / spent
-
-        engine_rate = len(articles) / engine
-        floor_rate = len(articles) / floor_time
-        automaton_rate = len(articles) / automaton_time
+        engine_rate, floor_rate, automaton_rate = (
+            len(articles) / min(times[size, kind]) for kind in ("engine", "floor", "automaton"))
         results[size] = engine_rate
         note = "" if done == len(texts) else f"  (baseline on {done} articles, extrapolated)"
-        print(f"{size:>6} {compile_seconds:>9.2f} {engine_rate:>10.0f} {floor_rate:>10.0f} "
+        print(f"{size:>6} {setup.compile_seconds:>9.2f} {engine_rate:>10.0f} {floor_rate:>10.0f} "
               f"{automaton_rate:>11.0f} {baseline_rate:>12.2f} "
               f"{engine_rate / baseline_rate:>9.0f}x {floor_rate / engine_rate:>7.1f}x "
-              f"{automaton_rate / engine_rate:>8.1f}x {matched / len(articles):>9.1f}{note}")
-        # Each size is measured alone: the previous size's rules and 10,000 compiled baseline
-        # regexes would otherwise stay alive and slow every later garbage collection.
-        del ruleset, patterns, floor_automaton
-        gc.unfreeze()
+              f"{automaton_rate / engine_rate:>8.1f}x {setup.matched / len(articles):>9.1f}{note}")
     sizes = sorted(results)
     if len(sizes) > 1:
         print(f"\nslowdown from {sizes[0]} to {sizes[-1]} rules: "
