@@ -497,7 +497,8 @@ class _Scan:
             self.hits.append(hits)
             self.atoms.append(set(map(_atom_of, hits)) if hits else _NOTHING)
         self.default = self.atoms[0] | self.atoms[1] | self.atoms[2]
-        self.present = self.default.union(self.atoms[3], self.atoms[4])
+        self.present = (self.default.union(self.atoms[3], self.atoms[4])
+                        if self.atoms[3] or self.atoms[4] else self.default)
 
     def positions(self, atom: int) -> list[tuple[int, int]]:
         """(field, end offset) of every hit of ``atom``, in text order."""
@@ -734,7 +735,8 @@ class _Scan:
             hits: list[Hit] = []
             for field in fields:
                 if atom in self.atoms[field]:
-                    name, words = TEXT_FIELDS[field], self._words(field)
+                    words, name = self.words[field], TEXT_FIELDS[field]
+                    assert words is not None  # the automaton found something there
                     field_hits, low, high = self._hits_of(field, atom)
                     ends = map(_end_of, field_hits[low:high])
                     for start, stop in words.spans(ends, length, size, first, prefix):
