@@ -16,14 +16,16 @@
    LEARN_FROM articles the engine has counted it and every rule chooses again. Triggers
    only decide which rules are evaluated, never which match.
 4. A triggered rule's boolean logic runs as a small generated Python expression over the
-   atoms found (``12 in d``: a set of atoms per field, built in C from the automaton hits).
+   atoms found (``a[0] in d``: a set of atoms per field, built in C from the automaton hits;
+   ``a`` is the rule's own atoms, so that rules of one shape share one function).
    Whatever needs positions (NEAR, ``=US``, ``min_hits``), regexes and metadata go through
    ``_Scan.leaf``, memoised per article and shared by every rule using the same sub-query
    (sub-queries get integer ids at compile time, so the per-article memo never hashes a
    syntax tree).
 5. Hits are built only for the rules that matched: where an atom is (its automaton hits,
-   sorted by atom on first need) and the text offsets of its hits are worked out once per
-   article, and one term's Hit objects are shared by every rule that reports it.
+   sorted by atom on first need) and the text offsets of its hits (arithmetic: see
+   ``Words``) are worked out once per article, and one term's hits are shared by every rule
+   that reports it.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class Rule:
 # field's automaton string (``Words.span`` maps them to the text).
 Parts = tuple[tuple[int, int, int], ...]
 Occurrence = tuple[int, int, int, Parts]
-# What orders and deduplicates hits: (field index, start, end, term as written)
+# What deduplicates regex hits: (field index, start, end, pattern as written)
 _HitKey = tuple[int, int, int, str]
 # A plain term leaf: atom, the id of its hits (one per atom, fields and term as written:
 # leaves differing only in min hits share them), key length, prefix?, field indexes, term as
