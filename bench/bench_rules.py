@@ -8,9 +8,10 @@ article bodies in the extraction corpus; rules (words, phrases, prefixes, NEAR, 
 case-sensitive acronyms, metadata) draw their vocabulary from the same texts. For each rule
 count it prints articles per second for:
 
-- engine:   ``RuleSet.match`` (what the daemon runs), after one untimed pass (which counts the matches; like a daemon over its first 300 articles,
-            the engine learns there how often each term occurs and picks its triggers by it:
-            ``--no-learning`` keeps the built-in guess instead);
+- engine:   ``RuleSet.match`` (what the daemon runs), after one untimed pass (which counts
+            the matches; like a daemon over its first 300 articles, the engine learns there
+            how often each term occurs and picks its triggers by it: ``--no-learning`` keeps
+            the built-in guess instead);
 - floor:    one bare Aho-Corasick pass over each article's text (title, summary and body,
             lower-cased beforehand, untimed) with the same set of terms as the engine's
             automaton, no tokenising and no rule logic; the hits are consumed in C. It does
