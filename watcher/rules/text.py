@@ -255,24 +255,24 @@ class Words:
         else:
             self._aligned = False
             pieces: list[str] = []
-            position = offset = 1  # joined starts with the bar of the padding
-            pending = False  # a stretch of code-page lines has begun and has no entry yet
+            position, offset = 1, 0  # where the line starts in joined (after the padding's
+            # bar) and in text
+            covered = False  # whether an aligned entry covers this line
             for line in text.split("\n"):
                 found = _fold_bytes(line)
                 if found is not None:
                     piece = _decoded(*found)  # as long as the line
-                    if not pending:
-                        self._pieces.append((position, offset - 1, None))
-                        pending = True
+                    if not covered:
+                        self._pieces.append((position, offset, None))
+                        covered = True
                 else:
                     parts = split(line)
                     piece = " ".join(fold_words(parts[1::2]))
                     edges = bounds(parts)
-                    self._pieces.append((position, offset - 1, (edges[1:-1:2], edges[2:-1:2])))
-                    pending = False
-                    # what follows starts aligned again, wherever it is
-                    self._pieces.append((position + len(piece), offset - 1 + len(line), None))
-                    pending = True
+                    self._pieces.append((position, offset, (edges[1:-1:2], edges[2:-1:2])))
+                    # What follows is aligned again, from the newline on.
+                    self._pieces.append((position + len(piece), offset + len(line), None))
+                    covered = True
                 pieces.append(piece)
                 position += len(piece) + 1  # the newline is a separator in both
                 offset += len(line) + 1
