@@ -610,7 +610,13 @@ class _Scan:
         return all(word in written for word in term.originals)
 
     def _same_case(self, term: Term, field: int, start: int, stop: int) -> bool:
-        begin, end = self._words(field).span(start, stop)
+        found = self._words(field)
+        begin, end = found.span(start, stop)
+        if found.aligned and len(term.originals) == 1:
+            # One word in text on a code page: the slice is the word as written, in NFC (a
+            # code page has no combining marks), as ``=US`` is checked against each "us".
+            word, original = self.texts[field][begin:end], term.originals[0]
+            return word.startswith(original) if term.prefix else word == original
         written = [nfc(w) for w in words(self.texts[field][begin:end])]
         if len(written) < len(term.words):  # pragma: no cover - the automaton found them
             return False

@@ -280,6 +280,11 @@ class Words:
         self._positions = [piece[0] for piece in self._pieces]
 
     @property
+    def aligned(self) -> bool:
+        """Whether the whole field took a code page: ``joined[i + 1]`` is ``text[i]`` folded."""
+        return self._aligned
+
+    @property
     def empty(self) -> bool:
         """Whether the field has no words at all."""
         return self.joined.count("|") < 2
