@@ -420,13 +420,12 @@ class RuleSet:
             atoms = default if slot == _DEFAULT else per_field[slot]
             if atoms:
                 found.extend(filter(None, map(table.get, atoms)))
-        candidates = sorted(set(chain.from_iterable(found)))
-        excluded = self._excluded(article.feed)
+        candidates = set(chain.from_iterable(found))
+        excluded = self._excluded(article.feed)  # rules whose feed globs do not fit
         tests, arguments = self._tests, self._arguments
         matches: list[RuleMatch] = []
-        for index in candidates:
-            if ((excluded and index in excluded)
-                    or not tests[index](default, per_field, scan, arguments[index])):
+        for index in sorted(candidates.difference(excluded) if excluded else candidates):
+            if not tests[index](default, per_field, scan, arguments[index]):
                 continue
             matches.append(RuleMatch(self._active[index].name,
                                      scan.rule_hits(*self._reports[index])))
