@@ -286,8 +286,8 @@ class Words:
 
     @property
     def empty(self) -> bool:
-        """Whether the field has no words at all."""
-        return self.joined.count("|") < 2
+        """Whether the field has no words at all (a second bar closes the first word)."""
+        return self.joined.find("|", 1) < 0
 
     def index(self, start: int) -> int:
         """The number of the word that starts at offset ``start`` of ``joined``."""
