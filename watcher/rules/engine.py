@@ -265,7 +265,7 @@ class RuleSet:
         # A negated term only needs to occur once to exclude: min_hits is for positives.
         needed = threshold if positive else 1
         if isinstance(node, Term) and not node.case_sensitive and needed == 1:
-            return self._presence(node, values) or ""
+            return self._term_presence(node, values)
         if isinstance(node, Not):
             return f"(not {self._expression(node.child, not positive, threshold, values)})"
         if isinstance(node, And | Or):
@@ -278,15 +278,19 @@ class RuleSet:
         call = f"x.leaf({_value(values, leaf)})"
         return call if guard is None else f"({guard} and {call})"
 
+    def _term_presence(self, node: Term, values: list[int]) -> str:
+        """Whether the term's atom was found in one of its fields."""
+        atom = _value(values, self.term_info[self.node_id(node)][0])
+        if node.fields == DEFAULT_FIELDS:
+            return f"({atom} in d)"
+        return "(" + " or ".join(f"({atom} in f[{TEXT_FIELDS.index(n)}])"
+                                 for n in node.fields) + ")"
+
     def _presence(self, node: Node, values: list[int]) -> str | None:
         """An expression over the atoms found that is true whenever ``node`` can be (None if
         there is none): the cheap necessary condition before a positional check."""
         if isinstance(node, Term):
-            atom = _value(values, self.term_info[self.node_id(node)][0])
-            if node.fields == DEFAULT_FIELDS:
-                return f"({atom} in d)"
-            return "(" + " or ".join(f"({atom} in f[{TEXT_FIELDS.index(n)}])"
-                                     for n in node.fields) + ")"
+            return self._term_presence(node, values)
         if isinstance(node, Near):
             left, right = self._presence(node.left, values), self._presence(node.right, values)
             return None if left is None or right is None else f"({left} and {right})"
