@@ -579,7 +579,7 @@ class _Scan:
 
     def _term_stop(self, field: int, end: int, prefix: bool) -> int:
         """Where a hit of an atom ending at ``end`` stops in the automaton string: at the
-        closing space, or for a prefix at the end of the word it begins."""
+        closing bar, or for a prefix at the end of the word it begins."""
         return self._words(field).joined.find("|", end + 1) if prefix else end
 
     def _term_occurrences(self, node_id: int, term: Term,
