@@ -63,8 +63,8 @@ def _check(text: str) -> None:
         assert found.start(stop, len(word) + 2, 1, len(word)) == start
         # the text of hits of this word, and of a prefix of it (the whole word)
         whole = (edges[2 * number + 1], edges[2 * number + 2])
-        assert found.spans([stop], len(word) + 2, 1, len(word), False) == [whole]
-        assert found.spans([start], 2, 1, 1, True) == [whole]
+        assert found.spans([(stop, 0)], len(word) + 2, 1, len(word), False) == [whole]
+        assert found.spans([(start, 0)], 2, 1, 1, True) == [whole]
         if number >= 2:
             first = layout[number - 2]
             assert found.start(stop, 0, 3, first[1] - first[0]) == first[0]

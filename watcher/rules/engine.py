@@ -169,8 +169,9 @@ class RuleSet:
         self._arguments: list[tuple[int, ...]] = []
         shapes: dict[str, Any] = {}
         self._hit_ids: dict[tuple[int, tuple[int, ...], str], int] = {}
-        # What a match reports hits of: its non-negated leaves, plain terms as their plans
-        self._reports: list[tuple[tuple[_TermPlan, ...], tuple[int, ...]]] = []
+        # What a match reports: the rule's name and the hits of its non-negated leaves, plain
+        # terms as their plans
+        self._reports: list[tuple[str, tuple[_TermPlan, ...], tuple[int, ...]]] = []
         plans: list[_TriggerPlan] = []
         for rule in self._active:
             root = self.queries[rule.name].root
@@ -193,7 +194,7 @@ class RuleSet:
             leaves = tuple(dict.fromkeys(positive))
             reported = tuple(plan for plan in map(self.term_plan, leaves) if plan is not None)
             others = tuple(leaf for leaf in leaves if self.term_plan(leaf) is None)
-            self._reports.append((reported, others))
+            self._reports.append((rule.name, reported, others))
             plans.append(self._trigger(root))
         self._trigger_plans = tuple(plans)
         # How many articles out of LEARN_FROM each atom is expected in: a prior until the
@@ -431,13 +432,13 @@ class RuleSet:
                 found.extend(filter(None, map(table.get, atoms)))
         candidates = set(chain.from_iterable(found))
         excluded = self._excluded(article.feed)  # rules whose feed globs do not fit
-        tests, arguments = self._tests, self._arguments
+        tests, arguments, reports = self._tests, self._arguments, self._reports
         matches: list[RuleMatch] = []
         for index in sorted(candidates.difference(excluded) if excluded else candidates):
             if not tests[index](default, per_field, scan, arguments[index]):
                 continue
-            matches.append(RuleMatch(self._active[index].name,
-                                     scan.rule_hits(*self._reports[index])))
+            name, plans, others = reports[index]
+            matches.append(_new(RuleMatch, (name, scan.rule_hits(plans, others))))
         return tuple(matches)
 
     def meta_holds(self, node_id: int, article: Article) -> bool:
@@ -463,6 +464,9 @@ class RuleSet:
         return found
 
 
+# Hit and RuleMatch are named tuples: tuple.__new__ builds one in C, where calling the class
+# runs its Python-level __new__ (a frame each; the matcher builds one per hit and per match).
+_new = tuple.__new__
 _by_position = itemgetter(0, 1, 2)
 _atom_of = itemgetter(1)
 _end_of = itemgetter(0)
@@ -754,9 +758,9 @@ class _Scan:
                     words, name = self.words[field], TEXT_FIELDS[field]
                     assert words is not None  # the automaton found something there
                     field_hits, low, high = self._hits_of(field, atom)
-                    ends = map(_end_of, field_hits[low:high])
-                    for start, stop in words.spans(ends, length, size, first, prefix):
-                        hits.append(Hit(name, start, stop, text))
+                    for start, stop in words.spans(field_hits[low:high], length, size, first,
+                                                   prefix):
+                        hits.append(_new(Hit, (name, start, stop, text)))
             found = self._term_hits_cache[hit_id] = tuple(hits)
         return found
 

@@ -304,20 +304,21 @@ class Words:
             end = rfind("|", 0, end)
         return end - first
 
-    def spans(self, ends: Iterable[int], length: int, size: int, first: int,
+    def spans(self, hits: Iterable[tuple[int, int]], length: int, size: int, first: int,
               prefix: bool) -> list[tuple[int, int]]:
-        """Offsets in ``text`` of the automaton hits of one pattern (``length`` long, of
-        ``size`` words, the first ``first`` letters long, open-ended if ``prefix``) that end
-        at ``ends``: for a prefix, of the whole word it begins."""
+        """Offsets in ``text`` of automaton hits ``(end, value)`` of one pattern (``length``
+        long, of ``size`` words, the first ``first`` letters long, open-ended if ``prefix``):
+        for a prefix, of the whole word it begins."""
         # Loops, not comprehensions: a comprehension is a function call of its own in
         # Python 3.11, and this runs for every term of every match, mostly for one hit.
         found: list[tuple[int, int]] = []
         find = self.joined.find
         if self._aligned and size == 1:  # the common case: arithmetic only
-            for end in ends:
-                found.append((end - length + 1, find("|", end + 1) - 1 if prefix else end - 1))
+            back = length - 1
+            for end, _ in hits:
+                found.append((end - back, find("|", end + 1) - 1 if prefix else end - 1))
         else:
-            for end in ends:
+            for end, _ in hits:
                 found.append(self.span(self.start(end, length, size, first),
                                        find("|", end + 1) if prefix else end))
         return found
