@@ -164,6 +164,7 @@ class RuleSet:
         self.leaves: list[tuple[int, int]] = []  # (node id, threshold) for _Scan.leaf
         self._leaf_ids: dict[tuple[int, int], int] = {}
         self._term_plans: dict[int, _TermPlan | None] = {}
+        self._meta_ids: dict[Meta, int] = {}
         self._active = [r for r in self.rules if r.enabled]
         self._tests: list[Any] = []
         self._arguments: list[tuple[int, ...]] = []
@@ -178,14 +179,14 @@ class RuleSet:
             threshold = max(1, rule.min_hits)
             values: list[int] = []
             source = self._expression(root, True, threshold, values)
-            # Generated from our own syntax tree (integers, a, d, f, x, and/or/not only), so it
+            # Generated from our own syntax tree (integers, a, d, f, m, x, and/or/not only), so it
             # is safe to evaluate; one flat expression runs several times faster than a tree
             # of closures, and this is the inner loop at 10,000 rules. The rule's atoms and
             # leaves are its argument ``a``, so rules of one shape share one function: a few
             # functions stay in the CPU's caches where 10,000 would each be fetched cold.
             test = shapes.get(source)
             if test is None:
-                test = shapes[source] = eval(f"lambda d, f, x, a: {source}",
+                test = shapes[source] = eval(f"lambda d, f, x, m, a: {source}",
                                              {"__builtins__": {}})
             self._tests.append(test)
             self._arguments.append(tuple(values))
@@ -216,7 +217,7 @@ class RuleSet:
             automaton.make_automaton()
             self._automaton = automaton
         self._feed_cache: dict[str, frozenset[int]] = {}
-        self._meta_cache: dict[tuple[int, str, str, str | None], bool] = {}
+        self._metadata_holding: dict[tuple[str, str, str | None], frozenset[int]] = {}
         # Fields no term searches are not even split into words.
         self.fields_used = tuple(
             index for index, name in enumerate(TEXT_FIELDS)
@@ -263,8 +264,9 @@ class RuleSet:
 
     def _expression(self, node: Node, positive: bool, threshold: int, values: list[int]) -> str:
         """The rule's test as Python source over ``d`` (atoms found in the default fields),
-        ``f`` (atoms found per field), ``x`` (the ``_Scan``) and ``a``: ``values``, to which
-        each atom or leaf id the source refers to as ``a[i]`` is appended."""
+        ``f`` (atoms found per field), ``x`` (the ``_Scan``), ``m`` (the metadata conditions
+        that hold, see ``metadata_holding``) and ``a``: ``values``, to which each atom, leaf
+        or metadata id the source refers to as ``a[i]`` is appended."""
         # A negated term only needs to occur once to exclude: min_hits is for positives.
         needed = threshold if positive else 1
         if isinstance(node, Term) and not node.case_sensitive and needed == 1:
@@ -275,6 +277,8 @@ class RuleSet:
             joiner = " and " if isinstance(node, And) else " or "
             return "(" + joiner.join(self._expression(c, positive, threshold, values)
                                      for c in node.children) + ")"
+        if isinstance(node, Meta):
+            return f"({_value(values, self.meta_id(node))} in m)"
         # Whatever needs positions is costly: ask it only when its atoms occur at all.
         guard = self._presence(node, values)
         leaf = self.leaf_id(node, 1 if isinstance(node, Meta) else needed)
@@ -433,24 +437,32 @@ class RuleSet:
         candidates = set(chain.from_iterable(found))
         excluded = self._excluded(article.feed)  # rules whose feed globs do not fit
         tests, arguments, reports = self._tests, self._arguments, self._reports
+        metadata = self.metadata_holding(article)
         matches: list[RuleMatch] = []
         for index in sorted(candidates.difference(excluded) if excluded else candidates):
-            if not tests[index](default, per_field, scan, arguments[index]):
+            if not tests[index](default, per_field, scan, metadata, arguments[index]):
                 continue
             name, plans, others = reports[index]
             matches.append(_new(RuleMatch, (name, scan.rule_hits(plans, others))))
         return tuple(matches)
 
-    def meta_holds(self, node_id: int, article: Article) -> bool:
-        """``meta_holds`` for a sub-query, remembered per feed, site and language (few)."""
-        key = (node_id, article.feed, article.site, article.language)
-        found = self._meta_cache.get(key)
+    def meta_id(self, node: Meta) -> int:
+        """The id of a metadata condition (``site:``, ``feed:``, ``lang:``)."""
+        found = self._meta_ids.get(node)
         if found is None:
-            node = self.nodes[node_id]
-            assert isinstance(node, Meta)
-            found = meta_holds(node, article)
-            if len(self._meta_cache) < 100_000:
-                self._meta_cache[key] = found
+            found = self._meta_ids[node] = len(self._meta_ids)
+        return found
+
+    def metadata_holding(self, article: Article) -> frozenset[int]:
+        """The ids of the metadata conditions that hold for the article, worked out once per
+        feed, site and language (few, and every rule's conditions on them are few)."""
+        key = (article.feed, article.site, article.language)
+        found = self._metadata_holding.get(key)
+        if found is None:
+            found = frozenset(number for meta, number in self._meta_ids.items()
+                              if meta_holds(meta, article))
+            if len(self._metadata_holding) < 10_000:
+                self._metadata_holding[key] = found
         return found
 
     def _excluded(self, feed: str) -> frozenset[int]:
@@ -554,7 +566,7 @@ class _Scan:
     def holds(self, node_id: int, threshold: int) -> bool:
         node = self.rules.nodes[node_id]
         if isinstance(node, Meta):
-            return self.rules.meta_holds(node_id, self.article)
+            return meta_holds(node, self.article)  # the rule tests use metadata_holding
         if isinstance(node, Pattern):
             return len(self.pattern_hits(node_id)) >= threshold
         if isinstance(node, Term) and not node.case_sensitive:
