@@ -202,7 +202,7 @@ class RuleSet:
         # engine has seen LEARN_FROM articles, then what it counted (see _learn).
         self._estimate = [prior_frequency(key) for key in self._atom_keys]
         self._always: tuple[int, ...] = ()
-        self._trigger_tables: list[tuple[int, dict[int, tuple[int, ...]]]] = []
+        self._trigger_tables: list[tuple[int, list[tuple[int, ...] | None]]] = []
         self._choose_triggers()
         self._seen = 0
         # None once learnt (or never, with LEARN_FROM 0)
@@ -393,12 +393,13 @@ class RuleSet:
             else:
                 for key in trigger:
                     triggers.setdefault(key, []).append(index)
-        tables: dict[int, dict[int, tuple[int, ...]]] = {}
-        # Keyed by the very int objects the automaton reports (self.atoms' values), so that a
-        # lookup is decided by identity, without comparing two equal ints.
-        atom_objects = list(self.atoms.values())
+        # Per slot, a list indexed by atom (None where the atom wakes nothing): a lookup is one
+        # read from an array, where a dict of thousands of atoms costs a hash probe and a key
+        # comparison, each a likely cache miss at 10,000 rules.
+        tables: dict[int, list[tuple[int, ...] | None]] = {}
         for trigger_key, found in triggers.items():
-            tables.setdefault(trigger_key & 7, {})[atom_objects[trigger_key >> 3]] = tuple(found)
+            table = tables.setdefault(trigger_key & 7, [None] * len(self._atom_keys))
+            table[trigger_key >> 3] = tuple(found)
         # Swapped in whole: a concurrent ``match`` sees the old tables or the new ones.
         self._always, self._trigger_tables = tuple(always), sorted(tables.items())
 
@@ -433,7 +434,7 @@ class RuleSet:
         for slot, table in self._trigger_tables:
             atoms = default if slot == _DEFAULT else per_field[slot]
             if atoms:
-                found.extend(filter(None, map(table.get, atoms)))
+                found.extend(filter(None, map(table.__getitem__, atoms)))
         candidates = set(chain.from_iterable(found))
         excluded = self._excluded(article.feed)  # rules whose feed globs do not fit
         tests, arguments, reports = self._tests, self._arguments, self._reports
@@ -569,12 +570,32 @@ class _Scan:
             return meta_holds(node, self.article)  # the rule tests use metadata_holding
         if isinstance(node, Pattern):
             return len(self.pattern_hits(node_id)) >= threshold
-        if isinstance(node, Term) and not node.case_sensitive:
-            # min_hits on a plain term: its hits are distinct places, so count them.
-            atom, _, _, wanted, _ = self.rules.term_info[node_id]
+        if isinstance(node, Term):
+            # A term's hits are distinct places, so they are counted (up to the threshold),
+            # without working out where each is in words as NEAR needs.
+            info = self.rules.term_info[node_id]
+            if node.case_sensitive:
+                return self._count_written_so(node, info, threshold) >= threshold
+            atom, _, _, wanted, _ = info
             return sum(self._count(field, atom) for field, atoms in enumerate(self.atoms)
                        if (1 << field) & wanted and atom in atoms) >= threshold
         return _distinct(self.occurrences(node_id)) >= threshold
+
+    def _count_written_so(self, term: Term, info: tuple[int, int, int, int, int],
+                          enough: int) -> int:
+        """How many hits of a case-sensitive term are written as in the query, counted up
+        to ``enough``."""
+        atom, length, size, wanted, head = info
+        wanted &= self._case_fields(term, atom)
+        count = 0
+        for field, end in self.positions(atom):
+            if (1 << field) & wanted:
+                start = self._words(field).start(end, length, size, head)
+                if self._same_case(term, field, start, self._term_stop(field, end, term.prefix)):
+                    count += 1
+                    if count >= enough:
+                        break
+        return count
 
     def occurrences(self, node_id: int) -> list[Occurrence]:
         found = self._occurrences.get(node_id)
@@ -609,8 +630,7 @@ class _Scan:
         result: list[Occurrence] = []
         prefix = term.prefix
         if term.case_sensitive:
-            wanted &= sum(1 << field for field, atoms in enumerate(self.atoms)
-                          if atom in atoms and self._may_have_case(term, field))
+            wanted &= self._case_fields(term, atom)
         for field, end in self.positions(atom):
             if not (1 << field) & wanted:
                 continue
@@ -621,6 +641,11 @@ class _Scan:
             first = self._words(field).index(start)
             result.append((field, first, first + size, ((node_id, start, stop),)))
         return result
+
+    def _case_fields(self, term: Term, atom: int) -> int:
+        """The bits of the fields that may hold a case-sensitive term as written."""
+        return sum(1 << field for field, atoms in enumerate(self.atoms)
+                   if atom in atoms and self._may_have_case(term, field))
 
     def _may_have_case(self, term: Term, field: int) -> bool:
         """Whether each word of a case-sensitive term is in the field as written, anywhere:
