@@ -165,6 +165,7 @@ class RuleSet:
         self._leaf_ids: dict[tuple[int, int], int] = {}
         self._term_plans: dict[int, _TermPlan | None] = {}
         self._meta_ids: dict[Meta, int] = {}
+        self._field_tuples: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._active = [r for r in self.rules if r.enabled]
         self._tests: list[Any] = []
         self._arguments: list[tuple[int, ...]] = []
@@ -319,6 +320,8 @@ class RuleSet:
         if isinstance(node, Term) and not node.case_sensitive:
             atom, length, size, _, first = self.term_info[node_id]
             fields = tuple(TEXT_FIELDS.index(name) for name in node.fields)
+            # one shared object per distinct tuple: read for every match, so better hot
+            fields = self._field_tuples.setdefault(fields, fields)
             hit_id = self._hit_ids.setdefault((atom, fields, node.text), len(self._hit_ids))
             plan = (atom, hit_id, length, node.prefix, fields, node.text, threshold, size, first)
         self._term_plans[leaf_id] = plan
@@ -757,7 +760,7 @@ class _Scan:
             return found[0]
         if not found:
             return ()
-        return tuple(sorted(set(chain.from_iterable(found)), key=_in_text_order))
+        return _in_text_order(set(chain.from_iterable(found)))
 
     def leaf_hits(self, leaf_id: int) -> tuple[Hit, ...]:
         """Hits of one leaf (none when it does not hold), in text order."""
@@ -809,15 +812,24 @@ class _Scan:
             for term_id, start, stop in parts:
                 text = nodes[term_id].text  # type: ignore[union-attr]
                 unique.add(Hit(name, *span(start, stop), text))
-        return tuple(sorted(unique, key=_in_text_order))
+        return _in_text_order(unique)
 
 
 _FIELD_INDEX = {name: index for index, name in enumerate(TEXT_FIELDS)}
 
 
-def _in_text_order(hit: Hit) -> tuple[int, int, int, str]:
-    """How a match's hits are ordered: by field, then place (then term, for a stable order)."""
-    return _FIELD_INDEX[hit.field], hit.start, hit.end, hit.term
+def _field_rank(hit: Hit) -> int:
+    return _FIELD_INDEX[hit.field]
+
+
+def _in_text_order(hits: Iterable[Hit]) -> tuple[Hit, ...]:
+    """A match's hits in order: by field (title first, as TEXT_FIELDS), then place, then term.
+    Hits compare as tuples, in C, by field name first: right when all are in one field (the
+    common case), and otherwise one stable sort by field rank puts the fields in order."""
+    ordered = sorted(hits)
+    if ordered and ordered[0].field != ordered[-1].field:
+        ordered.sort(key=_field_rank)
+    return tuple(ordered)
 
 
 def _distinct(occurrences: list[Occurrence]) -> int:
