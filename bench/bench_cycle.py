@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -172,9 +173,7 @@ def main() -> None:
     print(output2.strip().replace("\n", "; "))
 
 
-def _when(number: int) -> object:
-    from datetime import UTC, datetime, timedelta
-
+def _when(number: int) -> datetime:
     return datetime(2026, 11, 23, tzinfo=UTC) - timedelta(minutes=number)
 
 
