@@ -29,7 +29,8 @@ def _tables(rules: RuleSet) -> dict[int, set[str]]:
     names = {index: rule.name for index, rule in enumerate(rules._active)}
     for slot, table in rules._trigger_tables:
         if slot == _DEFAULT:
-            return {atom: {names[i] for i in found} for atom, found in table.items()}
+            return {atom: {names[i] for i in found} for atom, found in enumerate(table)
+                    if found}
     return {}
 
 
