@@ -1,0 +1,44 @@
+"""The benchmarks still run: each command in bench/, at a small size, exits cleanly and prints
+its table. Nothing here is timed (speed targets live in the benchmarks themselves); this only
+keeps them from rotting between the times someone measures with them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _run(script: str, *arguments: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCH / script), *arguments],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.timeout(300)
+def test_rules_benchmark_runs_and_its_floor_finds_the_engines_hits() -> None:
+    # prepare() asserts that the floor's automaton finds at least the engine's hits
+    out = _run("bench_rules.py", "--articles", "40", "--sizes", "20,60", "--repeat", "1",
+               "--baseline-seconds", "0.1")
+    rows = [line.split() for line in out.splitlines() if line.strip()[:2] in ("20", "60")]
+    assert [row[0] for row in rows] == ["20", "60"]
+    assert "slowdown from 20 to 60 rules" in out
+
+
+@pytest.mark.timeout(300)
+def test_cycle_benchmark_runs_a_second_cycle_all_conditional() -> None:
+    out = _run("bench_cycle.py", "--feeds", "2", "--entries", "2", "--workers", "1")
+    assert "articles per second" in out
+    assert "100% conditional" in out
+
+
+@pytest.mark.timeout(300)
+def test_extraction_benchmark_runs_on_the_corpus() -> None:
+    out = _run("bench_extract.py")
+    assert "watcher: extract_page in-process" in out
+    assert "trafilatura.extract(html), defaults" in out
