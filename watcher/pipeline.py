@@ -24,7 +24,7 @@ from watcher.extract import (
     assess_text,
     detect_language,
     extract_page,
-    fingerprints,
+    paragraph_fingerprint,
     remove_boilerplate,
 )
 from watcher.feeds import parse_feed
@@ -273,12 +273,13 @@ class Pipeline:
         key = url_hash(canonical)
         # Recording before looking up means the article that completes the count is
         # already cleaned; a new site's first articles keep their text.
-        known = self.boilerplate.observe(site, key, fingerprints(page.paragraphs), now,
+        prints = tuple(map(paragraph_fingerprint, page.paragraphs))
+        known = self.boilerplate.observe(site, key, {f for f in prints if f is not None}, now,
                                          min_articles=settings.boilerplate_min_articles,
                                          window=settings.boilerplate_window)
-        paragraphs = remove_boilerplate(page.paragraphs, known)
+        paragraphs = remove_boilerplate(page.paragraphs, known, prints)
         if not paragraphs:
             return None, "feed"
-        typical = self.boilerplate.typical_length(site, now - settings.boilerplate_window)
-        self.boilerplate.record_length(site, key, sum(len(p) for p in paragraphs), now)
+        typical = self.boilerplate.typical_length_then_record(
+            site, key, sum(len(p) for p in paragraphs), now, now - settings.boilerplate_window)
         return paragraphs, assess_text(replace(page, paragraphs=paragraphs), typical)

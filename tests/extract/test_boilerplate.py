@@ -10,7 +10,13 @@ import pytest
 from sqlalchemy import create_engine
 
 from tests.support.newsroom import article_html, read_seed
-from watcher.extract import extract_page, fingerprint, fingerprints, remove_boilerplate
+from watcher.extract import (
+    extract_page,
+    fingerprint,
+    fingerprints,
+    paragraph_fingerprint,
+    remove_boilerplate,
+)
 from watcher.extract.boilerplate import normalise_paragraph
 from watcher.rules import Rule, RuleSet
 from watcher.store.boilerplate import BoilerplateStore
@@ -58,6 +64,18 @@ def test_remove_boilerplate_keeps_order_and_drops_known() -> None:
     assert remove_boilerplate(paragraphs, known) == ("Intro.", "Body.")
     assert remove_boilerplate(paragraphs, frozenset()) == paragraphs[:3]  # "—" says nothing
     assert fingerprints(["a", "A!", "—"]) == frozenset({fingerprint("a")})
+
+
+def test_fingerprints_worked_out_once_give_the_same_cleaning() -> None:
+    paragraphs = ("Intro.", "Your support makes all the difference.", "Body.", "—", "• ")
+    prints = tuple(map(paragraph_fingerprint, paragraphs))
+    assert prints[3] is None and prints[4] is None  # no word at all
+    assert prints[:3] == tuple(map(fingerprint, paragraphs[:3]))
+    known = frozenset({prints[1]}) if prints[1] else frozenset()
+    assert remove_boilerplate(paragraphs, known, prints) == remove_boilerplate(
+        paragraphs, known) == ("Intro.", "Body.")
+    with pytest.raises(ValueError):  # prints for other paragraphs are a bug, not a guess
+        remove_boilerplate(paragraphs, known, prints[:2])
 
 
 @pytest.fixture
@@ -121,6 +139,16 @@ def test_typical_length_is_the_median_of_recent_articles(store: BoilerplateStore
     assert store.typical_length(site, since) == 3050
     assert store.typical_length(site, since, min_samples=7) is None
     assert store.typical_length("other.org", since) is None
+
+
+def test_typical_length_then_record_answers_as_before_the_article(
+        store: BoilerplateStore) -> None:
+    site, since = "example.org", NOW - timedelta(days=30)
+    answers = [store.typical_length_then_record(site, f"a{index}", chars, NOW, since)
+               for index, chars in enumerate([1000, 2000, 3000, 4000, 5000, 6000])]
+    assert answers == [None, None, None, None, None, 3000]  # five earlier ones: a median
+    assert store.typical_length_then_record(site, "a0", 99999, NOW, since) == 3500
+    assert store.typical_length(site, since) == 3500  # a0 was recorded once, as 1000
 
 
 def test_article_key_is_kept_verbatim_per_site(store: BoilerplateStore) -> None:

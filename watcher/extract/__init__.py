@@ -8,9 +8,14 @@
 """
 
 from watcher.extract.assess import assess_text
-from watcher.extract.boilerplate import fingerprint, fingerprints, remove_boilerplate
+from watcher.extract.boilerplate import (
+    fingerprint,
+    fingerprints,
+    paragraph_fingerprint,
+    remove_boilerplate,
+)
 from watcher.extract.language import detect_language
 from watcher.extract.page import extract_page
 
 __all__ = ["assess_text", "detect_language", "extract_page", "fingerprint", "fingerprints",
-           "remove_boilerplate"]
+           "paragraph_fingerprint", "remove_boilerplate"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 _DIGITS = re.compile(r"\d+")
 _NON_WORD = re.compile(r"[\W_]+")
@@ -33,20 +33,35 @@ def normalise_paragraph(paragraph: str) -> str:
 
 def fingerprint(paragraph: str) -> str:
     """16 hex digits identifying a normalised paragraph (BLAKE2b, 64 bits)."""
+    return _digest(normalise_paragraph(paragraph))
+
+
+def paragraph_fingerprint(paragraph: str) -> str | None:
+    """The paragraph's fingerprint, or None when it has no word at all (a lone "•", "—"):
+    normalised once, where ``fingerprints`` then ``remove_boilerplate`` would each do it."""
     normal = normalise_paragraph(paragraph)
+    return _digest(normal) if normal else None
+
+
+def _digest(normal: str) -> str:
     return hashlib.blake2b(normal.encode("utf-8"), digest_size=8).hexdigest()
 
 
 def fingerprints(paragraphs: Iterable[str]) -> frozenset[str]:
     """The distinct fingerprints of an article's paragraphs (what the store records)."""
-    return frozenset(fingerprint(p) for p in paragraphs if normalise_paragraph(p))
+    return frozenset(f for f in map(paragraph_fingerprint, paragraphs) if f is not None)
 
 
-def remove_boilerplate(paragraphs: Iterable[str], known: frozenset[str]) -> tuple[str, ...]:
+def remove_boilerplate(paragraphs: Iterable[str], known: frozenset[str],
+                       prints: Sequence[str | None] | None = None) -> tuple[str, ...]:
     """The paragraphs whose fingerprint is not known boilerplate for the site, in order.
 
     Paragraphs with no word at all (a lone "•", "—") go too: they carry nothing to match.
-    The result may be empty when the page held nothing but boilerplate.
+    The result may be empty when the page held nothing but boilerplate. ``prints``: the
+    paragraphs' ``paragraph_fingerprint``, when already worked out.
     """
-    return tuple(p for p in paragraphs
-                 if normalise_paragraph(p) and fingerprint(p) not in known)
+    paragraphs = tuple(paragraphs)
+    if prints is None:
+        prints = tuple(map(paragraph_fingerprint, paragraphs))
+    return tuple(paragraph for paragraph, found in zip(paragraphs, prints, strict=True)
+                 if found is not None and found not in known)
