@@ -219,6 +219,27 @@ def test_rules_without_terms_are_evaluated_for_every_article() -> None:
     assert [m.rule for m in rules.match(article(body="opera"))] == ["site", "term"]
 
 
+def test_metadata_answers_are_per_feed_site_and_language_across_articles() -> None:
+    # One rule set sees articles from several feeds in turn: what it remembers per feed,
+    # site and language must never leak from one article to the next.
+    rules = RuleSet([Rule("bbc", "site:bbc.co.uk spy"), Rule("guardian", "feed:guardian-* spy"),
+                     Rule("german", "lang:de spy"), Rule("not-bbc", "spy -site:bbc.co.uk"),
+                     Rule("any", "spy")])
+    cases = [
+        (article(body="a spy", feed="bbc-world", site="bbc.co.uk"), ["bbc", "any"]),
+        (article(body="a spy", feed="guardian-world", site="theguardian.com"),
+         ["guardian", "not-bbc", "any"]),
+        (article(body="ein spy", feed="dw", site="dw.com", language="de-DE"),
+         ["german", "not-bbc", "any"]),
+        (article(body="a spy", feed="bbc-world", site="news.bbc.co.uk", language="de"),
+         ["bbc", "german", "any"]),
+        (article(body="no one", feed="bbc-world", site="bbc.co.uk"), []),
+    ]
+    for _ in range(2):  # the second round answers from what the first remembered
+        for item, expected in cases:
+            assert [m.rule for m in rules.match(item)] == expected, item
+
+
 def test_explain_names_what_matched_where() -> None:
     tree = explain('MI6 AND (defect* OR "door is always open") -spy chief NEAR/1 open', STORY)
     assert not tree.matched
