@@ -24,8 +24,6 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from datasketch import MinHash, MinHashLSH
-
 from watcher.extract.boilerplate import remove_boilerplate
 
 SHINGLE_WORDS = 3
@@ -109,6 +107,10 @@ def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> list[tuple[int, int]]
     usable = {k: s for k, s in sets.items() if len(s) >= MIN_SHINGLES}
     if len(usable) < 2:
         return []
+    # Imported here: datasketch pulls in scipy, a third of a second that every command
+    # (watcher check, rules test) would pay at start-up; only building a digest needs it.
+    from datasketch import MinHash, MinHashLSH
+
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
     hashes: dict[int, MinHash] = {}
     for key, items in usable.items():
