@@ -114,22 +114,22 @@ class Vocabulary:
 
 def vocabulary(articles: Sequence[Article]) -> Vocabulary:
     word_re = re.compile(r"[A-Za-z][A-Za-z]+")
-    df: Counter[str] = Counter()  # in how many texts each word is, as written
-    folded_df: Counter[str] = Counter()  # ... in any case, as a rule term finds it
+    written: set[str] = set()  # every word as written
+    df: Counter[str] = Counter()  # in how many texts each word is, in any case (as rules match)
     for article in articles[:300]:
         found = set(word_re.findall(article.title + " " + article.body))
-        df.update(found)
-        folded_df.update({w.lower() for w in found})
+        written |= found
+        df.update({w.lower() for w in found})
     # Rules watch for particular stories: their words are the less common ones (a word in
     # one paragraph of the corpus is in about 1% of the recombined texts). Terms match in
     # any case, so rarity is judged on the folded word: "Time" at the start of a sentence
     # is rare as written but finds every "time".
-    entities = sorted(w for w in df if w[0].isupper() and not w.isupper()
-                      and w.lower() not in STOP and len(w) > 3 and folded_df[w.lower()] <= 6)
-    acronyms = sorted(w for w in df if w.isupper() and 2 <= len(w) <= 5
+    entities = sorted(w for w in written if w[0].isupper() and not w.isupper()
+                      and w.lower() not in STOP and len(w) > 3 and df[w.lower()] <= 6)
+    acronyms = sorted(w for w in written if w.isupper() and 2 <= len(w) <= 5
                       and w not in ("AND", "OR", "NOT"))
-    words = sorted(w for w in df if w.islower() and w not in STOP and len(w) > 4
-                   and folded_df[w] <= 8)
+    words = sorted(w for w in written if w.islower() and w not in STOP and len(w) > 4
+                   and df[w] <= 8)
     phrases: set[str] = set()
     rng = random.Random(3)
     for article in articles[:300]:
