@@ -89,6 +89,7 @@ def test_feed_glob_and_lang_are_metadata() -> None:
     ("a NEAR", "NEAR needs terms on both sides", 3),
     ("NEAR b", "NEAR needs terms on both sides", 1),
     ("a NEAR/x b", "NEAR/ needs a number", 3),
+    ("a ONEAR/5000 b", "ONEAR/ needs a number of words from 0 to 1000", 3),
     ("a AND", "AND needs terms on both sides", 3),
     ("OR a", "OR needs terms on both sides", 1),
     ("a OR OR b", "OR needs terms on both sides", 3),

@@ -211,7 +211,8 @@ def _word_token(word: str, start: int, end: int) -> _Token:
             return _Token("NEAR", word, start, end, DEFAULT_NEAR, ordered)
         if not near.group(2).isdigit() or not 0 <= int(near.group(2)) <= 1000:
             raise QuerySyntaxError(
-                f"{near.group(1)}/ needs a number of words, e.g. {near.group(1)}/5", start + 1)
+                f"{near.group(1)}/ needs a number of words from 0 to 1000, e.g. "
+                f"{near.group(1)}/5", start + 1)
         return _Token("NEAR", word, start, end, int(near.group(2)), ordered)
     return _Token("WORD", word, start, end)
 
