@@ -212,6 +212,30 @@ def test_catastrophic_regex_cannot_stall_matching(caplog: pytest.LogCaptureFixtu
     assert "timed out" in caplog.text
 
 
+def test_near_on_a_page_repeating_both_sides_cannot_stall_matching(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # 16,000 of each within reach: hundreds of millions of pairs for NEAR/1000. Before the
+    # pair budget this took over two minutes; the rules still match, on the first pairs.
+    item = article(body="spy agent " * 16000)
+    rules = RuleSet([Rule("wide", "spy NEAR/1000 agent"), Rule("ordered", "agent ONEAR/900 spy"),
+                     Rule("nested", "(spy NEAR/3 agent) NEAR/50 spy")])
+    started = time.monotonic()
+    assert [m.rule for m in rules.match(item)] == ["wide", "ordered", "nested"]
+    assert time.monotonic() - started < 5
+    assert caplog.text.count("NEAR pair budget spent") == 1
+
+
+def test_near_counts_words_right_far_into_a_long_text() -> None:
+    # Word numbers are counted on from the previous occurrence: far into a long field, and
+    # again from the start of the next field.
+    filler = "word " * 3000
+    item = article(title="spy one two three agent",
+                   body=f"{filler}spy one two agent {filler}spy one two three four agent")
+    assert hits("spy NEAR/2 agent", item) == [("body", "spy", "spy"), ("body", "agent", "agent")]
+    assert matches("title:(spy NEAR/3 agent)", item)
+    assert not matches("title:(spy NEAR/2 agent)", item)
+
+
 def test_rules_without_terms_are_evaluated_for_every_article() -> None:
     rules = RuleSet([Rule("not", "NOT opera"), Rule("site", "site:bbc.co.uk"),
                      Rule("re", r"/\bspy\b/"), Rule("term", "opera")])

@@ -70,6 +70,10 @@ _DEFAULT = len(TEXT_FIELDS)  # the trigger slot of terms searching the default f
 REGEX_TIMEOUT = 0.05
 REGEX_BUDGET = 0.25
 REGEX_MAX_HITS = 100
+# NEAR looks at this many pairs of occurrences per article, all NEARs together (about 50 ms):
+# a long article with each side a hundred times needs a few thousand; only a text repeating
+# both sides thousands of times within reach of each other gets near it.
+NEAR_PAIR_BUDGET = 20_000
 # The engine counts in how many of the first LEARN_FROM articles after compiling each atom
 # occurs, then lets every rule choose again which atoms wake it (see RuleSet._learn); 0: never.
 LEARN_FROM = 300
@@ -517,6 +521,7 @@ class _Scan:
         self._term_hits_cache: dict[int, tuple[Hit, ...]] = {}  # by the plans' hit ids
         self._regex_hits: dict[int, dict[_HitKey, Hit]] = {}
         self._regex_left = REGEX_BUDGET
+        self._near_left = NEAR_PAIR_BUDGET
         automaton = rules._automaton
         used = rules.fields_used
         for index, text in enumerate(self.texts):
@@ -637,14 +642,18 @@ class _Scan:
         prefix = term.prefix
         if term.case_sensitive:
             wanted &= self._case_fields(term, atom)
+        counted = (-1, 0, -1)  # field, offset, word number there: positions come in order
         for field, end in self.positions(atom):
             if not (1 << field) & wanted:
                 continue
-            start = self._words(field).start(end, length, size, head)
+            words = self._words(field)
+            start = words.start(end, length, size, head)
             stop = self._term_stop(field, end, prefix)
             if term.case_sensitive and not self._same_case(term, field, start, stop):
                 continue
-            first = self._words(field).index(start)
+            first = (words.index(start, *counted[1:]) if counted[0] == field
+                     else words.index(start))
+            counted = (field, start, first)
             result.append((field, first, first + size, ((node_id, start, stop),)))
         return result
 
@@ -692,19 +701,34 @@ class _Scan:
         starts = [(r[0], r[1]) for r in rights]
         longest = max(r[2] - r[1] for r in rights)
         result: dict[tuple[int, int, int], Occurrence] = {}
+        count = len(rights)
+        examined = 0
         for field, first, last, parts in lefts:
             # Only rights starting between (first - distance - longest) and (last + distance)
             # can be close enough, on either side.
             index = bisect_left(starts, (field, first - distance - longest))
-            for r_field, r_first, r_last, r_parts in rights[index:]:
+            while index < count:
+                r_field, r_first, r_last, r_parts = rights[index]
                 if r_field != field or r_first > last + distance:
                     break
+                index += 1
+                examined += 1
                 after = last <= r_first and r_first - last <= distance
                 before = not near.ordered and r_last <= first and first - r_last <= distance
                 if after or before:
                     span = (field, min(first, r_first), max(last, r_last))
                     if span not in result:
                         result[span] = (*span, parts + r_parts)
+            if examined > self._near_left:
+                # A text that repeats both sides thousands of times (a hostile page, a list of
+                # thousands of items) has millions of pairs; those found so far decide.
+                if self._near_left > 0:  # said once per article
+                    log.warning("NEAR pair budget spent on %s: a %sNEAR/%d judged on its "
+                                "first %d pairs, and any NEAR after it on fewer",
+                                self.article.url, "O" if near.ordered else "", near.distance,
+                                examined)
+                break
+        self._near_left -= examined
         return list(result.values())
 
     def pattern_hits(self, node_id: int) -> dict[_HitKey, Hit]:

@@ -289,9 +289,11 @@ class Words:
         """Whether the field has no words at all (a second bar closes the first word)."""
         return self.joined.find("|", 1) < 0
 
-    def index(self, start: int) -> int:
-        """The number of the word that starts at offset ``start`` of ``joined``."""
-        return self.joined.count("|", 0, start) - 1
+    def index(self, start: int, after: int = 0, number: int = -1) -> int:
+        """The number of the word that starts at offset ``start`` of ``joined``, counting on
+        from ``number`` at offset ``after`` (an earlier answer: numbering many words in order
+        reads the text once, not once per word)."""
+        return number + self.joined.count("|", after, start)
 
     def start(self, end: int, length: int, size: int, first: int) -> int:
         """Where in ``joined`` an automaton hit ending at ``end`` starts (its first letter),
