@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.data import SEEDS
 from watcher.errors import StateLockedError, StoreError
-from watcher.store import Store
+from watcher.store import MAX_STORED_HITS_PER_TERM, Store
 from watcher.store.files import FILE_NAME, file_name, render
 from watcher.store.lock import state_lock
 from watcher.types import Article, FeedEntry, Hit, RuleMatch
@@ -75,6 +75,21 @@ def test_store_numbers_writes_and_dedupes(tmp_path: Path) -> None:
         assert again is not None and again.matches == (RuleMatch("mi6", hits),)
         assert again.article.paragraphs == article.paragraphs
         assert store.integrity_ok()
+
+
+def test_a_match_stores_the_first_places_of_each_term(tmp_path: Path) -> None:
+    # A page repeating a word thousands of times must not store thousands of offsets.
+    with open_store(tmp_path) as store:
+        article = seed_article("004_f3f2e1a6f771f557.txt", "https://example.org/spam")
+        flood = tuple(Hit("body", 10 * i, 10 * i + 3, "spy") for i in range(300))
+        other = (Hit("title", 0, 3, "MI6"), Hit("body", 5, 8, "MI6"))
+        stored = store.store_article(article, [RuleMatch("r", other[:1] + flood + other[1:])],
+                                     entry_row_id=None, write_file=False, now=NOW)
+        assert stored is not None
+        again = store.get_article(stored.number)
+        assert again is not None
+        kept = again.matches[0].hits
+        assert kept == other[:1] + flood[:MAX_STORED_HITS_PER_TERM] + other[1:]
 
 
 def test_entries_are_registered_once_by_id_and_by_canonical_url(tmp_path: Path) -> None:

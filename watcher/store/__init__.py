@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
@@ -376,8 +377,20 @@ def article_from_row(row: Mapping[Any, Any]) -> Article:
         text_source=source, entry_id=row["entry_id"])
 
 
+# A match records where each of its terms is, so a digest can show why it matched: the
+# first places of each term say that. A page repeating a word tens of thousands of times
+# would otherwise store a megabyte of offsets per rule that matched it.
+MAX_STORED_HITS_PER_TERM = 50
+
+
 def _hits_to_json(hits: Sequence[Hit]) -> list[list[Any]]:
-    return [[h.field, h.start, h.end, h.term] for h in hits]
+    kept: list[list[Any]] = []
+    per_term: Counter[str] = Counter()
+    for hit in hits:
+        per_term[hit.term] += 1
+        if per_term[hit.term] <= MAX_STORED_HITS_PER_TERM:
+            kept.append([hit.field, hit.start, hit.end, hit.term])
+    return kept
 
 
 def _hits_from_json(data: Sequence[Sequence[Any]]) -> tuple[Hit, ...]:
