@@ -225,6 +225,19 @@ def test_near_on_a_page_repeating_both_sides_cannot_stall_matching(
     assert caplog.text.count("NEAR pair budget spent") == 1
 
 
+def test_a_long_line_off_the_code_pages_maps_its_many_hits_in_linear_time() -> None:
+    # One 420,000-character Korean line with 60,000 hits: mapping each hit back to the text
+    # counted words from the line's start, which took 16 s; the spans must still be exact.
+    body = "스파이 요원, " * 60000
+    started = time.monotonic()
+    found = RuleSet([Rule("r", '"스파이 요원"')]).match(article(body=body))
+    assert time.monotonic() - started < 5
+    spans = found[0].hits
+    assert len(spans) == 60000
+    assert {body[h.start:h.end] for h in spans} == {"스파이 요원"}
+    assert spans[-1].start == len(body) - len("스파이 요원, ")
+
+
 def test_near_counts_words_right_far_into_a_long_text() -> None:
     # Word numbers are counted on from the previous occurrence: far into a long field, and
     # again from the start of the next field.

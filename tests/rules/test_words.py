@@ -57,6 +57,8 @@ def _check(text: str) -> None:
         assert len(found.joined) == len(text) + 2
     for number, (start, stop) in enumerate(layout):
         assert found.index(start) == number
+        if number:  # counted on from the previous word, as a term's occurrences are
+            assert found.index(start, layout[number - 1][0], number - 1) == number
         assert found.span(start, stop) == (edges[2 * number + 1], edges[2 * number + 2])
         # the start of a hit of this word, and of a phrase ending with it, from its end
         word = folded[number]

@@ -247,8 +247,9 @@ class Words:
         whole = _fold_bytes(text) if text else None
         # Per line that took the general path (and, around them, per stretch that did not):
         # where it starts in joined, where in text, and its words' (starts, ends) in text
-        # relative to that, or None where joined is the folded text itself.
-        self._pieces: list[tuple[int, int, tuple[list[int], list[int]] | None]] = []
+        # relative to that and their starts in joined, or None where joined is the folded
+        # text itself.
+        self._pieces: list[tuple[int, int, tuple[list[int], list[int], list[int]] | None]] = []
         if whole is not None or not text:
             self._aligned = True
             self.joined = _barred(_decoded(*whole) if whole is not None else "")
@@ -267,9 +268,14 @@ class Words:
                         covered = True
                 else:
                     parts = split(line)
-                    piece = " ".join(fold_words(parts[1::2]))
+                    folded = fold_words(parts[1::2])
+                    piece = " ".join(folded)
                     edges = bounds(parts)
-                    self._pieces.append((position, offset, (edges[1:-1:2], edges[2:-1:2])))
+                    # A word's number in a line is found by bisection in these, not by counting
+                    # bars from the line's start (quadratic over a long line's many hits).
+                    starts = list(accumulate(map(_plus_one, map(len, folded)), initial=position))
+                    self._pieces.append((position, offset,
+                                         (edges[1:-1:2], edges[2:-1:2], starts)))
                     # What follows is aligned again, from the newline on.
                     self._pieces.append((position + len(piece), offset + len(line), None))
                     covered = True
@@ -336,8 +342,11 @@ class Words:
         position, offset, edges = self._pieces[number]
         if edges is None:
             return offset + where - position
-        word = self.joined.count("|", position, where)
+        word = bisect_right(edges[2], where) - 1
         return offset + edges[ending][word]
+
+
+_plus_one = (1).__add__
 
 
 def _decoded(folded: bytes, page: str) -> str:
