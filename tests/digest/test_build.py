@@ -83,6 +83,19 @@ def learned_boilerplate(site: str, texts: list[str]) -> frozenset[str]:
     return store.known(site, 3, NOW - timedelta(days=30))
 
 
+def test_a_flood_of_near_copies_folds_into_one_story_led_by_the_first() -> None:
+    # One release run by 600 outlets, each adding its own line, among two other stories.
+    truth = list(json.loads(CORPUS.read_text(encoding="utf-8")).values())
+    release, other, third = (truth[i]["articleBody"] for i in (0, 5, 10))
+    texts = [FoldText(0, "a.example", other)]
+    texts += [FoldText(n, f"outlet{n}.example", f"{release}\nFiled by desk {n}.")
+              for n in range(1, 601)]
+    texts.append(FoldText(601, "b.example", third))
+    groups = fold_groups(texts)
+    assert [len(g) for g in groups] == [1, 600, 1]
+    assert groups[1][0] == 1  # the first (newest) copy leads
+
+
 def test_shared_site_boilerplate_does_not_fold_distinct_articles() -> None:
     appeal = "\n".join(seed_candidates()[1].body.split("\n")[0:4])
     truth = list(json.loads(CORPUS.read_text(encoding="utf-8")).values())

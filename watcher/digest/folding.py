@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from watcher.extract.boilerplate import remove_boilerplate
@@ -93,20 +93,24 @@ def fold_groups(texts: Sequence[FoldText], *,
     # The earlier (newer) article of a pair stays the root, so it leads its story.
     position = {t.key: i for i, t in enumerate(texts)}
     for a, b in candidate_pairs(sets):
-        if same_story(sets[a], sets[b], threshold):
-            ra, rb = sorted((root(a), root(b)), key=position.__getitem__)
-            if ra != rb:
-                parent[rb] = ra
+        ra, rb = sorted((root(a), root(b)), key=position.__getitem__)
+        # Already one story: comparing the pair changes nothing. A flood of near-copies (one
+        # release in hundreds of outlets) would otherwise compare every pair of them.
+        if ra != rb and same_story(sets[a], sets[b], threshold):
+            parent[rb] = ra
     groups: dict[int, list[int]] = {}
     for t in texts:
         groups.setdefault(root(t.key), []).append(t.key)
     return list(groups.values())
 
 
-def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> list[tuple[int, int]]:
+def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> Iterator[tuple[int, int]]:
+    """The pairs ``(a, b)``, ``a < b``, that MinHash LSH proposes as near-duplicates, each
+    once, in sorted order. Yielded key by key: a flood of near-copies has a quadratic number
+    of pairs (4.5 million for 3,000), which must never be held all at once."""
     usable = {k: s for k, s in sets.items() if len(s) >= MIN_SHINGLES}
     if len(usable) < 2:
-        return []
+        return
     # Imported here: datasketch pulls in scipy, a third of a second that every command
     # (watcher check, rules test) would pay at start-up; only building a digest needs it.
     from datasketch import MinHash, MinHashLSH
@@ -118,9 +122,8 @@ def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> list[tuple[int, int]]
         m.update_batch([s.encode("utf-8") for s in sorted(items)])
         hashes[key] = m
         lsh.insert(key, m)
-    pairs: set[tuple[int, int]] = set()
-    for key, m in hashes.items():
-        for other in lsh.query(m):
-            if other != key:
-                pairs.add((min(key, other), max(key, other)))
-    return sorted(pairs)
+    # LSH is symmetric (a shares a band with b exactly when b shares it with a), so each
+    # pair is met from its smaller key.
+    for key in sorted(hashes):
+        for other in sorted(o for o in lsh.query(hashes[key]) if o > key):
+            yield key, other
