@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -80,25 +79,39 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HostileS
 def run_once(config: Path) -> tuple[str, float]:
     """(output, peak RSS in MiB of the watcher process itself) of ``watcher run --once``.
 
-    The peak comes from ``wait4`` on that very process: ``RUSAGE_CHILDREN`` would report the
-    largest of every child this test process ever reaped, such as another test's benchmark.
+    The peak is the process's own high-water mark (``VmHWM``), read until it exits. Its
+    ``ru_maxrss`` would not do: Linux carries the forking process's high-water mark across
+    ``exec``, so it reports at least what this pytest worker had grown to.
     """
-    with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "--once", "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = threading.Timer(180, process.kill)
-        deadline.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            deadline.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        log.seek(0)
-        output = log.read()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "run", "--once", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    peak_kib = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_kib
+        status = Path(f"/proc/{process.pid}/status")
+        while not done.wait(0.02):
+            try:
+                lines = status.read_text().splitlines()
+            except OSError:
+                return
+            for line in lines:
+                if line.startswith("VmHWM:"):
+                    peak_kib = max(peak_kib, int(line.split()[1]))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        output, _ = process.communicate(timeout=180)
+    finally:
+        done.set()
+        sampler.join()
     assert process.returncode == 0, output
-    return output, usage.ru_maxrss / 1024
+    assert peak_kib, "the watcher's memory was never read"
+    return output, peak_kib / 1024
 
 
 def test_hostile_feeds_fail_alone_and_bounded(
