@@ -106,6 +106,10 @@ def run_once(config: Path) -> tuple[str, float]:
     sampler.start()
     try:
         output, _ = process.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
     finally:
         done.set()
         sampler.join()
