@@ -1,6 +1,6 @@
 """Full-cycle benchmark: ``python bench/bench_cycle.py [--feeds 200 --entries 25]``.
 
-Starts a local server with FEEDS feeds x ENTRIES entries of real article HTML (the shared
+Starts a local server with FEEDS feeds x ENTRIES entries of real article HTML (the
 corpus, each copy made distinct so nothing is deduplicated or learned as boilerplate), runs
 ``watcher run --once`` in a subprocess (a cold start, as a user would), then a second cycle
 with nothing new. Prints articles/s and CPU seconds per article against a baseline measured

@@ -1,8 +1,8 @@
 """Extraction benchmark: the watcher's fetch + extract path against plain trafilatura.
 
-    python bench/bench_extract.py [--ablations] [--halves] [--worst N] [--shared PATH]
+    python bench/bench_extract.py [--ablations] [--halves] [--worst N] [--corpus PATH]
 
-Serves the 79 pages of ``shared/corpus/article-extraction-dev`` from a local HTTP server,
+Serves the 79 pages of ``tests/data/corpus`` (or ``--corpus PATH``) from a local HTTP server,
 fetches each with the watcher's ``Fetcher``, extracts it with ``extract_page`` in the
 ``WorkerPool`` (the daemon's path), and scores the stored body (the paragraphs, one per
 line; title and standfirst are stored apart) against the ground truth. Plain
@@ -278,8 +278,8 @@ ABLATIONS: list[tuple[str, ExtractOptions]] = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared",
-                        help="the shared folder holding corpus/article-extraction-dev")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "corpus",
+                        help="a corpus folder (html/*.html.gz and ground-truth.json)")
     parser.add_argument("--ablations", action="store_true",
                         help="also score extract_page with each lever changed")
     parser.add_argument("--halves", action="store_true",
@@ -289,7 +289,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # trafilatura logs every page it finds thin
 
-    cases = load_cases(args.shared / "corpus" / "article-extraction-dev")
+    cases = load_cases(args.corpus)
     with LocalHTTPServer() as server:
         for case in cases:
             server.route(case.path, case.html, content_type="text/html; charset=utf-8")

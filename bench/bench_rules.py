@@ -81,7 +81,7 @@ STOP = set(_STOP_WORDS.split())
 
 
 def load_articles(count: int, seed: int = 7) -> list[Article]:
-    data = ground_truth()  # the extraction corpus's correct bodies (../shared beside the repo)
+    data = ground_truth()  # the extraction corpus's correct bodies (tests/data/corpus)
     bodies = [v["articleBody"] for _, v in sorted(data.items()) if v.get("articleBody")]
     paragraphs = [p.strip() for body in bodies for p in body.split("\n") if len(p.strip()) > 40]
     rng = random.Random(seed)

@@ -1,25 +1,31 @@
-"""Where the shared real data lives: ../shared beside the checkout (CI puts it there)."""
+"""The real data the tests and benchmarks read, carried inside the repository (tests/data/).
+
+- ``seeds/``: the two seed-format articles the store's files must match byte for byte.
+- ``corpus/``: 79 real article pages with hand-checked bodies (MIT, see corpus/LICENSE).
+
+Benchmarks may take a larger corpus by path (their ``--corpus`` option); tests never read
+anything outside the repository.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("WATCHER_SHARED", ROOT.parent / "shared"))
-SEEDS = SHARED / "seeds"
-CORPUS = SHARED / "corpus" / "article-extraction-dev"
+DATA = ROOT / "tests" / "data"
+SEEDS = DATA / "seeds"
+CORPUS = DATA / "corpus"
 
 
 @cache
-def ground_truth() -> dict[str, dict[str, str]]:
+def ground_truth(corpus: Path = CORPUS) -> dict[str, dict[str, str]]:
     data: dict[str, dict[str, str]] = json.loads(
-        (CORPUS / "ground-truth.json").read_text(encoding="utf-8"))
+        (corpus / "ground-truth.json").read_text(encoding="utf-8"))
     return data
 
 
-def corpus_page(page_id: str) -> bytes:
-    return gzip.decompress((CORPUS / "html" / f"{page_id}.html.gz").read_bytes())
+def corpus_page(page_id: str, corpus: Path = CORPUS) -> bytes:
+    return gzip.decompress((corpus / "html" / f"{page_id}.html.gz").read_bytes())
