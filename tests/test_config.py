@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from watcher.config import check_config, load_config, parse_duration, parse_size
+from watcher.config import (
+    USER_AGENT,
+    AlertConfig,
+    AppriseChannel,
+    DigestConfig,
+    EmailChannel,
+    ExtractConfig,
+    FeedConfig,
+    FileChannel,
+    NetworkConfig,
+    PollConfig,
+    SlackChannel,
+    as_positive_int,
+    check_config,
+    key,
+    load_config,
+    parse_duration,
+    parse_size,
+)
+from watcher.config.reader import Reading, read_mapping
+from watcher.config.values import as_upper_str
 from watcher.errors import ConfigError
+from watcher.yamlpos import load_yaml
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config" / "watcher.yaml"
 
@@ -133,3 +155,133 @@ def test_bad_durations(text: object) -> None:
 def test_sizes() -> None:
     assert parse_size("16MiB") == 16 * 1024 * 1024
     assert parse_size(1000) == 1000
+
+
+def test_defaults_when_nothing_is_written(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "{}\n"), environ={})
+    assert config.store == "matched" and config.keep_text == timedelta(days=30)
+    assert config.log_level == "INFO"
+    assert config.poll == PollConfig(interval=timedelta(minutes=15), jitter=0.1, max_entries=100,
+                                     concurrency=8, max_backoff=timedelta(hours=6),
+                                     failing_after=5)
+    assert config.network == NetworkConfig(
+        allow=(), user_agent=USER_AGENT, connect_timeout=10.0, read_timeout=20.0,
+        total_timeout=60.0, max_feed_bytes=16 * 1024 * 1024, max_page_bytes=8 * 1024 * 1024,
+        max_redirects=5, per_host_concurrency=2, per_host_min_gap=0.5)
+    assert config.extract == ExtractConfig(workers=0, timeout=20.0, boilerplate_min_articles=3,
+                                           boilerplate_window=timedelta(days=30))
+    assert config.alerts == AlertConfig(channels=(), throttle=timedelta(minutes=10))
+    assert (config.feeds, config.channels, config.digests) == ((), (), ())
+
+
+FULL = """\
+state_dir: /abs/state
+rules: sub/r.yaml
+store: all
+keep_text: 2d
+log_level: debug
+poll: {interval: 20m, jitter: 0.2, max_entries: 5, concurrency: 3, max_backoff: 1h,
+       failing_after: 2}
+network: {allow: [10.0.0.0/8, localhost], user_agent: ua, connect_timeout: 1, read_timeout: 2.5,
+          total_timeout: 9, max_feed_bytes: 1MiB, max_page_bytes: 2kb, max_redirects: 0,
+          per_host_concurrency: 4, per_host_min_gap: 0}
+extract: {workers: 2, timeout: 3, boilerplate_min_articles: 4, boilerplate_window: 1w}
+feeds:
+  - {name: a, url: "https://a.example/x", interval: 45s, enabled: false}
+  - {name: b, url: " http://b.example/x "}
+channels:
+  - {name: m, type: email, smtp: "smtp://h:25", from: a@b, to: c@d}
+  - {name: s, type: slack, webhook: "https://hooks"}
+  - {name: f, type: file, dir: out}
+  - {name: ap, type: apprise, url: "json://x", urls: ["a://b", 3]}
+digests:
+  - {name: d, schedule: "0 7 * * *", timezone: Europe/Paris, channels: [m, s], rules: [r1],
+     min_items: 0, send_empty: true, include_alerted: true}
+  - {name: e, schedule: "*/5 * * * *", rules: }
+  - {name: g, schedule: "1 2 * * *"}
+alerts: {channels: [f], throttle: 90}
+"""
+
+
+def test_every_key_is_read_with_its_own_parser(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, FULL), environ={})
+    assert (config.state_dir, config.rules_path) == (Path("/abs/state"), tmp_path / "sub/r.yaml")
+    assert (config.store, config.keep_text, config.log_level) == ("all", timedelta(days=2),
+                                                                  "DEBUG")
+    assert config.poll == PollConfig(timedelta(minutes=20), 0.2, 5, 3, timedelta(hours=1), 2)
+    assert config.network == NetworkConfig(("10.0.0.0/8", "localhost"), "ua", 1.0, 2.5, 9.0,
+                                           1024 * 1024, 2000, 0, 4, 0.0)
+    assert config.extract == ExtractConfig(2, 3.0, 4, timedelta(weeks=1))
+    assert config.feeds == (
+        FeedConfig("a", "https://a.example/x", timedelta(seconds=45), enabled=False),
+        FeedConfig("b", "http://b.example/x", timedelta(minutes=20)))
+    assert config.channels == (
+        EmailChannel("m", "smtp://h:25", "a@b", ("c@d",)),
+        SlackChannel("s", "https://hooks"),
+        FileChannel("f", tmp_path / "out"),
+        AppriseChannel("ap", ("a://b", "3", "json://x")))
+    assert config.digests == (
+        DigestConfig("d", "0 7 * * *", "Europe/Paris", ("m", "s"), ("r1",), 0, True, True),
+        DigestConfig("e", "*/5 * * * *", rules=()),  # written empty: no rule, not every rule
+        DigestConfig("g", "1 2 * * *", rules=None))
+    assert config.alerts == AlertConfig(("f",), timedelta(seconds=90))
+
+
+def test_bad_values_and_entries_are_all_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+store: some
+poll: {interval: 10s, max_entries: 0, concurrency: 1.5, bogus: 1}
+network: {max_feed_bytes: huge, timeout: 3}
+feeds:
+  - {name: a, url: "https://a/x"}
+  - {name: a, url: "https://a/x", interval: 1m, enabled: 1}
+  - 3
+channels:
+  - {name: c}
+  - {name: c, type: emial}
+  - {name: d, type: [1]}
+  - {name: e, type: email, smtp: [1]}
+  - {name: e, type: apprise, url: []}
+digests:
+  - {name: x, schedule: "0 7 * *", rules: 3.5, extra: 1}
+""")
+    found = messages(path)
+    assert "1:8: store: expected 'matched' or 'all', got 'some'" in found
+    assert "2:57: unknown key 'bogus'" in found
+    assert "2:36: max_entries: must be at least 1" in found
+    assert "2:52: concurrency: expected a whole number, got a number" in found
+    assert "3:33: unknown key 'timeout' (did you mean 'read_timeout'?)" in found
+    assert "3:27: max_feed_bytes: 'huge' is not a size (use e.g. 512KiB, 16MiB)" in found
+    assert "5:5: interval: must be at least 30s" in found  # poll's 10s, inherited
+    assert "6:12: duplicate feed name 'a' (first defined on line 5)" in found
+    assert "6:20: duplicate feed url (also on line 5)" in found
+    assert "6:58: enabled: expected true or false, got a number" in found
+    assert found.count("7:5: missing required key 'name'") == 1
+    assert "7:5: expected a mapping, got a number" in found
+    assert "9:5: channel type must be one of: apprise, email, file, slack" in found
+    assert "10:21: unknown channel type 'emial' (did you mean 'email'?)" in found
+    assert "11:21: unknown channel type '[1]'" in found  # not a crash
+    assert "12:34: smtp: expected a string, got a list" in found
+    assert "12:5: missing required key 'from'" in found
+    assert "13:12: duplicate channel name 'e' (first defined on line 12)" in found
+    assert "13:5: missing required key 'url'" in found
+    assert "15:25: schedule: invalid cron schedule '0 7 * *': Wrong number of fields; got 4, " \
+           "expected 5" in found
+    assert "15:43: rules: expected a list of strings, got a number" in found
+    assert "15:48: unknown key 'extra'" in found
+
+
+def test_a_new_field_is_a_key_with_nothing_else_to_edit(tmp_path: Path) -> None:
+    @dataclass(frozen=True)
+    class Section:
+        min_interval: timedelta = timedelta(minutes=1)
+        label: str = field(default="x", metadata=key(yaml="name", parse=as_upper_str))
+        tries: int = field(default=3, metadata=key(parse=as_positive_int))
+
+    path = write(tmp_path, "min_interva: 5m\nname: abc\ntries: 0\n")
+    doc = load_yaml(path, display_name="w.yaml", environ={})
+    read = Section(**read_mapping(Reading(doc, tmp_path), (), Section))
+    assert read == Section(min_interval=timedelta(minutes=1), label="ABC", tries=3)
+    assert [str(p) for p in doc.problems] == [
+        "w.yaml:1:1: unknown key 'min_interva' (did you mean 'min_interval'?)",
+        "w.yaml:3:8: tries: must be at least 1"]

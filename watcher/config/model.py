@@ -1,0 +1,168 @@
+"""The frozen Config and its parts: each field is one key of watcher.yaml.
+
+How a field is read (its YAML name, parser, default, checks) is said here and only here;
+see ``watcher.config.reader`` for the rules and ``watcher.config`` for adding a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from watcher.config.reader import UNIQUE_NAME, Reading, key
+from watcher.config.values import (
+    as_crontab,
+    as_http_url,
+    as_positive_int,
+    as_timezone,
+    as_upper_str,
+    at_least,
+    parse_size,
+)
+
+USER_AGENT = "watcher/0.1 (self-hosted news watcher; feed reader)"
+
+
+def _default_interval(reading: Reading) -> timedelta:
+    interval: timedelta = reading.top["poll"].interval
+    return interval
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str = field(metadata=key(unique=UNIQUE_NAME))
+    url: str = field(metadata=key(parse=as_http_url,
+                                  unique="duplicate {what} url (also on line {line})"))
+    # Faster polling than this is abuse of the publisher, whatever the feed says.
+    interval: timedelta = field(metadata=key(default_from=_default_interval,
+                                             check=at_least(timedelta(seconds=30))))
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class PollConfig:
+    interval: timedelta = timedelta(minutes=15)
+    jitter: float = 0.1  # fraction of the interval added at random, spreads polls out
+    # entries taken from one feed in one poll
+    max_entries: int = field(default=100, metadata=key(parse=as_positive_int))
+    concurrency: int = field(default=8, metadata=key(parse=as_positive_int))  # feeds at once
+    max_backoff: timedelta = timedelta(hours=6)
+    # consecutive failures before the user is told
+    failing_after: int = field(default=5, metadata=key(parse=as_positive_int))
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    allow: tuple[str, ...] = ()  # addresses, CIDR ranges or host names the SSRF guard lets by
+    user_agent: str = USER_AGENT
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0  # whole request, headers to last byte
+    max_feed_bytes: int = field(default=16 * 1024 * 1024, metadata=key(parse=parse_size))
+    max_page_bytes: int = field(default=8 * 1024 * 1024, metadata=key(parse=parse_size))
+    max_redirects: int = 5
+    per_host_concurrency: int = field(default=2, metadata=key(parse=as_positive_int))
+    per_host_min_gap: float = 0.5  # seconds between request starts to one host
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    workers: int = 0  # 0: one per core
+    timeout: float = 20.0  # seconds per page; a worker past it is killed and replaced
+    # distinct articles of one site that must share a paragraph before it counts as boilerplate
+    boilerplate_min_articles: int = field(default=3, metadata=key(parse=as_positive_int))
+    boilerplate_window: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class EmailChannel:
+    name: str = field(metadata=key(unique=UNIQUE_NAME))
+    smtp: str  # smtp://host:25, smtp+starttls://user:pass@host:587, smtps://host:465
+    sender: str = field(metadata=key(yaml="from"))
+    to: tuple[str, ...]
+    type: Literal["email"] = "email"
+
+
+@dataclass(frozen=True)
+class SlackChannel:
+    name: str = field(metadata=key(unique=UNIQUE_NAME))
+    webhook: str
+    type: Literal["slack"] = "slack"
+
+
+@dataclass(frozen=True)
+class FileChannel:
+    name: str = field(metadata=key(unique=UNIQUE_NAME))
+    dir: Path
+    type: Literal["file"] = "file"
+
+
+@dataclass(frozen=True)
+class AppriseChannel:
+    name: str = field(metadata=key(unique=UNIQUE_NAME))
+    urls: tuple[str, ...] = field(metadata=key(yaml="url", also=("urls",)))
+    type: Literal["apprise"] = "apprise"
+
+
+ChannelConfig = EmailChannel | SlackChannel | FileChannel | AppriseChannel
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    name: str = field(metadata=key(unique=UNIQUE_NAME))
+    schedule: str = field(metadata=key(parse=as_crontab))  # crontab, five fields
+    timezone: str = field(default="UTC", metadata=key(parse=as_timezone))
+    channels: tuple[str, ...] = ()
+    # None (no `rules:`): every rule; `rules:` written empty is no rule at all
+    rules: tuple[str, ...] | None = field(default=None, metadata=key(empty=()))
+    min_items: int = 1
+    send_empty: bool = False
+    include_alerted: bool = False  # repeat items already sent as immediate alerts
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    channels: tuple[str, ...] = ()  # default channels for `alert: immediate` rules
+    throttle: timedelta = timedelta(minutes=10)  # at most one message per rule per window
+
+
+def _default_state_dir(reading: Reading) -> Path:
+    return (reading.folder / "../state").resolve()
+
+
+def _default_rules_path(reading: Reading) -> Path:
+    return reading.folder / "rules.yaml"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path = field(metadata=key(in_yaml=False))
+    state_dir: Path = field(metadata=key(default_from=_default_state_dir))
+    rules_path: Path = field(metadata=key(yaml="rules", default_from=_default_rules_path))
+    store: Literal["matched", "all"] = "matched"
+    keep_text: timedelta = timedelta(days=30)  # text of unmatched articles kept for `rules test`
+    log_level: str = field(default="INFO", metadata=key(parse=as_upper_str))
+    poll: PollConfig = field(default_factory=PollConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    feeds: tuple[FeedConfig, ...] = field(default=(), metadata=key(item="feed"))
+    channels: tuple[ChannelConfig, ...] = field(default=(), metadata=key(item="channel"))
+    digests: tuple[DigestConfig, ...] = field(default=(), metadata=key(item="digest"))
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+
+    @property
+    def articles_dir(self) -> Path:
+        return self.state_dir / "articles"
+
+    @property
+    def index_path(self) -> Path:
+        return self.state_dir / "index.sqlite3"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.index_path}"
+
+    def channel(self, name: str) -> ChannelConfig | None:
+        return next((c for c in self.channels if c.name == name), None)
