@@ -277,11 +277,16 @@ def check_url(url: str, allow: AllowList = NO_EXCEPTIONS) -> None:
         host = parts.hostname
     except ValueError as exc:
         raise BlockedAddressError(f"invalid URL {url!r}: {exc}") from None
-    if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        raise BlockedAddressError(f"only http and https URLs are fetched, not {url!r}")
+    check_scheme(parts.scheme, repr(url))
     if not host:
         raise BlockedAddressError(f"no host in URL {url!r}")
     check_host(host, allow)
+
+
+def check_scheme(scheme: str, shown: str) -> None:
+    """Refuse a URL that is not http or https; ``shown`` is how the message names it."""
+    if scheme.lower() not in ALLOWED_SCHEMES:
+        raise BlockedAddressError(f"only http and https URLs are fetched, not {shown}")
 
 
 def check_host(host: str, allow: AllowList = NO_EXCEPTIONS) -> None:
