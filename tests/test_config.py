@@ -271,17 +271,27 @@ digests:
     assert "15:48: unknown key 'extra'" in found
 
 
-def test_a_new_field_is_a_key_with_nothing_else_to_edit(tmp_path: Path) -> None:
-    @dataclass(frozen=True)
-    class Section:
-        min_interval: timedelta = timedelta(minutes=1)
-        label: str = field(default="x", metadata=key(yaml="name", parse=as_upper_str))
-        tries: int = field(default=3, metadata=key(parse=as_positive_int))
+@dataclass(frozen=True)
+class Listen:
+    listen: str = "127.0.0.1:8080"
+    token: str | None = None
 
-    path = write(tmp_path, "min_interva: 5m\nname: abc\ntries: 0\n")
-    doc = load_yaml(path, display_name="w.yaml", environ={})
-    read = Section(**read_mapping(Reading(doc, tmp_path), (), Section))
-    assert read == Section(min_interval=timedelta(minutes=1), label="ABC", tries=3)
+
+@dataclass(frozen=True)
+class NewKeys:
+    min_interval: timedelta = timedelta(minutes=1)
+    label: str = field(default="x", metadata=key(yaml="name", parse=as_upper_str))
+    tries: int = field(default=3, metadata=key(parse=as_positive_int))
+    http: Listen | None = None
+    web: Listen | None = None
+
+
+def test_a_new_field_is_a_key_with_nothing_else_to_edit(tmp_path: Path) -> None:
+    path = write(tmp_path, "min_interva: 5m\nname: abc\ntries: 0\nweb: {token: \"${T}\"}\n")
+    doc = load_yaml(path, display_name="w.yaml", environ={"T": "s3cret"})
+    read = NewKeys(**read_mapping(Reading(doc, tmp_path), (), NewKeys))
+    assert read == NewKeys(min_interval=timedelta(minutes=1), label="ABC", tries=3, http=None,
+                           web=Listen(token="s3cret"))
     assert [str(p) for p in doc.problems] == [
         "w.yaml:1:1: unknown key 'min_interva' (did you mean 'min_interval'?)",
         "w.yaml:3:8: tries: must be at least 1"]

@@ -8,9 +8,10 @@ The fields ARE the declaration of the keys; nothing else lists them. For each fi
   strings, any of them ``| None``), or ``key(parse=...)``;
 * its default is the dataclass default, or ``key(default_from=...)`` when it depends on the
   file's folder or on a key read before it; a field with neither is required;
-* a dataclass-typed field is a nested section (``poll:``); a tuple of dataclasses is a list
-  of entries (``feeds:``), a tuple of a union of dataclasses a list whose entries say which
-  one they are by their ``type`` (``channels:``).
+* a dataclass-typed field is a nested section (``poll:``; typed ``X | None = None``, it is
+  None when the file leaves it out); a tuple of dataclasses is a list of entries
+  (``feeds:``), a tuple of a union of dataclasses a list whose entries say which one they
+  are by their ``type`` (``channels:``).
 
 Problems are recorded on the YamlDoc as they are found, and reading carries on with the
 default, so one pass reports everything.
@@ -193,6 +194,8 @@ def _read(reading: Reading, section: Section, spec: _Spec, entries: _Entries | N
     doc, meta, name = reading.doc, spec.key, spec.yaml
     hint = _without_none(spec.hint)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        if spec.default is None and not section.has(name):
+            return None  # an optional section left out (``http: ... | None = None``)
         return hint(**read_mapping(reading, (*section.path, name), hint))
     choices = _entry_types(hint)
     if choices:
