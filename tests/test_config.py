@@ -17,6 +17,7 @@ from watcher.config import (
     ExtractConfig,
     FeedConfig,
     FileChannel,
+    KeepDefault,
     NetworkConfig,
     PollConfig,
     SlackChannel,
@@ -277,9 +278,18 @@ class Listen:
     token: str | None = None
 
 
+def _duration_unless_auto(value: object) -> timedelta:
+    if value == "auto":
+        raise KeepDefault
+    return parse_duration(value)
+
+
 @dataclass(frozen=True)
 class NewKeys:
     min_interval: timedelta = timedelta(minutes=1)
+    every: timedelta = field(default=timedelta(minutes=15),
+                             metadata=key(parse=_duration_unless_auto))
+    auto: bool = field(default=False, metadata=key(yaml="every", parse=lambda v: v == "auto"))
     label: str = field(default="x", metadata=key(yaml="name", parse=as_upper_str))
     tries: int = field(default=3, metadata=key(parse=as_positive_int))
     http: Listen | None = None
@@ -287,10 +297,12 @@ class NewKeys:
 
 
 def test_a_new_field_is_a_key_with_nothing_else_to_edit(tmp_path: Path) -> None:
-    path = write(tmp_path, "min_interva: 5m\nname: abc\ntries: 0\nweb: {token: \"${T}\"}\n")
+    path = write(tmp_path, "min_interva: 5m\nname: abc\ntries: 0\nweb: {token: \"${T}\"}\n"
+                           "every: auto\n")
     doc = load_yaml(path, display_name="w.yaml", environ={"T": "s3cret"})
     read = NewKeys(**read_mapping(Reading(doc, tmp_path), (), NewKeys))
-    assert read == NewKeys(min_interval=timedelta(minutes=1), label="ABC", tries=3, http=None,
+    assert read == NewKeys(min_interval=timedelta(minutes=1), every=timedelta(minutes=15),
+                           auto=True, label="ABC", tries=3, http=None,
                            web=Listen(token="s3cret"))
     assert [str(p) for p in doc.problems] == [
         "w.yaml:1:1: unknown key 'min_interva' (did you mean 'min_interval'?)",

@@ -10,12 +10,16 @@ Adding a key is one edit in ``model.py``: add a field to the dataclass of its se
 its default. Its type chooses the parser (``str``, ``bool``, ``int``, ``float``,
 ``timedelta`` from "15m", ``Path`` relative to the file's folder, ``tuple[str, ...]``, a
 ``Literal`` of strings, or a dataclass for a nested section); anything else goes in
-``field(metadata=key(...))``: ``parse=`` (e.g. ``as_positive_int``, ``parse_size``),
-``yaml=`` when the YAML name differs, ``default_from=`` when the default depends on the
-file's folder or on a key read before it, ``check=`` for a condition on the value in force,
-``unique=`` within a list. The key is then accepted, "did you mean" suggests it, and
-``${VAR}`` works in it like everywhere. A new section is a new dataclass and one field of
-that type on ``Config``; a check that spans keys goes in ``loader._check_references``.
+``field(metadata=key(...))``: ``parse=`` (e.g. ``as_positive_int``, ``parse_size``; a
+parser may raise ``KeepDefault`` for a value that means "the default", like ``auto``),
+``yaml=`` when the YAML name differs (two fields may read one key with different parsers),
+``default_from=`` when the default depends on the file's folder or on a key read before it,
+``check=`` for a condition on the value in force, ``unique=`` within a list. The key is then
+accepted, "did you mean" suggests it, and ``${VAR}`` works in it like everywhere. A new
+section is a new dataclass and one field of that type on ``Config`` (``X | None = None``
+for a section that is off unless written); a check that spans keys goes in
+``loader._check_across_keys``. ``tests/test_config.py`` pins every key's name, parser and
+default: extend ``FULL`` there with the new key.
 """
 
 from watcher.config.loader import (
@@ -40,7 +44,7 @@ from watcher.config.model import (
     PollConfig,
     SlackChannel,
 )
-from watcher.config.reader import Section, key, yaml_keys
+from watcher.config.reader import KeepDefault, Section, key, yaml_keys
 from watcher.config.values import (
     as_bool,
     as_crontab,
@@ -69,6 +73,7 @@ __all__ = [
     "ExtractConfig",
     "FeedConfig",
     "FileChannel",
+    "KeepDefault",
     "NetworkConfig",
     "PollConfig",
     "Section",

@@ -40,11 +40,12 @@ def check_config(path: Path, environ: Mapping[str, str] | None = None
         return None, doc.problems
     reading = Reading(doc, folder=path.resolve().parent)
     config = Config(path=path.resolve(), **read_mapping(reading, (), Config))
-    _check_references(doc, config)
+    _check_across_keys(doc, config)
     return config, doc.problems
 
 
-def _check_references(doc: YamlDoc, config: Config) -> None:
+def _check_across_keys(doc: YamlDoc, config: Config) -> None:
+    """What no single key can say alone: names used in one place and defined in another."""
     known = {c.name for c in config.channels}
     for index, digest in enumerate(config.digests):
         for position, name in enumerate(digest.channels):

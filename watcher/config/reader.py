@@ -49,6 +49,10 @@ _MISSING: Any = dataclasses.MISSING
 _UNSET: Any = object()  # Key.empty not given (None is a value it may take)
 
 
+class KeepDefault(Exception):
+    """Raised by a parser to keep the key's default for this value (``interval: auto``)."""
+
+
 class Section:
     """Typed access to one mapping in a YAML document, recording problems as it goes."""
 
@@ -76,6 +80,8 @@ class Section:
             return default
         try:
             return convert(self.data[key])
+        except KeepDefault:
+            return default
         except (ValueError, TypeError) as exc:
             self.doc.problem((*self.path, key), f"{key}: {exc}")
             return default
