@@ -35,7 +35,7 @@ class FeedConfig:
     name: str = field(metadata=key(unique=UNIQUE_NAME))
     url: str = field(metadata=key(parse=as_http_url,
                                   unique="duplicate {what} url (also on line {line})"))
-    # Faster polling than this is abuse of the publisher, whatever the feed says.
+    # default: poll.interval; never under 30s, whichever of the two set it
     interval: timedelta = field(metadata=key(default_from=_default_interval,
                                              check=at_least(timedelta(seconds=30))))
     enabled: bool = True
