@@ -36,29 +36,30 @@ class _Layer(Protocol):
         ...
 
 
-class _Identity:
+class _Buffered:
+    """What a layer was fed and has not decoded yet."""
+
     def __init__(self) -> None:
-        self._buffer = b""
-
-    def feed(self, data: bytes) -> None:
-        self._buffer += data
-
-    def read(self, limit: int) -> bytes:
-        out, self._buffer = self._buffer[:limit], self._buffer[limit:]
-        return out
-
-
-class _Zlib:
-    """gzip (several members allowed) or deflate (zlib-wrapped, or raw as IIS sends it)."""
-
-    def __init__(self, gzip: bool) -> None:
-        self._gzip = gzip
-        self._decompressor: zlib._Decompress | None = (
-            zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None)
         self._input = b""
 
     def feed(self, data: bytes) -> None:
         self._input += data
+
+
+class _Identity(_Buffered):
+    def read(self, limit: int) -> bytes:
+        out, self._input = self._input[:limit], self._input[limit:]
+        return out
+
+
+class _Zlib(_Buffered):
+    """gzip (several members allowed) or deflate (zlib-wrapped, or raw as IIS sends it)."""
+
+    def __init__(self, gzip: bool) -> None:
+        super().__init__()
+        self._gzip = gzip
+        self._decompressor: zlib._Decompress | None = (
+            zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None)
 
     def read(self, limit: int) -> bytes:
         decompressor = self._decompressor
@@ -84,13 +85,10 @@ class _Zlib:
         return out
 
 
-class _Brotli:
+class _Brotli(_Buffered):
     def __init__(self) -> None:
+        super().__init__()
         self._decompressor = brotli.Decompressor()
-        self._input = b""
-
-    def feed(self, data: bytes) -> None:
-        self._input += data
 
     def read(self, limit: int) -> bytes:
         # brotli >= 1.2 bounds each call's output; until it says it can take more input,
