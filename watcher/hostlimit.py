@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from watcher.netguard import normalise_host
+
 # Hosts not seen for a while are forgotten so a daemon running for months, meeting
 # thousands of article hosts, keeps a small table. Checked when the table grows past this.
 _SWEEP_ABOVE = 512
@@ -47,7 +49,7 @@ class HostLimiter:
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
         """Wait for a free slot on ``host`` and its turn after the gap; hold it inside."""
-        key = host.strip().strip("[]").rstrip(".").lower()
+        key = normalise_host(host)
         state = self._hosts.get(key)
         if state is None:
             if len(self._hosts) >= _SWEEP_ABOVE:
