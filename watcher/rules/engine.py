@@ -70,9 +70,10 @@ _DEFAULT = len(TEXT_FIELDS)  # the trigger slot of terms searching the default f
 REGEX_TIMEOUT = 0.05
 REGEX_BUDGET = 0.25
 REGEX_MAX_HITS = 100
-# NEAR looks at this many pairs of occurrences per article, all NEARs together (about 50 ms):
-# a long article with each side a hundred times needs a few thousand; only a text repeating
-# both sides thousands of times within reach of each other gets near it.
+# NEAR looks at this many pairs of occurrences per article, all NEARs together, so a page
+# repeating both sides cannot stall matching (its cost: docs/rules.md, Speed): a long article
+# with each side a hundred times needs a few thousand; only a text repeating both sides
+# thousands of times within reach of each other gets near it.
 NEAR_PAIR_BUDGET = 20_000
 # The engine counts in how many of the first LEARN_FROM articles after compiling each atom
 # occurs, then lets every rule choose again which atoms wake it (see RuleSet._learn); 0: never.
@@ -186,10 +187,11 @@ class RuleSet:
             values: list[int] = []
             source = self._expression(root, True, threshold, values)
             # Generated from our own syntax tree (integers, a, d, f, m, x, and/or/not only), so it
-            # is safe to evaluate; one flat expression runs several times faster than a tree
-            # of closures, and this is the inner loop at 10,000 rules. The rule's atoms and
-            # leaves are its argument ``a``, so rules of one shape share one function: a few
-            # functions stay in the CPU's caches where 10,000 would each be fetched cold.
+            # is safe to evaluate; one flat expression runs faster than a tree of closures
+            # (docs/rules.md, Speed), and this is the inner loop at 10,000 rules. The rule's
+            # atoms and leaves are its argument ``a``, so rules of one shape share one
+            # function: a few functions stay in the CPU's caches where 10,000 would each be
+            # fetched cold.
             test = shapes.get(source)
             if test is None:
                 test = shapes[source] = eval(f"lambda d, f, x, m, a: {source}",
@@ -217,8 +219,7 @@ class RuleSet:
         if self.atoms:
             automaton = ahocorasick.Automaton()
             # In sorted order the trie's nodes are allocated near their siblings: the walk
-            # over each word of the text touches fewer cache lines (the pass over the text
-            # took 8-10% less time at 10,000 rules).
+            # over each word of the text touches fewer cache lines.
             for pattern, atom in sorted(self.atoms.items()):
                 automaton.add_word(pattern, atom)
             automaton.make_automaton()
@@ -404,7 +405,7 @@ class RuleSet:
                     triggers.setdefault(key, []).append(index)
         # Per slot, a list indexed by atom (None where the atom wakes nothing): a lookup is one
         # read from an array, where a dict of thousands of atoms costs a hash probe and a key
-        # comparison (gathering candidates took 13% less time at 10,000 rules).
+        # comparison.
         tables: dict[int, list[tuple[int, ...] | None]] = {}
         for trigger_key, found in triggers.items():
             table = tables.setdefault(trigger_key & 7, [None] * len(self._atom_keys))
