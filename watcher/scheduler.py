@@ -59,8 +59,8 @@ def settle_in_memory() -> None:
     """Keep long-lived objects (a compiled rule set) out of every future GC pass.
 
     A rule set of 10,000 rules is hundreds of thousands of objects that live until the next
-    reload; scanning them on every collection costs about a third of matching time. Unfreeze
-    first so the previous rule set's cycles can still be collected.
+    reload; scanning them on every collection would slow matching (docs/rules.md, Speed).
+    Unfreeze first so the previous rule set's cycles can still be collected.
     """
     gc.unfreeze()
     gc.collect()
@@ -84,8 +84,9 @@ class LiveRules:
         if stamp == self._stamp and config.rules_path == self.config.rules_path:
             return False
         self._stamp, self.config = stamp, config
-        # In a thread: reading and compiling 10,000 rules takes about 2 s, which on the event
-        # loop would hold up every fetch in flight. Matching goes on with the rules in force.
+        # In a thread: reading and compiling thousands of rules takes seconds, which on the
+        # event loop would hold up every fetch in flight. Matching goes on with the rules in
+        # force.
         rules, problems = await asyncio.to_thread(
             check_rules, config.rules_path, digests=[d.name for d in config.digests],
             channels=[c.name for c in config.channels])

@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # httpx logs every request URL at INFO; a webhook URL is a secret, and our own poll
     # lines already say what was fetched.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # APScheduler logs every run of every job (the reload check runs every 2 s); our own
+    # APScheduler logs every run of every job (the reload check runs every few seconds); our own
     # lines say what each job did, so only its warnings and errors are kept.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
