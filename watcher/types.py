@@ -105,8 +105,8 @@ class Article:
 
 
 # Hit and RuleMatch are named tuples, not frozen dataclasses like the rest: the matcher makes
-# about 40 of them per article at 10,000 rules, and a frozen dataclass costs four times as
-# much to build (one object.__setattr__ per field). They are just as immutable.
+# dozens of them per article, and a frozen dataclass is dearer to build (one
+# object.__setattr__ per field; figures in docs/rules.md, Speed). They are just as immutable.
 
 
 class Hit(NamedTuple):
