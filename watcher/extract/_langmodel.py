@@ -1,8 +1,9 @@
 """The language-identification model, loaded when this module is imported.
 
-Loading takes about 2 s (a 4.5 MB compressed naive-Bayes model), so it lives in its own
-module: the worker pool preloads it once in its fork server and every worker inherits it,
-while processes that never detect a language (the CLI, ``watcher check``) never pay for it.
+Loading it is slow (a 4.5 MB compressed naive-Bayes model; docs/extraction.md says how
+slow), so it lives in its own module: the worker pool preloads it once in its fork server
+and every worker inherits it, while processes that never detect a language (the CLI,
+``watcher check``) never pay for it.
 """
 
 from __future__ import annotations
