@@ -111,8 +111,8 @@ def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> Iterator[tuple[int, i
     usable = {k: s for k, s in sets.items() if len(s) >= MIN_SHINGLES}
     if len(usable) < 2:
         return
-    # Imported here: datasketch pulls in scipy, a third of a second that every command
-    # (watcher check, rules test) would pay at start-up; only building a digest needs it.
+    # Imported here: datasketch pulls in scipy, which every command (watcher check, rules
+    # test) would otherwise load at start-up; only building a digest needs it.
     from datasketch import MinHash, MinHashLSH
 
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
