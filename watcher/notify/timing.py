@@ -36,8 +36,8 @@ class RetryPolicy:
 
     base: timedelta = timedelta(seconds=30)
     cap: timedelta = timedelta(hours=1)
-    jitter: float = 0.2  # +-20 %: deliveries that failed together do not retry together
-    max_attempts: int = 15  # about 9 hours of trying with the defaults
+    jitter: float = 0.2  # either way: deliveries that failed together do not retry together
+    max_attempts: int = 15  # what that adds up to: docs/digests.md, Delivery
     lease: timedelta = timedelta(minutes=5)  # a "sending" row older than this was abandoned
 
     def delay(self, attempts: int, rng: random.Random,
