@@ -10,6 +10,7 @@ from tests.support.newsroom import rss, serve_seeds
 from tests.support.servers import LocalHTTPServer
 from watcher.config import load_config
 from watcher.fetch import build_client
+from watcher.lifecycle import settle
 from watcher.rules import load_rules
 from watcher.scheduler import LiveRules, Runtime
 from watcher.store import Store
@@ -30,7 +31,7 @@ async def test_failed_write_does_not_advance_the_feed(tmp_path: Path) -> None:
         blocked = tmp_path / "articles"
         blocked.write_text("a file where the article folder should be")
         store = Store.at(f"sqlite:///{tmp_path / 'index.sqlite3'}", blocked)
-        store.sync_feeds(config.feeds)
+        store.save_feed_states(settle(config.feeds, {}))
         client = build_client(config.network)
         pool = WorkerPool(1)
         try:

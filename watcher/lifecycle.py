@@ -9,43 +9,18 @@ recovers, moves permanently (301/308, after the new URL answered) or is gone (41
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from watcher.config import FeedConfig, PollConfig
+from watcher.types import FeedState as FeedState
+from watcher.types import FeedStatus
 
-FeedStatus = Literal["new", "ok", "failing", "gone"]
 # The longest a server's caching hints may stretch our interval: a feed must not go quiet
 # for days because of an over-eager max-age.
 MAX_HINTED_INTERVAL = timedelta(hours=12)
-
-
-@dataclass(frozen=True)
-class FeedState:
-    name: str
-    config_url: str
-    url: str
-    title: str = ""
-    etag: str | None = None
-    last_modified: str | None = None
-    status: FeedStatus = "new"
-    last_poll: datetime | None = None
-    last_success: datetime | None = None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    consecutive_failures: int = 0
-    next_poll: datetime | None = None
-    polls: int = 0
-    not_modified: int = 0
-    entries_seen: int = 0
-    articles_stored: int = 0
-    matches: int = 0
-    notice: str | None = None
-    notice_sent: bool = True
-
-    def is_due(self, now: datetime) -> bool:
-        return self.status != "gone" and (self.next_poll is None or self.next_poll <= now)
 
 
 @dataclass(frozen=True)
@@ -78,6 +53,19 @@ def reconcile_with_config(state: FeedState, feed: FeedConfig) -> FeedState:
     return replace(initial_state(feed), title=state.title, polls=state.polls,
                    entries_seen=state.entries_seen, articles_stored=state.articles_stored,
                    matches=state.matches)
+
+
+def settle(configured: Iterable[FeedConfig], known: Mapping[str, FeedState]
+           ) -> list[FeedState]:
+    """The states to save so that the index follows the config: a new feed starts afresh,
+    a feed whose URL the user changed too (``reconcile_with_config``); others are left."""
+    changed = []
+    for feed in configured:
+        state = known.get(feed.name)
+        fresh = initial_state(feed) if state is None else reconcile_with_config(state, feed)
+        if fresh is not state:
+            changed.append(fresh)
+    return changed
 
 
 def polling_interval(feed: FeedConfig, outcome: PollOutcome) -> timedelta:

@@ -29,10 +29,9 @@ from watcher.extract import (
 )
 from watcher.feeds import parse_feed
 from watcher.fetch import Fetcher, parse_max_age, redirect_kind
-from watcher.lifecycle import FeedState, PollOutcome, advance
+from watcher.lifecycle import FeedState, PollOutcome, advance, initial_state
 from watcher.rules import RuleSet
 from watcher.store import PendingEntry, Store
-from watcher.store.boilerplate import BoilerplateStore
 from watcher.types import (
     Article,
     ExtractedPage,
@@ -146,14 +145,14 @@ class Pipeline:
         self.rules = rules
         self.clock = clock
         self.random_fraction = random_fraction
-        self.boilerplate = BoilerplateStore(store.engine)
+        self.boilerplate = store.boilerplate
         self.stopping = asyncio.Event()  # set on SIGTERM: finish in-flight writes, start none
 
     async def poll(self, feed: FeedConfig) -> PollReport:
         started = time.perf_counter()
         state = self.store.feed_state(feed.name)
         if state is None:
-            self.store.sync_feeds([feed])
+            self.store.save_feed_states([initial_state(feed)])
             state = self.store.feed_state(feed.name)
             assert state is not None
         outcome, new = await self._poll_feed(feed, state)

@@ -29,6 +29,7 @@ from watcher.config import Config, FeedConfig, check_config
 from watcher.errors import Problem, StoreError
 from watcher.fetch import Fetcher, build_client
 from watcher.hostlimit import HostLimiter
+from watcher.lifecycle import settle
 from watcher.notify.service import DeliveryService
 from watcher.pipeline import Pipeline, PollReport, utcnow
 from watcher.rules import RuleSet, check_rules
@@ -163,7 +164,8 @@ class Runtime:
         if removed or restored:
             log.warning("start-up: removed %d orphan files, restored %d missing files",
                         removed, restored)
-        store.sync_feeds([f for f in config.feeds if f.enabled])
+        store.save_feed_states(settle([f for f in config.feeds if f.enabled],
+                                      store.feed_states()))
         client = build_client(config.network)
         pool = WorkerPool(config.extract.workers or None)
         try:
@@ -179,7 +181,8 @@ class Runtime:
         self.config = config
         self.pipeline.config = config
         self.delivery.config = config
-        self.store.sync_feeds([f for f in config.feeds if f.enabled])
+        self.store.save_feed_states(settle([f for f in config.feeds if f.enabled],
+                                           self.store.feed_states()))
 
     async def poll(self, feed: FeedConfig) -> PollReport:
         """One feed's poll; whatever goes wrong stays with that feed."""

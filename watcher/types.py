@@ -14,6 +14,8 @@ from typing import Literal, NamedTuple
 # summary (page failed or was empty), or a page whose text looks cut short (teaser/paywall).
 TextSource = Literal["page", "feed", "partial"]
 
+FeedStatus = Literal["new", "ok", "failing", "gone"]
+
 
 @dataclass(frozen=True)
 class Redirect:
@@ -131,3 +133,62 @@ class StoredArticle:
     article: Article
     file_name: str | None  # seed-format file in state/articles/, when written
     matches: tuple[RuleMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed's HTTP state and schedule as the index keeps it (``lifecycle`` moves it on)."""
+
+    name: str
+    config_url: str
+    url: str
+    title: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    status: FeedStatus = "new"
+    last_poll: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime | None = None
+    polls: int = 0
+    not_modified: int = 0
+    entries_seen: int = 0
+    articles_stored: int = 0
+    matches: int = 0
+    notice: str | None = None
+    notice_sent: bool = True
+
+    def is_due(self, now: datetime) -> bool:
+        return self.status != "gone" and (self.next_poll is None or self.next_poll <= now)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One matched article as read from the index: the input of ``build_digest``."""
+
+    number: int
+    url: str
+    title: str
+    site: str
+    feed: str
+    published: datetime | None
+    fetched: datetime
+    text_source: TextSource
+    description: str
+    body: str
+    rules: tuple[str, ...]  # rules it matched, in rule-set order
+    hits: tuple[tuple[str, int, int, str], ...] = ()  # (field, start, end, term), all its rules
+
+    @property
+    def when(self) -> datetime:
+        return self.published or self.fetched
+
+
+@dataclass(frozen=True)
+class FeedNotice:
+    """A message about a feed the user must be told once (moved, gone, failing)."""
+
+    feed: str
+    message: str

@@ -3,8 +3,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import create_engine
+from pathlib import Path
 
 from tests.digest.fixtures import CORPUS, NOW, candidate, fixed_digest, seed_candidates
 from watcher.digest import (
@@ -17,7 +16,7 @@ from watcher.digest import (
 )
 from watcher.digest.folding import jaccard, shingles
 from watcher.extract.boilerplate import fingerprints
-from watcher.store.boilerplate import BoilerplateStore
+from watcher.store import Store
 
 SPEC = BuildSpec(name="d", timezone="UTC", since=datetime(2023, 7, 19, tzinfo=UTC),
                  until=datetime(2023, 7, 21, tzinfo=UTC), rule_order=("a", "b", "c"))
@@ -76,11 +75,11 @@ def test_ground_truth_articles_do_not_fold_except_same_event_reports() -> None:
 
 def learned_boilerplate(site: str, texts: list[str]) -> frozenset[str]:
     """What ingestion learns from these articles of ``site`` (the real store, in memory)."""
-    store = BoilerplateStore(create_engine("sqlite://"))
-    store.create()
-    for number, text in enumerate(texts):
-        store.record(site, f"article-{number}", fingerprints(text.split("\n")), NOW)
-    return store.known(site, 3, NOW - timedelta(days=30))
+    with Store.at("sqlite://", Path("unused-articles-folder")) as store:
+        for number, text in enumerate(texts):
+            store.boilerplate.record(site, f"article-{number}", fingerprints(text.split("\n")),
+                                     NOW)
+        return store.boilerplate.known(site, 3, NOW - timedelta(days=30))
 
 
 def test_a_flood_of_near_copies_folds_into_one_story_led_by_the_first() -> None:

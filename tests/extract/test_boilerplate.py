@@ -3,11 +3,11 @@ site has been seen a few times; the story's own words keep matching."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from tests.support.newsroom import article_html, read_seed
 from watcher.extract import (
@@ -19,6 +19,7 @@ from watcher.extract import (
 )
 from watcher.extract.boilerplate import normalise_paragraph
 from watcher.rules import Rule, RuleSet
+from watcher.store import Store
 from watcher.store.boilerplate import BoilerplateStore
 from watcher.types import Article
 
@@ -79,10 +80,9 @@ def test_fingerprints_worked_out_once_give_the_same_cleaning() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> BoilerplateStore:
-    boilerplate = BoilerplateStore(create_engine(f"sqlite:///{tmp_path / 'index.sqlite3'}"))
-    boilerplate.create()
-    return boilerplate
+def store(tmp_path: Path) -> Iterator[BoilerplateStore]:
+    with Store.at(f"sqlite:///{tmp_path / 'index.sqlite3'}", tmp_path / "articles") as index:
+        yield index.boilerplate
 
 
 def test_counts_distinct_articles_within_the_window(store: BoilerplateStore) -> None:

@@ -29,7 +29,6 @@ from watcher.errors import DeliveryError, PermanentDeliveryError
 from watcher.notify.email import EmailSender
 from watcher.notify.message import Outgoing, outgoing
 from watcher.store import Store
-from watcher.store.outbox import Outbox
 
 KEY = "digest:morning@2023-07-20T06:00:00+00:00"
 USER = "analyst@example.org"
@@ -282,7 +281,7 @@ async def test_outbox_shows_auth_failure_once_and_never_the_password(
         svc = service(config(tmp_path, [channel]), store, client)
         await svc.run_digest("morning", T0)
         await svc.deliver_pending(T0 + timedelta(hours=1))
-    (row,) = Outbox(store.engine).deliveries()
+    (row,) = store.outbox.deliveries()
     assert row.state == "failed" and row.attempts == 1
     assert reason in (row.last_error or "")
     for text in (row.last_error or "", caplog.text):

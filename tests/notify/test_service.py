@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import update
+import pytest
 
 from tests.digest.fixtures import HOSTILE_BODY, HOSTILE_TITLE
 from tests.notify.helpers import T0, add_article, config, service
@@ -17,9 +17,8 @@ from watcher.config import EmailChannel, FileChannel, SlackChannel
 from watcher.digest import digest_to_json
 from watcher.extract.boilerplate import fingerprints
 from watcher.store import Store
-from watcher.store.boilerplate import BoilerplateStore
-from watcher.store.outbox import NewRun, Outbox, outbox_deliveries
-from watcher.store.schema import feeds
+from watcher.store.outbox import NewRun
+from watcher.types import FeedState
 
 BODY = "Officials spoke on Monday. The MI6 chief urged Russians to defect. Nothing else."
 
@@ -30,7 +29,7 @@ def email(url: str, name: str = "mail") -> EmailChannel:
 
 
 def states(store: Store) -> dict[str, tuple[str, int]]:
-    return {d.channel: (d.state, d.attempts) for d in Outbox(store.engine).deliveries()}
+    return {d.channel: (d.state, d.attempts) for d in store.outbox.deliveries()}
 
 
 async def test_digest_to_email_slack_and_file_then_send_again_sends_nothing(
@@ -73,7 +72,7 @@ async def test_451_then_250_retries_with_backoff_and_delivers_once(
     with smtp_server(["451 4.3.0 mailbox busy"]) as (smtp, url):
         svc = service(config(tmp_path, [email(url)]), store, client)
         await svc.run_digest("morning", T0)
-        (row,) = Outbox(store.engine).deliveries()
+        (row,) = store.outbox.deliveries()
         assert row.state == "pending" and row.attempts == 1 and "451" in (row.last_error or "")
         assert timedelta(seconds=0.8) <= row.next_attempt - T0 <= timedelta(seconds=1.2)
         await svc.deliver_pending(T0 + timedelta(milliseconds=100))  # not due yet
@@ -91,7 +90,7 @@ async def test_550_fails_for_good_is_shown_and_not_retried(
         svc = service(config(tmp_path, [email(url)]), store, client)
         await svc.run_digest("morning", T0)
         await svc.deliver_pending(T0 + timedelta(hours=1))
-    (row,) = Outbox(store.engine).deliveries(states=["failed"])
+    (row,) = store.outbox.deliveries(states=["failed"])
     assert "550" in (row.last_error or "") and row.attempts == 1
     assert smtp.attempts == 1 and smtp.messages == []
 
@@ -118,21 +117,31 @@ async def test_gives_up_after_max_attempts_and_says_so(
     await svc.run_digest("morning", T0)
     for minute in range(1, 6):
         await svc.deliver_pending(T0 + timedelta(minutes=minute))
-    (row,) = Outbox(store.engine).deliveries()
+    (row,) = store.outbox.deliveries()
     assert row.state == "failed" and row.attempts == 4
     assert (row.last_error or "").startswith("gave up after 4 attempts")
 
 
+class ProcessDied(BaseException):
+    """The process ending where it stands (a BaseException: no handler of ours catches it)."""
+
+
+def die(*_args: object) -> None:
+    raise ProcessDied
+
+
 async def test_crash_after_smtp_accepted_resends_once_with_the_same_message_id(
-        tmp_path: Path, store: Store, client: httpx.AsyncClient) -> None:
+        tmp_path: Path, store: Store, client: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     add_article(store, 1, "MI6 chief speaks", BODY, when=T0 - timedelta(hours=2))
     with smtp_server() as (smtp, url):
         cfg = config(tmp_path, [email(url)])
-        await service(cfg, store, client).run_digest("morning", T0)
         # The crash: the server accepted, the process died before recording "sent".
-        with store.engine.begin() as conn:
-            conn.execute(update(outbox_deliveries).values(state="sending", claimed_at=T0,
-                                                          sent_at=None))
+        crashing = service(cfg, store, client)
+        monkeypatch.setattr(crashing.outbox, "mark_sent", die)
+        with pytest.raises(ProcessDied):
+            await crashing.run_digest("morning", T0)
+        monkeypatch.undo()
         restarted = service(cfg, store, client)
         await restarted.deliver_pending(T0 + timedelta(seconds=5))  # within the lease
         assert len(smtp.messages) == 1
@@ -150,7 +159,7 @@ async def test_crash_between_fixing_and_sending_loses_nothing(
         cfg = config(tmp_path, [email(url)])
         svc = service(cfg, store, client)
         digest = svc.build("morning", T0)
-        Outbox(store.engine).create_run(NewRun(
+        store.outbox.create_run(NewRun(
             key="digest:morning@2023-07-20T06:00:00+00:00", kind="digest", name="morning",
             since=digest.since, cutoff=T0, created=T0, item_count=digest.item_count,
             payload=digest_to_json(digest), channels=("mail",)))
@@ -181,7 +190,7 @@ async def test_slack_parts_resume_after_a_500_without_repeating(
         web.handle("/hook", hook)
         svc = service(config(tmp_path, [SlackChannel("slack", web.url("/hook"))]), store, client)
         await svc.run_digest("morning", T0)
-        (row,) = Outbox(store.engine).deliveries()
+        (row,) = store.outbox.deliveries()
         assert row.state == "pending" and row.parts_done == 1
         await svc.deliver_pending(T0 + timedelta(minutes=1))
     total = int(got[0].rsplit("/", 1)[1].rstrip(")"))
@@ -192,18 +201,17 @@ async def test_slack_parts_resume_after_a_500_without_repeating(
 
 async def test_feed_notice_goes_into_one_digest_once(
         tmp_path: Path, store: Store, client: httpx.AsyncClient) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(feeds.insert().values(
-            name="bbc", config_url="https://bbc.example/rss", url="https://bbc.example/rss",
-            notice="failing after 5 attempts: HTTP 503", notice_sent=False))
+    store.save_feed_states([FeedState(
+        name="bbc", config_url="https://bbc.example/rss", url="https://bbc.example/rss",
+        notice="failing after 5 attempts: HTTP 503", notice_sent=False)])
     cfg = config(tmp_path, [FileChannel("archive", tmp_path / "out")])
     svc = service(cfg, store, client)
     preview = svc.preview("morning", T0)
     assert "bbc: failing after 5 attempts" in preview.text
-    assert Outbox(store.engine).pending_notices()  # a preview marks nothing
+    assert store.outbox.pending_notices()  # a preview marks nothing
     result = await svc.run_digest("morning", T0)
     assert result.created
-    assert Outbox(store.engine).pending_notices() == []
+    assert store.outbox.pending_notices() == []
     nxt = svc.preview("morning", T0 + timedelta(days=1))
     assert "bbc" not in nxt.text
 
@@ -240,7 +248,7 @@ def test_folding_ignores_the_boilerplate_ingestion_learned(
     # Two articles only: nobody knows yet that the appeal is the site's, so they fold...
     assert svc.build("morning", T0).item_count == 1
     # ...ingestion saw the appeal on a third page of the site: it is boilerplate, no fold.
-    learned = BoilerplateStore(store.engine)
+    learned = store.boilerplate
     for n, story in enumerate([*stories, "A third story."], 1):
         learned.record("independent.co.uk", f"page-{n}", fingerprints([*appeal.split("\n"),
                                                                        story]), T0)

@@ -117,12 +117,11 @@ async def _send(config: Config, store: Any, name: str | None, force: bool) -> An
 
 def cmd_outbox(args: argparse.Namespace) -> int:
     from watcher.store import Store
-    from watcher.store.outbox import Outbox
 
     config = config_from_args(args)
     now = datetime.now(UTC)
     with Store.open(config) as store:
-        outbox = Outbox(store.engine)
+        outbox = store.outbox
         if args.retry:
             count = outbox.requeue(args.retry, now)
             print(f"{plural(count, 'failed delivery')} queued again; sent at the next retry "

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from watcher.config.reader import UNIQUE_NAME, Reading, key
+from watcher.config.reader import UNIQUE_NAME, KeepDefault, Reading, key
 from watcher.config.values import (
     as_crontab,
     as_http_url,
     as_positive_int,
+    as_str,
     as_timezone,
     as_upper_str,
     at_least,
@@ -23,6 +24,19 @@ from watcher.config.values import (
 )
 
 USER_AGENT = "watcher/0.1 (self-hosted news watcher; feed reader)"
+_INDEX_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def as_index_url(value: Any) -> str:
+    """``index:``; empty (``${WATCHER_INDEX_URL:-}`` unset) keeps the default SQLite file."""
+    text = as_str(value).strip()
+    if not text:
+        raise KeepDefault
+    scheme, sep, _ = text.partition("://")
+    if not sep or scheme not in _INDEX_SCHEMES:
+        raise ValueError("expected postgresql://user:password@host/database or "
+                         "sqlite:///path/to/index.sqlite3")
+    return text
 
 
 def _default_interval(reading: Reading) -> timedelta:
@@ -141,6 +155,8 @@ class Config:
     path: Path = field(metadata=key(in_yaml=False))
     state_dir: Path = field(metadata=key(default_from=_default_state_dir))
     rules_path: Path = field(metadata=key(yaml="rules", default_from=_default_rules_path))
+    # the index's URL (postgresql://...); None: index.sqlite3 in state_dir (docs/store.md)
+    index: str | None = field(default=None, metadata=key(parse=as_index_url))
     store: Literal["matched", "all"] = "matched"
     keep_text: timedelta = timedelta(days=30)  # text of unmatched articles kept for `rules test`
     log_level: str = field(default="INFO", metadata=key(parse=as_upper_str))
@@ -162,7 +178,7 @@ class Config:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.index_path}"
+        return self.index or f"sqlite:///{self.index_path}"
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)

@@ -12,31 +12,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from watcher.rules.snippet import Snippet
-from watcher.types import TextSource
+from watcher.types import Candidate, FeedNotice
 
 DigestKind = Literal["digest", "alert"]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One matched article as read from the index: the input of ``build_digest``."""
-
-    number: int
-    url: str
-    title: str
-    site: str
-    feed: str
-    published: datetime | None
-    fetched: datetime
-    text_source: TextSource
-    description: str
-    body: str
-    rules: tuple[str, ...]  # rules it matched, in rule-set order
-    hits: tuple[tuple[str, int, int, str], ...] = ()  # (field, start, end, term), all its rules
-
-    @property
-    def when(self) -> datetime:
-        return self.published or self.fetched
 
 
 @dataclass(frozen=True)
@@ -58,12 +36,6 @@ class DigestItem:
 class DigestSection:
     rule: str
     items: tuple[DigestItem, ...]
-
-
-@dataclass(frozen=True)
-class FeedNotice:
-    feed: str
-    message: str
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import Engine
 
 from watcher.config import Config, DigestConfig
 from watcher.digest import (
@@ -39,7 +38,7 @@ from watcher.notify.message import Outgoing, outgoing
 from watcher.notify.registry import make_channel
 from watcher.notify.timing import RetryPolicy, latest_slot
 from watcher.store.boilerplate import BoilerplateStore
-from watcher.store.outbox import Delivery, NewRun, Outbox, Run
+from watcher.store.outbox import Delivery, DeliveryStatus, NewRun, Outbox, Run
 from watcher.types import StoredArticle
 
 log = logging.getLogger(__name__)
@@ -66,15 +65,19 @@ class RuleSetLike(Protocol):
     def rules(self) -> Sequence[RuleLike]: ...
 
 
-class HasEngine(Protocol):
+class HasOutbox(Protocol):
+    """The store as the delivery service needs it (``watcher.store.Store``)."""
+
     @property
-    def engine(self) -> Engine: ...
+    def outbox(self) -> Outbox: ...
+    @property
+    def boilerplate(self) -> BoilerplateStore: ...
 
 
 @dataclass(frozen=True)
 class DeliveryState:
     channel: str
-    state: str
+    state: DeliveryStatus
     attempts: int
     error: str | None
 
@@ -89,13 +92,12 @@ class DigestRun:
 
 
 class DeliveryService:
-    def __init__(self, config: Config, store: Engine | HasEngine, client: httpx.AsyncClient,
+    def __init__(self, config: Config, store: HasOutbox, client: httpx.AsyncClient,
                  rules: Callable[[], RuleSetLike], *, retry: RetryPolicy | None = None,
                  rng: random.Random | None = None) -> None:
         self.config = config
-        engine = store if isinstance(store, Engine) else store.engine
-        self.outbox = Outbox(engine)
-        self.boilerplate = BoilerplateStore(engine)
+        self.outbox = store.outbox
+        self.boilerplate = store.boilerplate
         self.client = client
         self.rules = rules
         self.retry = retry or RetryPolicy()

@@ -1,7 +1,7 @@
 """Site memory for extraction: which paragraph fingerprints recur across a site's articles,
 and how long the site's articles usually are.
 
-Two tables on ``schema.metadata`` (SQLAlchemy Core, portable SQL):
+Two tables of ``store/schema.py`` (SQLAlchemy Core, portable SQL):
 
 - ``boilerplate_seen``: one row per (site, fingerprint, article) -- a paragraph seen in an
   article. A fingerprint is boilerplate for a site once at least ``min_articles`` *distinct*
@@ -21,50 +21,10 @@ import statistics
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    Column,
-    Engine,
-    Index,
-    Integer,
-    String,
-    Table,
-    UniqueConstraint,
-    bindparam,
-    delete,
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import Engine, bindparam, delete, func, insert, select
 from sqlalchemy.engine import Connection
 
-from watcher.store.schema import UTCDateTime, metadata
-
-boilerplate_seen = Table(
-    "boilerplate_seen", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("site", String(255), nullable=False),
-    Column("fingerprint", String(16), nullable=False),
-    Column("article_key", String(64), nullable=False),
-    Column("seen_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("site", "fingerprint", "article_key", name="uq_boilerplate_seen"),
-)
-Index("ix_boilerplate_seen_site_time", boilerplate_seen.c.site, boilerplate_seen.c.seen_at)
-# The per-article questions (already recorded? boilerplate?) go through this index by
-# (site, fingerprint): a scan of the site's rows would grow with the archive, a lookup
-# through it does not (docs/extraction.md, Boilerplate learning).
-Index("ix_boilerplate_seen_lookup", boilerplate_seen.c.site, boilerplate_seen.c.fingerprint,
-      boilerplate_seen.c.seen_at, boilerplate_seen.c.article_key)
-
-site_lengths = Table(
-    "site_lengths", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("site", String(255), nullable=False),
-    Column("article_key", String(64), nullable=False),
-    Column("chars", Integer, nullable=False),
-    Column("seen_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("site", "article_key", name="uq_site_lengths"),
-)
-Index("ix_site_lengths_site_time", site_lengths.c.site, site_lengths.c.seen_at)
+from watcher.store.schema import boilerplate_seen, site_lengths
 
 _IN_CHUNK = 500  # fingerprints per IN (...) list: far inside every backend's parameter limit
 TYPICAL_MIN_SAMPLES = 5  # fewer articles than this: no typical length yet
@@ -98,10 +58,6 @@ class BoilerplateStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-
-    def create(self) -> None:
-        """Create this store's tables (``Store`` normally does it with the whole schema)."""
-        metadata.create_all(self.engine, tables=[boilerplate_seen, site_lengths])
 
     def _record(self, conn: Connection, site: str, article_key: str,
                 fingerprints: Iterable[str], now: datetime) -> None:

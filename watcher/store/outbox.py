@@ -16,90 +16,32 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    and_,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from watcher.digest import Candidate, FeedNotice
-from watcher.store.schema import UTCDateTime, articles, feeds, matches, metadata
-
-outbox_runs = Table(
-    "outbox_runs", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    # "digest:morning@<slot>" or "alert:<rule>@<time>": the idempotency key of a send
-    Column("key", String(300), nullable=False, unique=True),
-    Column("kind", String(10), nullable=False),  # digest alert
-    Column("name", String(200), nullable=False),  # digest name, or rule for an alert
-    Column("since", UTCDateTime(), nullable=False),
-    Column("cutoff", UTCDateTime(), nullable=False),  # items matched up to here
-    Column("created", UTCDateTime(), nullable=False),
-    Column("item_count", Integer, nullable=False),
-    Column("payload", JSON, nullable=False),  # the fixed Digest (digest_to_json)
+from watcher.store.schema import (
+    alert_articles,
+    alert_windows,
+    articles,
+    feeds,
+    matches,
+    outbox_deliveries,
+    outbox_runs,
 )
-Index("ix_outbox_runs_kind_name", outbox_runs.c.kind, outbox_runs.c.name)
+from watcher.types import Candidate, FeedNotice
 
-outbox_deliveries = Table(
-    "outbox_deliveries", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", Integer, ForeignKey("outbox_runs.id"), nullable=False),
-    Column("channel", String(200), nullable=False),
-    Column("state", String(10), nullable=False),  # pending sending sent failed
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("parts_done", Integer, nullable=False, default=0),  # Slack messages accepted
-    Column("next_attempt", UTCDateTime(), nullable=False),
-    Column("claimed_at", UTCDateTime()),
-    Column("last_error", Text),
-    Column("sent_id", Text),  # Message-ID, file stem, ...
-    Column("sent_at", UTCDateTime()),
-    Column("updated", UTCDateTime(), nullable=False),
-    UniqueConstraint("run_id", "channel", name="uq_outbox_deliveries_run_channel"),
-)
-Index("ix_outbox_deliveries_due", outbox_deliveries.c.state, outbox_deliveries.c.next_attempt)
-
-# Articles of `alert: immediate` rules: held until their rule's throttle window allows a
-# message, then listed in one (or only counted in it, past the list's length).
-alert_articles = Table(
-    "alert_articles", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("rule", String(200), nullable=False),
-    Column("article_number", Integer, nullable=False),
-    Column("state", String(10), nullable=False),  # held listed counted
-    Column("created", UTCDateTime(), nullable=False),
-    Column("run_id", Integer, ForeignKey("outbox_runs.id")),
-    UniqueConstraint("rule", "article_number", name="uq_alert_articles_rule_article"),
-)
-Index("ix_alert_articles_state", alert_articles.c.state)
-
-alert_windows = Table(
-    "alert_windows", metadata,
-    Column("rule", String(200), primary_key=True),
-    Column("last_sent", UTCDateTime(), nullable=False),
-)
-
+# pending -> sending (claimed) -> sent | pending (retry) | failed; see the module's docstring.
+DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
+RunKind = Literal["digest", "alert"]
 
 @dataclass(frozen=True)
 class RunData:
     """A run as fixed: its idempotency key, window and the digest (``payload``)."""
 
     key: str
-    kind: str
+    kind: RunKind
     name: str
     since: datetime
     cutoff: datetime
@@ -121,7 +63,7 @@ class Delivery:
     run_id: int
     run_key: str
     channel: str
-    state: str
+    state: DeliveryStatus
     attempts: int
     parts_done: int
     next_attempt: datetime
@@ -201,7 +143,7 @@ class Outbox:
             row = conn.execute(select(outbox_runs).where(outbox_runs.c.id == run_id)).one()
         return _run(row)
 
-    def last_cutoff(self, kind: str, name: str) -> datetime | None:
+    def last_cutoff(self, kind: RunKind, name: str) -> datetime | None:
         with self.engine.connect() as conn:
             value: datetime | None = conn.execute(
                 select(func.max(outbox_runs.c.cutoff))
@@ -256,7 +198,7 @@ class Outbox:
                          outbox_deliveries.c.claimed_at < now - lease))
         return self._deliveries(where)
 
-    def deliveries(self, *, states: Collection[str] | None = None,
+    def deliveries(self, *, states: Collection[DeliveryStatus] | None = None,
                    run_id: int | None = None, limit: int = 200) -> list[Delivery]:
         where: Any = outbox_deliveries.c.id.is_not(None)
         if states:

@@ -1,8 +1,10 @@
-"""The index's tables (SQLAlchemy Core, portable to PostgreSQL).
+"""The index's tables (SQLAlchemy Core, portable to SQLite and PostgreSQL).
 
-Every table of the index is declared on ``metadata``: this module holds the core tables;
-``store/outbox.py`` and ``store/boilerplate.py`` add theirs to the same ``metadata`` and are
-imported below so that ``create_all`` sees them. All SQL lives under ``watcher/store/``.
+Every table of the index is declared here, on ``metadata``: the core (feeds, entries,
+articles, matches), the outbox (runs, deliveries, alert bookkeeping) and the learned site
+memory (boilerplate fingerprints, text lengths). This is the schema as of the newest
+migration: a change here goes with a new revision in ``migrations/versions/`` (see
+``docs/store.md``), and ``tests/store/test_migrations.py`` fails when the two differ.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
-
-SCHEMA_VERSION = 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -138,3 +138,89 @@ matches = Table(
     UniqueConstraint("article_number", "rule", name="uq_matches_article_rule"),
 )
 Index("ix_matches_matched_at", matches.c.matched_at)
+
+
+# -- the outbox (store/outbox.py) ---------------------------------------------------------
+
+outbox_runs = Table(
+    "outbox_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # "digest:morning@<slot>" or "alert:<rule>@<time>": the idempotency key of a send
+    Column("key", String(300), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),  # digest alert
+    Column("name", String(200), nullable=False),  # digest name, or rule for an alert
+    Column("since", UTCDateTime(), nullable=False),
+    Column("cutoff", UTCDateTime(), nullable=False),  # items matched up to here
+    Column("created", UTCDateTime(), nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("payload", JSON, nullable=False),  # the fixed Digest (digest_to_json)
+)
+Index("ix_outbox_runs_kind_name", outbox_runs.c.kind, outbox_runs.c.name)
+
+outbox_deliveries = Table(
+    "outbox_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("outbox_runs.id"), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("state", String(10), nullable=False),  # pending sending sent failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("parts_done", Integer, nullable=False, default=0),  # Slack messages accepted
+    Column("next_attempt", UTCDateTime(), nullable=False),
+    Column("claimed_at", UTCDateTime()),
+    Column("last_error", Text),
+    Column("sent_id", Text),  # Message-ID, file stem, ...
+    Column("sent_at", UTCDateTime()),
+    Column("updated", UTCDateTime(), nullable=False),
+    UniqueConstraint("run_id", "channel", name="uq_outbox_deliveries_run_channel"),
+)
+Index("ix_outbox_deliveries_due", outbox_deliveries.c.state, outbox_deliveries.c.next_attempt)
+
+# Articles of `alert: immediate` rules: held until their rule's throttle window allows a
+# message, then listed in one (or only counted in it, past the list's length).
+alert_articles = Table(
+    "alert_articles", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(200), nullable=False),
+    Column("article_number", Integer, nullable=False),
+    Column("state", String(10), nullable=False),  # held listed counted
+    Column("created", UTCDateTime(), nullable=False),
+    Column("run_id", Integer, ForeignKey("outbox_runs.id")),
+    UniqueConstraint("rule", "article_number", name="uq_alert_articles_rule_article"),
+)
+Index("ix_alert_articles_state", alert_articles.c.state)
+
+alert_windows = Table(
+    "alert_windows", metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("last_sent", UTCDateTime(), nullable=False),
+)
+
+
+# -- site memory for extraction (store/boilerplate.py) --------------------------------------
+
+boilerplate_seen = Table(
+    "boilerplate_seen", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(255), nullable=False),
+    Column("fingerprint", String(16), nullable=False),
+    Column("article_key", String(64), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("site", "fingerprint", "article_key", name="uq_boilerplate_seen"),
+)
+Index("ix_boilerplate_seen_site_time", boilerplate_seen.c.site, boilerplate_seen.c.seen_at)
+# The per-article questions (already recorded? boilerplate?) go through this index by
+# (site, fingerprint): a scan of the site's rows would grow with the archive, a lookup
+# through it does not (docs/extraction.md, Boilerplate learning).
+Index("ix_boilerplate_seen_lookup", boilerplate_seen.c.site, boilerplate_seen.c.fingerprint,
+      boilerplate_seen.c.seen_at, boilerplate_seen.c.article_key)
+
+site_lengths = Table(
+    "site_lengths", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site", String(255), nullable=False),
+    Column("article_key", String(64), nullable=False),
+    Column("chars", Integer, nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("site", "article_key", name="uq_site_lengths"),
+)
+Index("ix_site_lengths_site_time", site_lengths.c.site, site_lengths.c.seen_at)

@@ -1,0 +1,154 @@
+"""The index and the article files: a real SQLite file, and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.data import SEEDS
+from watcher.errors import StateLockedError, StoreError
+from watcher.store import MAX_STORED_HITS_PER_TERM, Store
+from watcher.store.files import FILE_NAME, file_name, render
+from watcher.store.lock import state_lock
+from watcher.types import Article, FeedEntry, Hit, RuleMatch
+from watcher.urls import url_hash
+
+NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+
+
+def seed_article(name: str, url: str) -> Article:
+    lines = [line for line in (SEEDS / name).read_text(encoding="utf-8").split("\n") if line]
+    return Article(url=url, canonical_url=url, feed="independent-world",
+                   site="independent.co.uk", title=lines[0], description=lines[1],
+                   paragraphs=tuple(lines[2:]), fetched=NOW)
+
+
+def entry(entry_id: str, url: str) -> FeedEntry:
+    return FeedEntry(entry_id=entry_id, url=url, title=f"title {entry_id}", summary="s",
+                     content="", published=NOW)
+
+
+def test_file_name_is_number_and_url_hash() -> None:
+    url = "https://www.independent.co.uk/news/world/europe/mi6-russia-b2378245.html"
+    name = file_name(4, url)
+    assert FILE_NAME.match(name)
+    assert name == f"004_{url_hash(url)}.txt"
+    assert file_name(1234, url).startswith("1234_")
+
+
+def test_rendered_article_has_exactly_the_seed_layout() -> None:
+    seed = (SEEDS / "004_f3f2e1a6f771f557.txt").read_text(encoding="utf-8")
+    article = seed_article("004_f3f2e1a6f771f557.txt", "https://example.org/a")
+    assert render(article) == seed
+
+
+def test_render_keeps_each_field_on_its_line() -> None:
+    article = Article(url="u", canonical_url="u", feed="f", site="s",
+                      title="A title\nsplit", description="", fetched=NOW,
+                      paragraphs=("one\nparagraph", "", "two"))
+    assert render(article) == "A title split\none paragraph\ntwo"
+
+
+def test_store_numbers_writes_and_dedupes(store: Store, tmp_path: Path) -> None:
+    url = "https://www.independent.co.uk/news/world/mi6"
+    article = seed_article("004_f3f2e1a6f771f557.txt", url)
+    hits = (Hit("body", 10, 13, "MI6"),)
+    first = store.store_article(article, [RuleMatch("mi6", hits)], entry_row_id=None,
+                                write_file=True, now=NOW)
+    assert first is not None and first.file_name == f"001_{url_hash(url)}.txt"
+    stored_text = (tmp_path / "articles" / first.file_name).read_text(encoding="utf-8")
+    assert stored_text == (SEEDS / "004_f3f2e1a6f771f557.txt").read_text(encoding="utf-8")
+    assert store.store_article(article, [], entry_row_id=None, write_file=True,
+                               now=NOW) is None
+    second = store.store_article(
+        seed_article("004_f3f2e1a6f771f557.txt", url + "?page=2"), [], entry_row_id=None,
+        write_file=False, now=NOW)
+    assert second is not None and second.number == 2 and second.file_name is None
+    again = store.get_article(1)
+    assert again is not None and again.matches == (RuleMatch("mi6", hits),)
+    assert again.article.paragraphs == article.paragraphs
+    assert store.integrity_ok()
+
+
+def test_a_match_stores_the_first_places_of_each_term(store: Store) -> None:
+    # A page repeating a word thousands of times must not store thousands of offsets.
+    article = seed_article("004_f3f2e1a6f771f557.txt", "https://example.org/spam")
+    flood = tuple(Hit("body", 10 * i, 10 * i + 3, "spy") for i in range(300))
+    other = (Hit("title", 0, 3, "MI6"), Hit("body", 5, 8, "MI6"))
+    stored = store.store_article(article, [RuleMatch("r", other[:1] + flood + other[1:])],
+                                 entry_row_id=None, write_file=False, now=NOW)
+    assert stored is not None
+    again = store.get_article(stored.number)
+    assert again is not None
+    kept = again.matches[0].hits
+    assert kept == other[:1] + flood[:MAX_STORED_HITS_PER_TERM] + other[1:]
+
+
+def test_entries_are_registered_once_by_id_and_by_canonical_url(store: Store) -> None:
+    found = [(entry("1", "https://e.org/a"), "https://e.org/a"),
+             (entry("2", "https://e.org/b"), "https://e.org/b")]
+    assert store.register_entries("one", found, NOW) == 2
+    assert store.register_entries("one", found, NOW) == 0
+    # The same article syndicated in another feed is not fetched again.
+    assert store.register_entries("two", [(entry("x", "https://e.org/a?utm_source=x"),
+                                           "https://e.org/a")], NOW) == 0
+    pending = store.pending_entries("one")
+    assert [p.entry.entry_id for p in pending] == ["1", "2"]
+    assert pending[0].entry.published == NOW
+    store.finish_entry(pending[0].row_id, "done", NOW)
+    assert [p.entry.entry_id for p in store.pending_entries("one")] == ["2"]
+
+
+def test_an_entry_that_keeps_failing_is_given_up(store: Store, tmp_path: Path) -> None:
+    store.register_entries("one", [(entry("1", "https://e.org/a"), "https://e.org/a")], NOW)
+    row = store.pending_entries("one")[0].row_id
+    for _ in range(3):
+        store.begin_attempt(row)
+    assert store.pending_entries("one", max_attempts=3) == []
+
+
+def test_reconcile_removes_orphans_and_restores_missing_files(store: Store, tmp_path: Path) -> None:
+    article = seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/a")
+    stored = store.store_article(article, [], entry_row_id=None, write_file=True, now=NOW)
+    assert stored is not None and stored.file_name
+    folder = tmp_path / "articles"
+    (folder / "002_0123456789abcdef.txt").write_text("orphan of a crash")
+    (folder / ".tmp-half").write_text("half")
+    (folder / stored.file_name).unlink()
+    assert store.reconcile_files() == (2, 1)
+    assert sorted(p.name for p in folder.iterdir()) == [stored.file_name]
+    assert (folder / stored.file_name).read_text(encoding="utf-8") == render(article)
+
+
+def test_a_failed_file_write_stores_nothing(store: Store, tmp_path: Path) -> None:
+    # Stands in for a full disk: any OSError while writing must roll the article back.
+    store.articles_dir = tmp_path / "not-a-folder"
+    (tmp_path / "not-a-folder").write_text("a file where the folder should be")
+    store.register_entries("one", [(entry("1", "https://e.org/a"), "https://e.org/a")], NOW)
+    row = store.pending_entries("one")[0].row_id
+    with pytest.raises(StoreError, match="cannot write article file"):
+        store.store_article(seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/a"),
+                            [], entry_row_id=row, write_file=True, now=NOW)
+    assert store.article_count() == 0
+    assert [p.row_id for p in store.pending_entries("one")] == [row]
+
+
+def test_purge_forgets_only_old_unmatched_text(store: Store, tmp_path: Path) -> None:
+    old = seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/old")
+    kept = seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/matched")
+    store.store_article(old, [], entry_row_id=None, write_file=False, now=NOW)
+    store.store_article(kept, [RuleMatch("r", ())], entry_row_id=None, write_file=True,
+                        now=NOW)
+    assert store.purge_text(NOW + timedelta(days=1)) == 1
+    assert [s.article.canonical_url for s in store.recent_articles(NOW)] == [
+        "https://e.org/matched"]
+
+
+def test_second_daemon_is_refused(tmp_path: Path) -> None:
+    with (state_lock(tmp_path), pytest.raises(StateLockedError, match="already running"),
+          state_lock(tmp_path)):
+        pass
+    with state_lock(tmp_path):  # released when the holder exits
+        pass

@@ -1,0 +1,328 @@
+"""The core of the index: feeds and their HTTP state, seen entries, articles, matches.
+
+``Store`` is what the rest of watcher holds; ``store.outbox`` and ``store.boilerplate``
+are the sub-stores on the same engine. Opening a store brings its schema up to date first
+(``migrate.Migrations.prepare``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from watcher.config import Config
+from watcher.errors import StoreError
+from watcher.store.boilerplate import BoilerplateStore
+from watcher.store.codec import (
+    article_from_row,
+    article_values,
+    entry_from_json,
+    entry_to_json,
+    hits_from_json,
+    hits_to_json,
+    state_from_row,
+    state_values,
+)
+from watcher.store.engine import create_index_engine, shown
+from watcher.store.files import file_name, render, stray_files, write_atomic
+from watcher.store.migrate import PACKAGED, Migrations
+from watcher.store.outbox import Outbox
+from watcher.store.schema import articles, entries, feeds, matches
+from watcher.types import Article, FeedEntry, FeedState, RuleMatch, StoredArticle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry registered but not yet turned into an article (or a decision)."""
+
+    row_id: int
+    feed: str
+    entry: FeedEntry
+    canonical_url: str
+    attempts: int
+
+
+class Store:
+    def __init__(self, engine: Engine, articles_dir: Path) -> None:
+        self.engine = engine
+        self.articles_dir = articles_dir
+        self.outbox = Outbox(engine)
+        self.boilerplate = BoilerplateStore(engine)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, config: Config) -> Store:
+        try:
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+            config.articles_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create state folder {config.state_dir}: {exc}") from exc
+        return cls.at(config.database_url, config.articles_dir)
+
+    @classmethod
+    def at(cls, database_url: str, articles_dir: Path, *,
+           migrations: Migrations = PACKAGED) -> Store:
+        """Open the index at ``database_url``; its schema is brought up to date first."""
+        engine = create_index_engine(database_url)
+        try:
+            migrations.prepare(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot open the index {shown(database_url)}: {exc}") from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, articles_dir)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def integrity_ok(self) -> bool:
+        if self.engine.dialect.name != "sqlite":
+            return True
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    def save_feed_states(self, states: Iterable[FeedState]) -> None:
+        """Write these feeds' states, adding the rows of feeds not seen before."""
+        with self.engine.begin() as conn:
+            for state in states:
+                values = state_values(state)
+                done = conn.execute(update(feeds).where(feeds.c.name == state.name)
+                                    .values(**values))
+                if done.rowcount == 0:
+                    conn.execute(feeds.insert().values(**values))
+
+    def feed_states(self) -> dict[str, FeedState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feeds)).all()
+        return {row.name: state_from_row(row._mapping) for row in rows}
+
+    def feed_state(self, name: str) -> FeedState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(feeds).where(feeds.c.name == name)).first()
+        return state_from_row(row._mapping) if row else None
+
+    def save_feed_state(self, state: FeedState) -> None:
+        self.save_feed_states([state])
+
+    # -- entries ---------------------------------------------------------------------------
+
+    def register_entries(self, feed: str, found: Sequence[tuple[FeedEntry, str]],
+                         now: datetime) -> int:
+        """Record entries not seen before as pending; returns how many are new.
+
+        Seen means the same entry id in this feed, or the same canonical URL anywhere (an
+        article syndicated in two feeds is fetched once); the latter is kept as 'duplicate'.
+        """
+        new = 0
+        with self.engine.begin() as conn:
+            for entry, canonical in found:
+                if conn.execute(select(entries.c.id).where(
+                        entries.c.feed == feed, entries.c.entry_id == entry.entry_id)).first():
+                    continue
+                seen = self._canonical_known(conn, canonical)
+                conn.execute(entries.insert().values(
+                    feed=feed, entry_id=entry.entry_id, url=entry.url, canonical_url=canonical,
+                    state="duplicate" if seen else "pending", first_seen=now,
+                    processed_at=now if seen else None, data=entry_to_json(entry)))
+                new += 0 if seen else 1
+        return new
+
+    def _canonical_known(self, conn: Connection, canonical: str, *,
+                         except_entry: int | None = None) -> bool:
+        in_articles = conn.execute(select(articles.c.number).where(
+            articles.c.canonical_url == canonical)).first()
+        if in_articles:
+            return True
+        query = select(entries.c.id).where(entries.c.canonical_url == canonical,
+                                           entries.c.state != "duplicate")
+        if except_entry is not None:
+            query = query.where(entries.c.id != except_entry)
+        return conn.execute(query.limit(1)).first() is not None
+
+    def pending_entries(self, feed: str, *, max_attempts: int = 3,
+                        limit: int | None = None) -> list[PendingEntry]:
+        query = (select(entries).where(entries.c.feed == feed, entries.c.state == "pending",
+                                       entries.c.attempts < max_attempts)
+                 .order_by(entries.c.id))
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [PendingEntry(row.id, row.feed, entry_from_json(row.data), row.canonical_url,
+                             row.attempts) for row in rows]
+
+    def begin_attempt(self, row_id: int) -> None:
+        """Counted before the work, so an entry that kills its worker is not retried forever."""
+        with self.engine.begin() as conn:
+            conn.execute(update(entries).where(entries.c.id == row_id)
+                         .values(attempts=entries.c.attempts + 1))
+
+    def finish_entry(self, row_id: int, state: str, now: datetime, *,
+                     error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(entries).where(entries.c.id == row_id)
+                         .values(state=state, processed_at=now, error=error))
+
+    # -- articles --------------------------------------------------------------------------
+
+    def store_article(self, article: Article, found: Sequence[RuleMatch], *,
+                      entry_row_id: int | None, write_file: bool, now: datetime
+                      ) -> StoredArticle | None:
+        """Number, index and (when asked) write the article; None if its URL is stored already.
+
+        One transaction: the entry is marked done with the article, and the file is renamed
+        into place before the commit, so a crash leaves at worst an orphan file (removed at
+        start-up by ``reconcile_files``), never a row without its file.
+        """
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(articles.c.number).where(
+                        articles.c.canonical_url == article.canonical_url)).first():
+                    if entry_row_id is not None:
+                        conn.execute(update(entries).where(entries.c.id == entry_row_id)
+                                     .values(state="duplicate", processed_at=now))
+                    return None
+                key = conn.execute(articles.insert().values(
+                    **article_values(article))).inserted_primary_key
+                assert key is not None
+                number = int(key[0])
+                for match in found:
+                    conn.execute(matches.insert().values(
+                        article_number=number, rule=match.rule, hits=hits_to_json(match.hits),
+                        matched_at=now, origin="live"))
+                if entry_row_id is not None:
+                    conn.execute(update(entries).where(entries.c.id == entry_row_id).values(
+                        state="done", processed_at=now, article_number=number, error=None))
+                name = None
+                if write_file:
+                    name = file_name(number, article.canonical_url)
+                    write_atomic(self.articles_dir / name, render(article))
+                    conn.execute(update(articles).where(articles.c.number == number)
+                                 .values(file_name=name))
+        except OSError as exc:
+            raise StoreError(f"cannot write article file in {self.articles_dir}: "
+                             f"{exc.strerror or exc}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot store article {article.canonical_url}: {exc}") from exc
+        return StoredArticle(number=number, article=article, file_name=name,
+                             matches=tuple(found))
+
+    def get_article(self, number: int) -> StoredArticle | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.number == number)).first()
+            if row is None:
+                return None
+            return self._stored(conn, row._mapping)
+
+    def recent_articles(self, since: datetime, feed_glob: str | None = None,
+                        limit: int | None = None) -> Iterator[StoredArticle]:
+        """Articles fetched since ``since`` whose text is kept, newest first."""
+        query = (select(articles).where(articles.c.fetched >= since,
+                                        articles.c.body.is_not(None))
+                 .order_by(articles.c.number.desc()))
+        with self.engine.connect() as conn:
+            taken = 0
+            for row in conn.execute(query):
+                if feed_glob and not fnmatchcase(row.feed, feed_glob):
+                    continue
+                yield self._stored(conn, row._mapping, with_matches=False)
+                taken += 1
+                if limit is not None and taken >= limit:
+                    return
+
+    def _stored(self, conn: Connection, row: Mapping[Any, Any], *,
+                with_matches: bool = True) -> StoredArticle:
+        found: tuple[RuleMatch, ...] = ()
+        if with_matches:
+            found = tuple(
+                RuleMatch(m.rule, hits_from_json(m.hits)) for m in conn.execute(
+                    select(matches).where(matches.c.article_number == row["number"])
+                    .order_by(matches.c.id)))
+        return StoredArticle(number=row["number"], article=article_from_row(row),
+                             file_name=row["file_name"], matches=found)
+
+    def record_matches(self, number: int, found: Sequence[RuleMatch], *, origin: str,
+                       now: datetime) -> int:
+        """Add matches for an existing article (backfill); returns how many were new."""
+        added = 0
+        with self.engine.begin() as conn:
+            for match in found:
+                if conn.execute(select(matches.c.id).where(
+                        matches.c.article_number == number, matches.c.rule == match.rule)
+                        ).first():
+                    continue
+                conn.execute(matches.insert().values(
+                    article_number=number, rule=match.rule, hits=hits_to_json(match.hits),
+                    matched_at=now, origin=origin))
+                added += 1
+        return added
+
+    def purge_text(self, fetched_before: datetime) -> int:
+        """Forget the text of old articles that matched nothing (``keep_text``)."""
+        matched = select(matches.c.article_number)
+        with self.engine.begin() as conn:
+            result = conn.execute(update(articles).where(
+                articles.c.fetched < fetched_before, articles.c.body.is_not(None),
+                articles.c.number.not_in(matched)).values(body=None))
+        return int(result.rowcount or 0)
+
+    def article_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(articles)).scalar_one())
+
+    def text_sources(self, since: datetime) -> dict[str, dict[str, int]]:
+        """Per feed, how many recent articles came from the page, the feed, or were partial."""
+        query = (select(articles.c.feed, articles.c.text_source, func.count())
+                 .where(articles.c.fetched >= since)
+                 .group_by(articles.c.feed, articles.c.text_source))
+        result: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for feed, source, count in conn.execute(query):
+                result.setdefault(feed, {})[source] = count
+        return result
+
+    def reconcile_files(self) -> tuple[int, int]:
+        """After a crash: remove orphan/temp files, rewrite files whose row lost them.
+
+        Returns (removed, restored).
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(articles).where(articles.c.file_name.is_not(None))).all()
+        known = {row.file_name for row in rows}
+        removed = 0
+        for path in stray_files(self.articles_dir, known):
+            log.warning("removing orphan file %s (left by an interrupted write)", path.name)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            removed += 1
+        restored = 0
+        for row in rows:
+            target = self.articles_dir / row.file_name
+            if not target.exists() and row.body is not None:
+                write_atomic(target, render(article_from_row(row._mapping)))
+                restored += 1
+        return removed, restored

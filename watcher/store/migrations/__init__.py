@@ -1,0 +1,1 @@
+"""Alembic's environment and the index's revisions (``versions/``); see ``docs/store.md``."""
