@@ -11,29 +11,46 @@ import pytest
 
 from tests.support.postgres import PostgresServer
 from watcher.store import Store
-from watcher.store.engine import create_index_engine
-from watcher.store.migrate import PACKAGED
+from watcher.store.db import upgrade_index
 
 _databases = itertools.count(1)
+TEMPLATE = "watcher_migrated"
+
+
+def _database_name() -> str:
+    return f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{next(_databases)}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty index: a SQLite file, or a new database on the session's PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'index.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return server.create_database(f"t_{worker}_{next(_databases)}")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def store(index_url: str, tmp_path: Path) -> Iterator[Store]:
-    """A store on ``index_url`` with its schema created (``watcher db upgrade``)."""
-    engine = create_index_engine(index_url)
-    try:
-        PACKAGED.upgrade(engine)
-    finally:
-        engine.dispose()
-    with Store.at(index_url, tmp_path / "articles") as opened:
+def index_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty index: a SQLite file, or a new database on the session's PostgreSQL."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database(_database_name())
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres_server: PostgresServer) -> str:
+    """A database at the newest schema revision that new test databases are copied from
+    (copying is quicker than migrating each one)."""
+    upgrade_index(postgres_server.create_database(TEMPLATE))
+    return TEMPLATE
+
+
+@pytest.fixture
+def store(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store with its schema in place (``watcher db upgrade`` on PostgreSQL)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(_database_name(),
+                                     template=request.getfixturevalue("migrated_template"))
+    with Store.at(url, tmp_path / "articles") as opened:
         yield opened

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from watcher import __version__
 from watcher.errors import ConfigError, WatcherError
 
-COMMAND_MODULES = ("watcher.cli.core", "watcher.cli.rules_cmd", "watcher.cli.digest_cmd")
+COMMAND_MODULES = ("watcher.cli.core", "watcher.cli.rules_cmd", "watcher.cli.digest_cmd",
+                   "watcher.cli.db_cmd")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 

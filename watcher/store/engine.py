@@ -29,7 +29,7 @@ def index_url(url: str) -> str:
 def shown(url: str) -> str:
     """The URL with its password masked, for messages and logs."""
     try:
-        return make_url(index_url(url)).render_as_string(hide_password=True)
+        return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unreadable index URL>"
 

@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, select
 
 from watcher.errors import StoreError
-from watcher.store.schema import meta
+from watcher.store.schema import meta, metadata
 
 log = logging.getLogger(__name__)
 # Alembic narrates every step at INFO (context, DDL mode, each revision); our own line says
@@ -46,6 +48,11 @@ class SchemaStatus:
     @property
     def up_to_date(self) -> bool:
         return self.current == self.head and not self.legacy
+
+    @property
+    def changes_schema(self) -> bool:
+        """Revisions are to run on existing tables (stamping a legacy index changes none)."""
+        return self.current is not None and self.current != self.head
 
 
 class Migrations:
@@ -94,22 +101,34 @@ class Migrations:
         raise StoreError("the index database holds tables but no watcher schema version "
                          f"({', '.join(sorted(tables)[:5])}...); is it another program's?")
 
-    def upgrade(self, engine: Engine) -> SchemaStatus:
-        """Bring the index to the newest revision; returns where it stood before."""
+    def drift(self, engine: Engine) -> list[Any]:
+        """How the index's tables differ from ``schema.py`` (Alembic's autogenerate diff):
+        empty when the migrations build exactly what the code declares."""
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+
+    def upgrade(self, engine: Engine) -> Upgrade:
+        """Bring the index to the newest revision. A SQLite file whose tables are about to
+        change is first copied beside itself; the result says where it stood and where the
+        copy is."""
         before = self.status(engine)
         if before.up_to_date:
-            return before
+            return Upgrade(before)
+        backup = None
+        database = engine.url.database
+        if (engine.dialect.name == "sqlite" and before.current and before.changes_schema
+                and database and database != ":memory:"):
+            backup = backup_sqlite(Path(database), before.current)
         with engine.begin() as conn:
             cfg = self.config(conn)
             if before.legacy:
                 command.stamp(cfg, BASELINE)
             command.upgrade(cfg, "head")
-        if before.current is None:
-            log.info("created the index schema (revision %s)", before.head)
-        else:
-            log.info("upgraded the index schema from revision %s to %s", before.current,
-                     before.head)
-        return before
+        done = Upgrade(before, backup)
+        # A warning when the file was copied: the user may want the copy gone some day.
+        log.log(logging.WARNING if backup else logging.INFO, "index %s", done.describe())
+        return done
 
     def prepare(self, engine: Engine) -> None:
         """Opening the store: SQLite is upgraded (backup first); PostgreSQL must be current."""
@@ -120,12 +139,25 @@ class Migrations:
             where = f"at revision {status.current}" if status.current else "has no schema yet"
             raise StoreError(f"the index {where}, this watcher needs revision {status.head}: "
                              "run `watcher db upgrade` first")
-        database = engine.url.database
-        if status.current is not None and database and database != ":memory:":
-            backup = backup_sqlite(Path(database), status.current)
-            log.warning("upgrading the index schema from %s to %s; the index as it was is "
-                        "kept in %s", status.current, status.head, backup)
         self.upgrade(engine)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    before: SchemaStatus
+    backup: Path | None = None  # the SQLite index as it was
+
+    def describe(self) -> str:
+        before = self.before
+        if before.up_to_date:
+            return f"is up to date (schema revision {before.head})"
+        if before.current is None:
+            return f"created (schema revision {before.head})"
+        if not before.changes_schema:
+            return (f"predates migrations: recorded as schema revision {before.current}, "
+                    "nothing else changed")
+        kept = f"; the index as it was is kept in {self.backup}" if self.backup else ""
+        return f"upgraded from schema revision {before.current} to {before.head}{kept}"
 
 
 PACKAGED = Migrations()  # the revisions shipped with watcher (its head is read once)

@@ -1,0 +1,152 @@
+"""The index's schema history: an index made before migrations is recognised and kept, a
+later revision applies to an existing file (after a backup), PostgreSQL waits for
+``watcher db upgrade``, and the migrations build exactly what ``schema.py`` declares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.store.legacy import legacy_index, set_schema_revision, table_sql
+from tests.support.postgres import PostgresServer
+from watcher.cli import main
+from watcher.errors import StoreError
+from watcher.store import Store
+from watcher.store.db import upgrade_index
+from watcher.store.engine import create_index_engine
+from watcher.store.migrate import BASELINE, PACKAGED, Migrations
+from watcher.types import Article, Hit, RuleMatch
+
+NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+
+# A later schema change as a future watcher would ship it: a new column on feeds, and a
+# column of outbox_deliveries made wider (a type change: SQLite needs a table copy).
+LATER_REVISION = '''
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9001"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("feeds", sa.Column("language_hint", sa.String(16), nullable=True))
+    with op.batch_alter_table("outbox_deliveries") as batch:
+        batch.alter_column("state", type_=sa.String(20), existing_type=sa.String(10),
+                           existing_nullable=False)
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def later_migrations(folder: Path) -> Migrations:
+    folder.mkdir()
+    (folder / "r9001_later.py").write_text(LATER_REVISION.format(head=PACKAGED.head()))
+    return Migrations(extra=[folder])
+
+
+def assert_legacy_rows_kept(store: Store) -> None:
+    states = store.feed_states()
+    assert states["bbc-world"].etag == '"abc"' and states["bbc-world"].polls == 3
+    assert states["bbc-world"].next_poll == NOW + timedelta(minutes=15)
+    assert states["guardian"].notice == "failing after 5 attempts: HTTP 503"
+    assert store.article_count() == 2
+    first = store.get_article(1)
+    assert first is not None and first.file_name == "001_f1372b7cd058c104.txt"
+    assert first.matches == (RuleMatch("mi6", (Hit("body", 0, 3, "MI6"),)),)
+    assert first.article.paragraphs == ("MI6 chief speaks in Berlin.", "Second paragraph.")
+    assert store.pending_entries("bbc-world") == []
+    deliveries = {d.channel: d.state for d in store.outbox.deliveries()}
+    assert deliveries == {"mail": "pending", "archive": "sent"}
+    assert [n.feed for n in store.outbox.pending_notices()] == []  # told in that run
+    assert store.outbox.held_alerts() == {"mi6": [1]}
+    assert store.boilerplate.known("news.example", 3, NOW - timedelta(days=1)) == {
+        "0123456789abcdef"}
+
+
+def test_an_index_made_before_migrations_is_recognised_and_keeps_everything(
+        tmp_path: Path) -> None:
+    path = legacy_index(tmp_path / "state")
+    with Store.at(f"sqlite:///{path}", tmp_path / "articles") as store:
+        assert_legacy_rows_kept(store)
+        assert PACKAGED.status(store.engine).current == PACKAGED.head()
+        # the baseline is the old schema exactly: nothing differs from schema.py
+        assert PACKAGED.drift(store.engine) == []
+        # and the store goes on numbering after the old articles
+        article = Article(url="https://news.example/4", canonical_url="https://news.example/4",
+                          feed="bbc-world", site="news.example", title="Four",
+                          description="", paragraphs=("x",), fetched=NOW)
+        stored = store.store_article(article, [], entry_row_id=None, write_file=False,
+                                     now=NOW)
+        assert stored is not None and stored.number == 3
+    # only stamped, no table changed: there was nothing to back up
+    assert [p.name for p in path.parent.iterdir()] == ["index.sqlite3"]
+
+
+def test_a_later_column_change_applies_to_an_existing_file_after_a_backup(
+        tmp_path: Path) -> None:
+    path = legacy_index(tmp_path / "state")
+    with Store.at(f"sqlite:///{path}", tmp_path / "articles"):
+        pass  # today's watcher ran on it
+    later = later_migrations(tmp_path / "later")
+    with Store.at(f"sqlite:///{path}", tmp_path / "articles", migrations=later) as store:
+        assert later.status(store.engine).current == "9001"
+        assert_legacy_rows_kept(store)
+    assert "language_hint" in table_sql(path, "feeds")
+    assert "VARCHAR(20)" in table_sql(path, "outbox_deliveries")
+    (backup,) = [p for p in path.parent.iterdir() if p.name != path.name
+                 and not p.name.endswith(("-wal", "-shm"))]
+    assert backup.name.startswith(f"index.sqlite3.before-{BASELINE}-")
+    assert "language_hint" not in table_sql(backup, "feeds")
+    with Store.at(f"sqlite:///{backup}", tmp_path / "articles") as old:
+        assert_legacy_rows_kept(old)
+
+
+def test_an_index_upgraded_by_a_newer_watcher_is_refused(tmp_path: Path) -> None:
+    path = legacy_index(tmp_path / "state")
+    Store.at(f"sqlite:///{path}", tmp_path / "articles").close()
+    set_schema_revision(path, "9999")
+    with pytest.raises(StoreError, match="newer watcher"):
+        Store.at(f"sqlite:///{path}", tmp_path / "articles")
+
+
+def test_migrations_build_what_schema_py_declares(index_url: str) -> None:
+    engine = create_index_engine(index_url)
+    try:
+        PACKAGED.upgrade(engine)
+        assert PACKAGED.drift(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_waits_for_watcher_db_upgrade(postgres_server: PostgresServer,
+                                                  tmp_path: Path) -> None:
+    index_url = postgres_server.create_database("waits_for_upgrade")
+    with pytest.raises(StoreError, match=r"no schema yet.*run `watcher db upgrade`"):
+        Store.at(index_url, tmp_path / "articles")
+    assert "created" in upgrade_index(index_url)
+    Store.at(index_url, tmp_path / "articles").close()
+    later = later_migrations(tmp_path / "later")
+    with pytest.raises(StoreError, match=rf"at revision {BASELINE}.*watcher db upgrade"):
+        Store.at(index_url, tmp_path / "articles", migrations=later)
+    assert "upgraded from schema revision" in upgrade_index(index_url, later)
+    with Store.at(index_url, tmp_path / "articles", migrations=later) as store:
+        assert later.status(store.engine).up_to_date
+
+
+def test_watcher_db_upgrade_creates_then_finds_nothing_to_do(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "watcher.yaml"
+    config.write_text("state_dir: state\nfeeds: []\n")
+    (tmp_path / "rules.yaml").write_text("rules: []\n")
+    assert main(["--config", str(config), "db", "upgrade"]) == 0
+    assert "created (schema revision" in capsys.readouterr().out
+    assert main(["--config", str(config), "db", "upgrade"]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert (tmp_path / "state" / "index.sqlite3").exists()
