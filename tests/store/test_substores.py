@@ -1,0 +1,99 @@
+"""The outbox and the site memory on SQLite and PostgreSQL: the statements the delivery
+service and the pipeline rely on behave the same on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from watcher.store import Store
+from watcher.store.outbox import NewRun
+from watcher.types import Article, FeedNotice, FeedState, Hit, RuleMatch
+
+NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=1)
+
+
+def new_run(key: str, channels: tuple[str, ...] = ("mail", "slack")) -> NewRun:
+    return NewRun(key=key, kind="digest", name="morning", since=NOW - timedelta(days=1),
+                  cutoff=NOW, created=NOW, item_count=1, payload={"items": [1]},
+                  channels=channels)
+
+
+def stored(store: Store, n: int, rules: tuple[str, ...]) -> int:
+    url = f"https://news.example/{n}"
+    done = store.store_article(
+        Article(url=url, canonical_url=url, feed="bbc", site="news.example", title=f"T{n}",
+                description="", paragraphs=("MI6 body",), fetched=NOW),
+        [RuleMatch(rule, (Hit("body", 0, 3, "MI6"),)) for rule in rules],
+        entry_row_id=None, write_file=False, now=NOW)
+    assert done is not None
+    return done.number
+
+
+def test_a_run_is_fixed_once_and_tells_its_notices(store: Store) -> None:
+    store.save_feed_states([FeedState(name="bbc", config_url="u", url="u",
+                                      notice="moved", notice_sent=False)])
+    assert store.outbox.pending_notices() == [FeedNotice("bbc", "moved")]
+    run = store.outbox.create_run(new_run("digest:morning@1"),
+                                  notices=[FeedNotice("bbc", "moved")])
+    assert run is not None and run.payload == {"items": [1]} and run.created == NOW
+    assert store.outbox.create_run(new_run("digest:morning@1")) is None  # the key exists
+    assert store.outbox.find_run("digest:morning@1") == run
+    assert store.outbox.pending_notices() == []
+    assert store.outbox.last_cutoff("digest", "morning") == NOW
+    assert sorted(d.channel for d in store.outbox.deliveries(run_id=run.id)) == [
+        "mail", "slack"]
+
+
+def test_a_delivery_is_claimed_once_and_reclaimed_after_the_lease(store: Store) -> None:
+    store.outbox.create_run(new_run("digest:morning@2", ("mail",)))
+    (due,) = store.outbox.due(NOW, LEASE)
+    assert store.outbox.claim(due, NOW)
+    assert not store.outbox.claim(due, NOW)  # someone else's now
+    assert store.outbox.due(NOW + LEASE / 2, LEASE) == []
+    (abandoned,) = store.outbox.due(NOW + 2 * LEASE, LEASE)
+    assert abandoned.state == "sending" and abandoned.attempts == 1
+    store.outbox.mark_retry(due.id, NOW, NOW + LEASE, "421 try later")
+    assert store.outbox.due(NOW, LEASE) == []
+    store.outbox.mark_failed(due.id, NOW, "550 no such user")
+    assert store.outbox.requeue([due.id], NOW) == 1
+    (again,) = store.outbox.deliveries(states=["pending"])
+    assert again.attempts == 0 and again.last_error == "550 no such user"
+    assert store.outbox.claim(again, NOW)
+    store.outbox.mark_sent(again.id, NOW, "<id@example>")
+    assert [d.sent_id for d in store.outbox.deliveries(states=["sent"])] == ["<id@example>"]
+
+
+def test_candidates_and_held_alerts(store: Store) -> None:
+    first = stored(store, 1, ("mi6", "spies"))
+    second = stored(store, 2, ("mi6",))
+    found = store.outbox.candidates(NOW - timedelta(hours=1), NOW, ["mi6", "spies"])
+    assert [(c.number, c.rules) for c in found] == [(first, ("mi6", "spies")),
+                                                     (second, ("mi6",))]
+    assert found[0].hits == (("body", 0, 3, "MI6"),)
+    assert store.outbox.hold_alert_articles("mi6", [first, second], NOW) == 2
+    assert store.outbox.hold_alert_articles("mi6", [first], NOW) == 0
+    run = store.outbox.create_run(
+        NewRun(key="alert:mi6@1", kind="alert", name="mi6", since=NOW, cutoff=NOW,
+               created=NOW, item_count=1, payload={}, channels=("mail",)),
+        alert_listed=[first], alert_counted=[second])
+    assert run is not None and store.outbox.held_alerts() == {}
+    assert store.outbox.alert_last_sent("mi6") == NOW
+    unalerted = store.outbox.candidates(NOW - timedelta(hours=1), NOW, ["mi6"],
+                                        exclude_alerted=True)
+    assert [c.number for c in unalerted] == [second]
+
+
+def test_site_memory_counts_articles_and_forgets_old_rows(store: Store) -> None:
+    memory = store.boilerplate
+    for n in range(3):
+        known = memory.observe("news.example", f"a{n}", {"appeal", f"story{n}"}, NOW,
+                               min_articles=3, window=timedelta(days=30))
+    assert known == {"appeal"}
+    assert memory.known("news.example", 3, NOW - timedelta(days=1)) == {"appeal"}
+    for n in range(6):
+        typical = memory.typical_length_then_record("news.example", f"a{n}", 1000 + n,
+                                                    NOW, NOW - timedelta(days=1))
+    assert typical == 1002  # the median of the five before the last
+    assert memory.prune(NOW + timedelta(seconds=1)) == 6 + 6
+    assert memory.known("news.example", 1, NOW - timedelta(days=1)) == frozenset()
