@@ -136,6 +136,19 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
     assert "2:1: duplicate key 'store'" in messages(write(tmp_path, "store: all\nstore: all\n"))
 
 
+def test_the_index_defaults_to_sqlite_in_state_dir_and_reads_its_url_from_the_env(
+        tmp_path: Path) -> None:
+    path = write(tmp_path, "state_dir: data\nindex: ${WATCHER_INDEX_URL:-}\n")
+    default = load_config(path, environ={})
+    assert default.index is None
+    assert default.database_url == f"sqlite:///{tmp_path / 'data' / 'index.sqlite3'}"
+    url = "postgresql://watcher:s3cret@db.example/watcher"
+    assert load_config(path, environ={"WATCHER_INDEX_URL": url}).database_url == url
+    bad = messages(write(tmp_path, "index: mysql://root:s3cret@db/x\n"))
+    assert bad == ["1:8: index: expected postgresql://user:password@host/database or "
+                   "sqlite:///path/to/index.sqlite3"]
+
+
 def test_unknown_channel_type_suggests(tmp_path: Path) -> None:
     path = write(tmp_path, "channels:\n  - name: x\n    type: emial\n")
     assert "3:11: unknown channel type 'emial' (did you mean 'email'?)" in messages(path)
