@@ -157,14 +157,20 @@ def _demoter(uid: int, gid: int) -> Callable[[], None]:
     return demote
 
 
+def binaries_or_skip() -> Path:
+    """initdb's folder; else skip the test, saying why, or fail it when servers are
+    required (WATCHER_REQUIRE_SERVERS=1, as in CI)."""
+    binaries = find_binaries()
+    if binaries is not None:
+        return binaries
+    reason = ("PostgreSQL is not installed (no initdb on PATH nor in "
+              f"{DEBIAN_BINARIES}): apt-get install postgresql, or run .ci/run")
+    if servers_required():
+        pytest.fail(f"WATCHER_REQUIRE_SERVERS=1 but {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    binaries = find_binaries()
-    if binaries is None:
-        reason = ("PostgreSQL is not installed: apt-get install postgresql (or run .ci/run) "
-                  "to run the tests against it")
-        if servers_required():
-            pytest.fail(f"WATCHER_REQUIRE_SERVERS=1 but {reason}")
-        pytest.skip(reason)
-    with PostgresServer.start(binaries) as server:
+    with PostgresServer.start(binaries_or_skip()) as server:
         yield server
