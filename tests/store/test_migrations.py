@@ -150,3 +150,17 @@ def test_watcher_db_upgrade_creates_then_finds_nothing_to_do(
     assert main(["--config", str(config), "db", "upgrade"]) == 0
     assert "is up to date" in capsys.readouterr().out
     assert (tmp_path / "state" / "index.sqlite3").exists()
+
+
+def test_a_failed_upgrade_names_the_backup_and_changes_nothing_else(tmp_path: Path) -> None:
+    path = legacy_index(tmp_path / "state")
+    Store.at(f"sqlite:///{path}", tmp_path / "articles").close()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    # a revision that cannot apply: the column is there already
+    (broken / "r9001_broken.py").write_text(LATER_REVISION.format(head=PACKAGED.head())
+                                            .replace('"language_hint"', '"etag"'))
+    with pytest.raises(StoreError, match=r"(?s)from 0001 to 9001 failed: .*kept in .*before-0001"):
+        Store.at(f"sqlite:///{path}", tmp_path / "articles", migrations=Migrations([broken]))
+    with Store.at(f"sqlite:///{path}", tmp_path / "articles") as store:
+        assert_legacy_rows_kept(store)

@@ -25,6 +25,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.errors import StoreError
 from watcher.store.schema import meta, metadata
@@ -120,11 +121,16 @@ class Migrations:
         if (engine.dialect.name == "sqlite" and before.current and before.changes_schema
                 and database and database != ":memory:"):
             backup = backup_sqlite(Path(database), before.current)
-        with engine.begin() as conn:
-            cfg = self.config(conn)
-            if before.legacy:
-                command.stamp(cfg, BASELINE)
-            command.upgrade(cfg, "head")
+        try:
+            with engine.begin() as conn:
+                cfg = self.config(conn)
+                if before.legacy:
+                    command.stamp(cfg, BASELINE)
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            kept = f"; the index as it was is kept in {backup}" if backup else ""
+            raise StoreError(f"upgrading the index's schema from {before.current} to "
+                             f"{before.head} failed: {exc}{kept}") from exc
         done = Upgrade(before, backup)
         # A warning when the file was copied: the user may want the copy gone some day.
         log.log(logging.WARNING if backup else logging.INFO, "index %s", done.describe())
