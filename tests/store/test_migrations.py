@@ -4,6 +4,8 @@ later revision applies to an existing file (after a backup), PostgreSQL waits fo
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,3 +166,20 @@ def test_a_failed_upgrade_names_the_backup_and_changes_nothing_else(tmp_path: Pa
         Store.at(f"sqlite:///{path}", tmp_path / "articles", migrations=Migrations([broken]))
     with Store.at(f"sqlite:///{path}", tmp_path / "articles") as store:
         assert_legacy_rows_kept(store)
+
+
+def test_the_highest_numbered_revision_file_is_alembics_head(tmp_path: Path) -> None:
+    assert PACKAGED.newest == PACKAGED.head()
+    later = later_migrations(tmp_path / "later")
+    assert later.newest == later.head() == "9001"
+
+
+def test_opening_an_up_to_date_index_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    assert "created" in upgrade_index(url)
+    probe = ("import sys; from pathlib import Path; from watcher.store import Store; "
+             f"Store.at({url!r}, Path('articles')).close(); "
+             "print(sorted(m for m in sys.modules if m.startswith('alembic')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).parents[2])
+    assert done.stdout.strip() == "[]"

@@ -11,24 +11,28 @@ index, shared by many processes, is only ever upgraded by ``watcher db upgrade``
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, column, inspect, select, table
 from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.errors import StoreError
 from watcher.store.schema import meta, metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+# Alembic itself is imported only when a schema is to be read closely or changed: opening an
+# index that is up to date, as every command does, compares two strings instead (Alembic and
+# its templates would add their weight to every watcher process for nothing).
 
 log = logging.getLogger(__name__)
 # Alembic narrates every step at INFO (context, DDL mode, each revision); our own line says
@@ -38,6 +42,10 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the schema as it was when the index only had a schema_version row
 LEGACY_SCHEMA_VERSION = "1"
+# Revisions are numbered in order and named after their number (docs/store.md): the file
+# with the highest number is the head, which a test checks against Alembic's own reading.
+REVISION_FILE = re.compile(r"^r(\d{4,})_\w+\.py$")
+_alembic_version = table("alembic_version", column("version_num"))
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class Migrations:
         self.locations = (MIGRATIONS / "versions", *extra)
 
     def config(self, connection: Connection | None = None) -> AlembicConfig:
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("version_locations", " ".join(str(p) for p in self.locations))
@@ -72,7 +82,16 @@ class Migrations:
 
     @cached_property
     def scripts(self) -> ScriptDirectory:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self.config())
+
+    @cached_property
+    def newest(self) -> str:
+        """The highest-numbered revision file: the head, read without Alembic."""
+        numbers = [match.group(1) for folder in self.locations for path in folder.iterdir()
+                   if (match := REVISION_FILE.match(path.name))]
+        return max(numbers, key=int)
 
     def head(self) -> str:
         head = self.scripts.get_current_head()
@@ -82,7 +101,7 @@ class Migrations:
     def status(self, engine: Engine) -> SchemaStatus:
         head = self.head()
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = _stored_revision(conn)
             if current is not None:
                 if current != head and current not in {
                         script.revision for script in self.scripts.walk_revisions()}:
@@ -105,6 +124,9 @@ class Migrations:
     def drift(self, engine: Engine) -> list[Any]:
         """How the index's tables differ from ``schema.py`` (Alembic's autogenerate diff):
         empty when the migrations build exactly what the code declares."""
+        from alembic.autogenerate import compare_metadata
+        from alembic.runtime.migration import MigrationContext
+
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             return list(compare_metadata(context, metadata))
@@ -121,6 +143,8 @@ class Migrations:
         if (engine.dialect.name == "sqlite" and before.current and before.changes_schema
                 and database and database != ":memory:"):
             backup = backup_sqlite(Path(database), before.current)
+        from alembic import command
+
         try:
             with engine.begin() as conn:
                 cfg = self.config(conn)
@@ -138,6 +162,9 @@ class Migrations:
 
     def prepare(self, engine: Engine) -> None:
         """Opening the store: SQLite is upgraded (backup first); PostgreSQL must be current."""
+        with engine.connect() as conn:
+            if _stored_revision(conn) == self.newest:
+                return
         status = self.status(engine)
         if status.up_to_date:
             return
@@ -164,6 +191,13 @@ class Upgrade:
                     "nothing else changed")
         kept = f"; the index as it was is kept in {self.backup}" if self.backup else ""
         return f"upgraded from schema revision {before.current} to {before.head}{kept}"
+
+
+def _stored_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    revision: str | None = conn.execute(select(_alembic_version.c.version_num)).scalar()
+    return revision
 
 
 PACKAGED = Migrations()  # the revisions shipped with watcher (its head is read once)
