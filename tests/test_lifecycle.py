@@ -16,6 +16,7 @@ from watcher.lifecycle import (
     initial_state,
     polling_interval,
     reconcile_with_config,
+    settle,
 )
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
@@ -106,3 +107,13 @@ def test_editing_the_config_url_starts_afresh() -> None:
     assert (fresh.url, fresh.etag, fresh.consecutive_failures) == (edited.url, None, 0)
     assert fresh.polls == state.polls
     assert reconcile_with_config(state, FEED) is state
+
+
+def test_settle_saves_new_feeds_and_edited_urls_only() -> None:
+    polled = run(initial_state(FEED), OK)
+    other = FeedConfig(name="g", url="https://example.org/g", interval=timedelta(minutes=5))
+    edited = replace(FEED, url="https://example.org/other")
+    assert settle([FEED, other], {"f": polled}) == [initial_state(other)]
+    (fresh,) = settle([edited], {"f": polled})
+    assert fresh == reconcile_with_config(polled, edited) and fresh.url == edited.url
+    assert settle([FEED], {"f": polled}) == []
