@@ -15,7 +15,7 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,6 +41,9 @@ from watcher.store.schema import articles, entries, feeds, matches
 from watcher.types import Article, FeedEntry, FeedState, RuleMatch, StoredArticle
 
 log = logging.getLogger(__name__)
+
+# pending until its article is stored (done), found stored already (duplicate) or given up
+EntryState = Literal["pending", "done", "duplicate", "failed"]
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ class Store:
             conn.execute(update(entries).where(entries.c.id == row_id)
                          .values(attempts=entries.c.attempts + 1))
 
-    def finish_entry(self, row_id: int, state: str, now: datetime, *,
+    def finish_entry(self, row_id: int, state: EntryState, now: datetime, *,
                      error: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(entries).where(entries.c.id == row_id)
