@@ -135,6 +135,22 @@ def test_a_failed_file_write_stores_nothing(store: Store, tmp_path: Path) -> Non
     assert [p.row_id for p in store.pending_entries("one")] == [row]
 
 
+def test_article_numbers_come_from_the_database(store: Store, backend: str) -> None:
+    first = store.store_article(seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/1"),
+                                [], entry_row_id=None, write_file=False, now=NOW)
+    store.articles_dir.parent.joinpath("blocked").write_text("not a folder")
+    store.articles_dir = store.articles_dir.parent / "blocked"
+    with pytest.raises(StoreError):  # rolled back after the number was drawn
+        store.store_article(seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/2"),
+                            [], entry_row_id=None, write_file=True, now=NOW)
+    after = store.store_article(seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/3"),
+                                [], entry_row_id=None, write_file=False, now=NOW)
+    assert first is not None and after is not None and first.number == 1
+    # PostgreSQL's sequence never hands a number out twice, even one whose transaction
+    # rolled back; SQLite's rowid takes the next after the highest stored row.
+    assert after.number == (3 if backend == "postgresql" else 2)
+
+
 def test_purge_forgets_only_old_unmatched_text(store: Store, tmp_path: Path) -> None:
     old = seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/old")
     kept = seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/matched")
