@@ -191,6 +191,7 @@ def test_defaults_when_nothing_is_written(tmp_path: Path) -> None:
 FULL = """\
 state_dir: /abs/state
 rules: sub/r.yaml
+index: postgresql://w:pw@db.example/watcher
 store: all
 keep_text: 2d
 log_level: debug
@@ -220,6 +221,7 @@ alerts: {channels: [f], throttle: 90}
 def test_every_key_is_read_with_its_own_parser(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, FULL), environ={})
     assert (config.state_dir, config.rules_path) == (Path("/abs/state"), tmp_path / "sub/r.yaml")
+    assert config.database_url == "postgresql://w:pw@db.example/watcher"
     assert (config.store, config.keep_text, config.log_level) == ("all", timedelta(days=2),
                                                                   "DEBUG")
     assert config.poll == PollConfig(timedelta(minutes=20), 0.2, 5, 3, timedelta(hours=1), 2)
