@@ -52,6 +52,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from watcher.dates import first_plausible
 from watcher.errors import ParseError
 from watcher.types import FeedEntry, ParsedFeed
 from watcher.urls import is_http_url, resolve
@@ -443,7 +444,9 @@ def _entry(fp_item: Mapping[str, Any], base: str) -> FeedEntry:
     url = resolve(base, link) if link else ""
     if not is_http_url(url):
         url = ""  # javascript:, mailto:, data: ... are nothing we may fetch or show
-    published = _utc(item.get("published_parsed")) or _utc(item.get("updated_parsed"))
+    # 1900, 1970 and 9999 come from broken feeds: not dates (build_article bounds the future).
+    published = first_plausible((_utc(item.get("published_parsed")),
+                                 _utc(item.get("updated_parsed"))))
     entry_id = _text_field(item, "id") or url
     if not entry_id:
         # Neither guid nor link: the item is known by what it says and when.

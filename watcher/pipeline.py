@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from watcher.config import Config, FeedConfig
+from watcher.dates import DateClaim, publication_time, url_date
 from watcher.errors import ExtractError, FetchError, ParseError, StoreError, WatcherError
 from watcher.extract import (
     assess_text,
@@ -94,25 +95,37 @@ def feed_text(entry: FeedEntry) -> tuple[str, tuple[str, ...]]:
     return "", summary
 
 
+def _page_claims(page: ExtractedPage | None) -> tuple[DateClaim, ...]:
+    if page is None:
+        return ()
+    if not page.dates and page.published:  # a page built without its claims (tests, tools)
+        return (DateClaim("meta", page.published),)
+    return page.dates
+
+
 def build_article(*, entry: FeedEntry, feed: str, page: ExtractedPage | None,
                   paragraphs: tuple[str, ...] | None, final_url: str, canonical: str,
                   text_source: TextSource, language: str | None, now: datetime) -> Article:
-    """The article as matched and stored: page metadata first, the feed's where missing."""
+    """The article as matched and stored: page metadata first, the feed's where missing;
+    the publication time is the best plausible date claimed (watcher/dates.py)."""
+    claims = [*_page_claims(page),
+              *([DateClaim("feed", entry.published)] if entry.published else []),
+              *([DateClaim("url", found)] if (found := url_date(final_url)) else [])]
+    published_source, published = publication_time(claims, now)
     if page is not None and paragraphs:
         title = page.title or entry.title
         description = page.description
         body = paragraphs
-        published = page.published or entry.published
         author = page.author or entry.author
     else:
         description, body = feed_text(entry)
-        title, published, author = entry.title, entry.published, entry.author
+        title, author = entry.title, entry.author
         text_source = "feed"
     return Article(
         url=final_url, canonical_url=canonical, feed=feed, site=site_of(final_url),
         title=title.strip() or final_url, description=description, paragraphs=body,
         fetched=now, published=published, author=author, language=language,
-        text_source=text_source, entry_id=entry.entry_id)
+        text_source=text_source, entry_id=entry.entry_id, published_source=published_source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +247,7 @@ class Pipeline:
                                             accept=PAGE_ACCEPT)
             final_url, canonical = result.url, canonical_url(result.url)
             page = await self.pool.run(extract_page, result.content, result.url,
-                                       result.headers.get("content-type"),
+                                       result.headers.get("content-type"), self.clock(),
                                        timeout=self.config.extract.timeout)
         except (FetchError, ExtractError) as exc:
             log.info("page feed=%s url=%s: %s; using the feed's text", feed.name, entry.url, exc)

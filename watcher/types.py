@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
+from watcher.dates import DateClaim, DateSource, plausible
+
 # Where an article's text came from: the page via extraction, the feed's own content or
 # summary (page failed or was empty), or a page whose text looks cut short (teaser/paywall).
 TextSource = Literal["page", "feed", "partial"]
@@ -76,10 +78,11 @@ class ExtractedPage:
     title: str
     description: str
     paragraphs: tuple[str, ...]
-    published: datetime | None = None
+    published: datetime | None = None  # the page's best plausible date (watcher/dates.py)
     author: str = ""
     language: str | None = None  # ISO 639-1, e.g. "en"
     paywall: bool = False  # the page carries paywall/subscriber-only markers
+    dates: tuple[DateClaim, ...] = ()  # every date the page claims, for build_article
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class Article:
     language: str | None = None
     text_source: TextSource = "page"
     entry_id: str = ""
+    # Which claim ``published`` is (watcher/dates.py); "" when not decided here (read back
+    # from the index, which has no column for it yet).
+    published_source: DateSource | Literal[""] = ""
 
     @property
     def body(self) -> str:
@@ -183,7 +189,11 @@ class Candidate:
 
     @property
     def when(self) -> datetime:
-        return self.published or self.fetched
+        """The publication time, or the fetch time when the index holds none that is
+        plausible (rows stored before watcher/dates.py judged dates)."""
+        if self.published is not None and plausible(self.published, self.fetched):
+            return self.published
+        return self.fetched
 
 
 @dataclass(frozen=True)

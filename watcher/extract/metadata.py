@@ -12,11 +12,12 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lxml.html import HtmlElement
 
+from watcher.dates import DateClaim, DateSource, as_utc, first_plausible
 from watcher.extract.text import clean_text
 
 # JSON-LD types whose fields describe the article itself (not the site or a breadcrumb).
@@ -33,7 +34,8 @@ _MAX_JSON_LD = 1_000_000  # characters; a bigger blob is not metadata worth pars
 class PageMetadata:
     title: str = ""
     description: str = ""
-    published: datetime | None = None
+    published: datetime | None = None  # the best plausible claim (fetch time not yet known)
+    dates: tuple[DateClaim, ...] = ()  # every date the page claims, best source first
     author: str = ""
     site_name: str = ""
     html_lang: str | None = None  # <html lang>, og:locale, Content-Language, inLanguage
@@ -112,7 +114,8 @@ def _ld_authors(value: Any) -> list[str]:
 
 
 def parse_datetime(value: str | None) -> datetime | None:
-    """An ISO 8601 date or datetime as aware UTC; a date or naive time is taken as UTC."""
+    """An ISO 8601 date or datetime as aware UTC; a date or naive time is taken as UTC.
+    None when unreadable, or not expressible in UTC (year 1 with a positive offset)."""
     if not value:
         return None
     text = value.strip()
@@ -124,9 +127,30 @@ def parse_datetime(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return as_utc(parsed)
+
+
+# Where each metadata date is read, best first (watcher/dates.py ranks the sources).
+_META_DATES: tuple[tuple[DateSource, str], ...] = (
+    ("meta", "article:published_time"), ("meta", "datepublished"))
+_OPENGRAPH_DATES: tuple[tuple[DateSource, str], ...] = (
+    ("opengraph", "og:published_time"), ("opengraph", "pubdate"),
+    ("opengraph", "publish-date"), ("opengraph", "dc.date.issued"), ("opengraph", "date"))
+
+
+def date_claims(meta: dict[str, str], ld: list[dict[str, Any]]) -> tuple[DateClaim, ...]:
+    """Every publication date the page's metadata claims, parsed, best source first;
+    implausible ones included (``dates.publication_time`` judges them)."""
+    raw: list[tuple[DateSource, str | None]] = [(s, meta.get(k)) for s, k in _META_DATES]
+    raw += [("json-ld", _ld_text(o.get(key))) for key in ("datePublished", "dateCreated")
+            for o in ld]
+    raw += [(s, meta.get(k)) for s, k in _OPENGRAPH_DATES]
+    claims: list[DateClaim] = []
+    for source, value in raw:
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            claims.append(DateClaim(source, parsed))
+    return tuple(claims)
 
 
 def _first_text(tree: HtmlElement, tag: str) -> str:
@@ -227,14 +251,7 @@ def read_metadata(tree: HtmlElement) -> PageMetadata:
         description = clean_text(candidate or "")
         if description:
             break
-    published = None
-    for raw in (meta.get("article:published_time"), meta.get("datepublished"),
-                *(_ld_text(o.get("datePublished")) for o in ld),
-                meta.get("og:published_time"), meta.get("pubdate"),
-                meta.get("publish-date"), meta.get("dc.date.issued"), meta.get("date")):
-        published = parse_datetime(raw)
-        if published:
-            break
+    claims = date_claims(meta, ld)
     authors: list[str] = []
     for obj in ld:
         authors = _ld_authors(obj.get("author"))
@@ -249,7 +266,8 @@ def read_metadata(tree: HtmlElement) -> PageMetadata:
     return PageMetadata(
         title=_title(meta, ld, tree, site_name),
         description=description,
-        published=published,
+        published=first_plausible(c.value for c in claims),
+        dates=claims,
         author=", ".join(dict.fromkeys(authors)),
         site_name=site_name,
         html_lang=_language_hint(tree, meta, ld),
