@@ -125,7 +125,7 @@ def test_mrkdwn_escape() -> None:
 
 
 def test_plural() -> None:
-    from watcher.digest.render import plural
+    from watcher.digest.present import plural
 
     assert [plural(1, "item"), plural(2, "item"), plural(0, "further match"),
             plural(3, "failed delivery"), plural(2, "day")] == [

@@ -15,7 +15,7 @@ from typing import Any
 from watcher.cli.common import add_command, config_from_args
 from watcher.cli.output import shorten, table, when
 from watcher.config import Config
-from watcher.digest.render import plural
+from watcher.digest.present import plural
 
 EXIT_OK, EXIT_FAILED = 0, 1
 

@@ -12,12 +12,13 @@ from watcher.digest.model import (
     digest_from_json,
     digest_to_json,
 )
-from watcher.digest.render import Rendered, render_all, render_html, render_text, subject
+from watcher.digest.present import Omission, omission_note, subject
+from watcher.digest.render import Rendered, render_all, render_html, render_text
 from watcher.digest.slack import render_slack
 
 __all__ = [
     "FOLD_THRESHOLD", "BuildSpec", "Candidate", "Digest", "DigestItem", "DigestSection",
-    "FeedNotice", "FoldText", "Rendered", "build_digest", "digest_from_json",
-    "digest_to_json", "fold_groups", "render_all", "render_html", "render_slack",
+    "FeedNotice", "FoldText", "Omission", "Rendered", "build_digest", "digest_from_json",
+    "digest_to_json", "fold_groups", "omission_note", "render_all", "render_html", "render_slack",
     "render_text", "subject",
 ]

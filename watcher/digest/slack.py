@@ -15,7 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from watcher.digest.model import Digest, DigestItem
-from watcher.digest.render import also_text, item_meta, local_time, plural, safe_url, subject
+from watcher.digest.present import (
+    Omission,
+    also_text,
+    item_meta,
+    local_time,
+    plural,
+    render_each,
+    safe_url,
+    subject,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -77,8 +86,9 @@ def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def content_blocks(digest: Digest) -> list[Block]:
+def content_blocks(digest: Digest, omitted: list[Omission] | None = None) -> list[Block]:
     """Every block after the header, unsplit."""
+    omitted = [] if omitted is None else omitted
     tz = digest.timezone
     blocks: list[Block] = [{"type": "context", "elements": [
         {"type": "mrkdwn", "text": mrkdwn_escape(f"Up to {local_time(digest.generated, tz)}")}]}]
@@ -89,8 +99,8 @@ def content_blocks(digest: Digest) -> list[Block]:
         blocks.append({"type": "divider"})
         head = f"*{mrkdwn_escape(section.rule)}* ({plural(len(section.items), 'article')})"
         text = head
-        for item in section.items:
-            entry = item_text(item, tz)
+        for found in render_each(section.items, lambda i: item_text(i, tz), "slack", omitted):
+            entry = f"• _{found.line()}_" if isinstance(found, Omission) else found
             if len(text) + 2 + len(entry) > MAX_SECTION_TEXT:
                 blocks.append(_section(text))
                 text = f"*{mrkdwn_escape(section.rule)}* (continued)"
@@ -119,12 +129,13 @@ def _size(block: Block) -> int:
     return sum(len(str(e.get("text", ""))) for e in block.get("elements", []))
 
 
-def render_slack(digest: Digest) -> tuple[dict[str, Any], ...]:
+def render_slack(digest: Digest, omitted: list[Omission] | None = None
+                 ) -> tuple[dict[str, Any], ...]:
     """Webhook payloads: ``{"text": fallback, "blocks": [...]}``, one per message."""
     title = subject(digest)
     pages: list[list[Block]] = [[]]
     used = 0
-    for block in content_blocks(digest):
+    for block in content_blocks(digest, omitted):
         # One slot per message is kept for the header.
         if len(pages[-1]) >= MAX_BLOCKS - 1 or used + _size(block) > MAX_MESSAGE_TEXT:
             pages.append([])

@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from watcher.digest import Digest, render_all
+from watcher.digest import Digest, Omission, omission_note, render_all
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,12 @@ class Outgoing:
     text: str
     html: str
     slack: tuple[dict[str, object], ...]
+    omitted: tuple[Omission, ...] = ()  # items left out of a channel's rendering
+
+    @property
+    def note(self) -> str:
+        """What the outbox shows beside a sent delivery: the items it had to leave out."""
+        return omission_note(self.omitted)
 
     @property
     def token(self) -> str:
@@ -42,7 +48,8 @@ class Outgoing:
 def outgoing(key: str, digest: Digest, created: datetime) -> Outgoing:
     rendered = render_all(digest)
     return Outgoing(key=key, digest=digest, created=created, subject=rendered.subject,
-                    text=rendered.text, html=rendered.html, slack=rendered.slack)
+                    text=rendered.text, html=rendered.html, slack=rendered.slack,
+                    omitted=rendered.omitted)
 
 
 def header_safe(value: str) -> str:

@@ -31,7 +31,7 @@ from watcher.digest import (
     digest_to_json,
     render_all,
 )
-from watcher.digest.render import plural
+from watcher.digest.present import plural
 from watcher.errors import PermanentDeliveryError, TransientDeliveryError, WatcherError
 from watcher.notify.base import Channel
 from watcher.notify.message import Outgoing, outgoing
@@ -255,12 +255,21 @@ class DeliveryService:
             due = self.outbox.due(now, self.retry.lease)
             messages: dict[int, Outgoing] = {}
             claimed: list[Delivery] = []
+            unrenderable: dict[int, str] = {}
             for delivery in due:
                 if self.outbox.claim(delivery, now):
                     claimed.append(delivery)
-                    if delivery.run_id not in messages:
-                        messages[delivery.run_id] = _message(self.outbox.run(delivery.run_id))
-            await asyncio.gather(*(self._deliver(d, messages[d.run_id], now) for d in claimed))
+                    if delivery.run_id not in messages and delivery.run_id not in unrenderable:
+                        try:
+                            messages[delivery.run_id] = _message(self.outbox.run(delivery.run_id))
+                        except Exception as exc:  # any: one broken run must not stop the rest
+                            log.exception("run %d cannot be rendered", delivery.run_id)
+                            unrenderable[delivery.run_id] = f"cannot be rendered: {exc!r}"[:500]
+            for delivery in claimed:
+                if delivery.run_id in unrenderable:
+                    self.outbox.mark_failed(delivery.id, now, unrenderable[delivery.run_id])
+            await asyncio.gather(*(self._deliver(d, messages[d.run_id], now) for d in claimed
+                                   if d.run_id in messages))
 
     async def _deliver(self, delivery: Delivery, message: Outgoing, now: datetime) -> None:
         attempt = delivery.attempts + 1
@@ -284,6 +293,9 @@ class DeliveryService:
             log.exception("delivery %s: unexpected error", where)
             self._retry_or_fail(delivery, now, where, f"internal error: {exc!r}", None)
         else:
+            if message.note:
+                # Shown by ``watcher outbox`` first, so a cut column still says it.
+                sent_id = f"{message.note}; {sent_id}"
             log.info("delivered %s (attempt %d): %s", where, attempt, sent_id)
             self.outbox.mark_sent(delivery.id, now, sent_id)
 

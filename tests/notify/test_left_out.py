@@ -1,0 +1,103 @@
+"""Issue 17: an item that cannot be rendered in one channel is left out of that message with a
+line saying so, logged with its article number, and the rest is delivered; ``watcher outbox``
+shows it.
+
+Nothing real makes an item unrenderable any more (the dates that did are judged now), so
+these tests break one item on purpose: a snippet whose ``parts()`` raises (pure tests), or
+the plain-text renderer patched to raise for one article number (the delivery test). The
+index, the outbox, the file channel and the CLI are real.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.digest.fixtures import fixed_digest
+from tests.notify.helpers import add_article
+from tests.notify.test_cli import run
+from watcher.digest import Digest, DigestSection, omission_note, render_all
+from watcher.digest import render as render_module
+from watcher.digest.model import DigestItem
+from watcher.rules.snippet import Snippet
+from watcher.store import Store
+
+
+class BrokenSnippet(Snippet):
+    def parts(self) -> list[tuple[str, bool]]:
+        raise ValueError("this item's text cannot be cut into pieces")
+
+
+def _break(digest: Digest, number: int) -> Digest:
+    def fix(item: DigestItem) -> DigestItem:
+        if item.number != number:
+            return item
+        return replace(item, snippet=BrokenSnippet("body", "x", ((0, 1),)))
+
+    return replace(digest, sections=tuple(
+        DigestSection(s.rule, tuple(fix(i) for i in s.items)) for s in digest.sections))
+
+
+def test_a_broken_item_is_left_out_of_every_channel_with_a_line_and_a_log(
+        caplog: pytest.LogCaptureFixture) -> None:
+    digest = fixed_digest()
+    broken = digest.sections[0].items[0]
+    others = [i for s in digest.sections for i in s.items if i is not broken]
+    with caplog.at_level(logging.ERROR, logger="watcher.digest"):
+        rendered = render_all(_break(digest, broken.number))
+    assert {(o.channel, o.number) for o in rendered.omitted} == {
+        ("text", broken.number), ("html", broken.number), ("slack", broken.number)}
+    line = f"article {broken.number} could not be shown in this message"
+    slack = str(rendered.slack)
+    for body in (rendered.text, rendered.html, slack):
+        assert line in body
+    assert broken.title not in rendered.text
+    for item in others:  # everything else is delivered
+        assert item.title in rendered.text
+    assert f"article {broken.number} left out of the text rendering" in caplog.text
+    assert omission_note(rendered.omitted) == f"left out: #{broken.number} (text, html, slack)"
+
+
+def test_nothing_is_left_out_of_a_sound_digest() -> None:
+    rendered = render_all(fixed_digest())
+    assert rendered.omitted == () and "could not be shown" not in rendered.text
+
+
+def test_the_digest_is_delivered_without_the_item_and_the_outbox_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "rules.yaml").write_text("rules:\n  - name: mi6\n    query: MI6\n")
+    (tmp_path / "watcher.yaml").write_text(
+        "state_dir: state\nrules: rules.yaml\nfeeds: []\n"
+        "channels:\n  - name: archive\n    type: file\n    dir: state/digests\n"
+        "digests:\n  - name: morning\n    schedule: '0 7 * * *'\n    channels: [archive]\n")
+    config = str(tmp_path / "watcher.yaml")
+    (tmp_path / "state").mkdir()
+    now = datetime.now(UTC)
+    with Store.at(f"sqlite:///{tmp_path / 'state' / 'index.sqlite3'}",
+                  tmp_path / "state" / "articles") as store:
+        bad = add_article(store, 1, "MI6 chief speaks", "The MI6 chief spoke today.",
+                          when=now - timedelta(hours=2))
+        add_article(store, 2, "MI6 recruits online", "MI6 opened a channel for defectors.",
+                    when=now - timedelta(hours=1))
+    real = render_module._item_lines
+
+    def item_lines(item: DigestItem, tz: str) -> list[str]:
+        if item.number == bad.number:
+            raise RuntimeError("unrenderable")
+        return real(item, tz)
+
+    monkeypatch.setattr(render_module, "_item_lines", item_lines)
+    assert run("digest", "send", "morning", "--config", config) == 0
+    assert "archive: sent" in capsys.readouterr().out
+    text = next((tmp_path / "state" / "digests").glob("*.txt")).read_text()
+    assert "MI6 recruits online" in text and "MI6 chief speaks" not in text
+    assert f"article {bad.number} could not be shown in this message" in text
+    html = next((tmp_path / "state" / "digests").glob("*.html")).read_text()
+    assert "MI6 chief speaks" in html  # only the channel that failed leaves it out
+    assert run("outbox", "--config", config) == 0
+    assert f"left out: #{bad.number} (text)" in capsys.readouterr().out
