@@ -51,7 +51,10 @@ def plausible(value: datetime, fetched: datetime | None = None) -> bool:
     moment = as_utc(value)
     if moment is None or moment < EARLIEST:
         return False
-    return fetched is None or moment <= (as_utc(fetched) or EARLIEST) + AHEAD
+    if fetched is None:
+        return True
+    # moment - AHEAD, not fetched + AHEAD: a fetch time near datetime.max must not overflow.
+    return moment - AHEAD <= (as_utc(fetched) or EARLIEST)
 
 
 def first_plausible(values: Iterable[datetime | None],

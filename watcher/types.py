@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 
-from watcher.dates import DateClaim, DateSource, plausible
+from watcher.dates import DateClaim, DateSource, as_utc, plausible
 
 # Where an article's text came from: the page via extraction, the feed's own content or
 # summary (page failed or was empty), or a page whose text looks cut short (teaser/paywall).
@@ -190,10 +190,10 @@ class Candidate:
     @property
     def when(self) -> datetime:
         """The publication time, or the fetch time when the index holds none that is
-        plausible (rows stored before watcher/dates.py judged dates)."""
+        plausible (rows stored before watcher/dates.py judged dates); aware UTC."""
         if self.published is not None and plausible(self.published, self.fetched):
-            return self.published
-        return self.fetched
+            return as_utc(self.published) or self.published
+        return as_utc(self.fetched) or self.fetched.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -16,6 +17,7 @@ from watcher.errors import ConfigError, Problem
 from watcher.rules import QuerySyntaxError, Rule, RuleSet, best_snippet, check_rules, explain
 from watcher.rules.loader import caret
 from watcher.store import Store
+from watcher.textsafe import flatten, one_line
 from watcher.types import StoredArticle
 
 EXIT_OK, EXIT_CONFIG = 0, 2
@@ -114,11 +116,14 @@ def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _print_hit(out: TextIO, stored: StoredArticle, hits: Any, colour: bool) -> None:
-    item = stored.article
+    # Feed text shown as text: no CR, escape or bidi control reaches the terminal.
+    item = replace(stored.article, title=flatten(stored.article.title),
+                   description=flatten(stored.article.description),
+                   paragraphs=tuple(map(flatten, stored.article.paragraphs)))
     moment = item.published or item.fetched
-    title = f"{ANSI_TITLE}{item.title}{ANSI_RESET}" if colour else item.title
-    print(f"#{stored.number}  {moment:%Y-%m-%d %H:%M}  {item.feed}  {title}", file=out)
-    print(f"      {item.url}", file=out)
+    title = f"{ANSI_TITLE}{one_line(item.title)}{ANSI_RESET}" if colour else one_line(item.title)
+    print(f"#{stored.number}  {moment:%Y-%m-%d %H:%M}  {one_line(item.feed)}  {title}", file=out)
+    print(f"      {one_line(item.url)}", file=out)
     found = best_snippet(item, hits)
     if found is not None:
         # plain output marks terms with [brackets], so piped output still shows them

@@ -20,6 +20,7 @@ from watcher.digest.model import (
     FeedNotice,
 )
 from watcher.rules.snippet import Snippet, best_snippet, snippet
+from watcher.textsafe import flatten, one_line
 from watcher.types import Article, Hit
 
 
@@ -64,12 +65,6 @@ def build_digest(spec: BuildSpec, candidates: Sequence[Candidate], *,
                                 for n in notices), more=more)
 
 
-def one_line(text: str) -> str:
-    """Feed text for a one-line slot (title, outlet): every run of white space, CR and LF
-    included, becomes one space, so nothing from a feed can start a new line or header."""
-    return " ".join(text.split())
-
-
 def _fold_text(c: Candidate) -> FoldText:
     return FoldText(c.number, c.site, "\n".join(p for p in (c.title, c.description, c.body) if p))
 
@@ -83,7 +78,8 @@ def _item(story: list[Candidate], rank: dict[str, int]) -> DigestItem:
         if c.site != lead.site and c.site not in also:
             also.append(c.site)
     return DigestItem(
-        number=lead.number, url=lead.url, title=one_line(lead.title) or lead.url,
+        number=lead.number, url=one_line(lead.url),
+        title=one_line(lead.title) or one_line(lead.url),
         outlet=one_line(lead.site), published=lead.when,
         snippet=item_snippet(lead), rules=tuple(rules),
         partial=lead.text_source == "partial", also=tuple(also),
@@ -116,15 +112,6 @@ def _as_article(c: Candidate) -> Article:
     """The candidate as the ``Article`` the rules' snippet functions take, its text with
     control characters made spaces (same length: the hit offsets stay valid)."""
     return Article(url=c.url, canonical_url=c.url, feed=c.feed, site=c.site,
-                   title=_flatten(c.title), description=_flatten(c.description),
-                   paragraphs=tuple(_flatten(c.body).split("\n")), fetched=c.fetched,
+                   title=flatten(c.title), description=flatten(c.description),
+                   paragraphs=tuple(flatten(c.body).split("\n")), fetched=c.fetched,
                    published=c.published, text_source=c.text_source)
-
-
-# Control characters other than the paragraph break: no CR, tab or escape from a feed
-# reaches a rendered message.
-_CONTROL = {c: " " for c in (*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F, 0x2028, 0x2029)}
-
-
-def _flatten(text: str) -> str:
-    return text.translate(_CONTROL)

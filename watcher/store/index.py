@@ -38,6 +38,7 @@ from watcher.store.files import file_name, render, stray_files, write_atomic
 from watcher.store.migrate import PACKAGED, Migrations
 from watcher.store.outbox import Outbox
 from watcher.store.schema import articles, entries, feeds, matches
+from watcher.textsafe import storable
 from watcher.types import Article, FeedEntry, FeedState, RuleMatch, StoredArticle
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ class Store:
         into place before the commit, so a crash leaves at worst an orphan file (removed at
         start-up by ``reconcile_files``), never a row without its file.
         """
+        article = storable(article)  # lone surrogates, times UTC cannot express
         try:
             with self.engine.begin() as conn:
                 if conn.execute(select(articles.c.number).where(
