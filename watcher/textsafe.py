@@ -14,6 +14,7 @@ Every replacement is one character for one, so offsets into the text (rule hits)
 from __future__ import annotations
 
 from dataclasses import replace
+
 from watcher.dates import as_utc
 from watcher.types import Article
 
