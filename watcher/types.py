@@ -186,6 +186,15 @@ class Candidate:
     body: str
     rules: tuple[str, ...]  # rules it matched, in rule-set order
     hits: tuple[tuple[str, int, int, str], ...] = ()  # (field, start, end, term), all its rules
+    # The same hits per rule, so an item shows the sentence of the rule it is listed under;
+    # empty when the reader did not keep them apart (then ``hits`` serves every rule).
+    rule_hits: tuple[tuple[str, tuple[tuple[str, int, int, str], ...]], ...] = ()
+
+    def hits_of(self, rule: str) -> tuple[tuple[str, int, int, str], ...]:
+        for name, hits in self.rule_hits:
+            if name == rule:
+                return hits
+        return self.hits
 
     @property
     def when(self) -> datetime:

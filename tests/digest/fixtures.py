@@ -28,13 +28,19 @@ def hits_for(text: str, field: str, *terms: str) -> tuple[tuple[str, int, int, s
 
 def candidate(number: int, title: str, body: str, *, site: str = "example.org",
               rules: tuple[str, ...] = ("mi6-defection",), terms: tuple[str, ...] = ("MI6",),
-              hour: int = 5, text_source: str = "page", description: str = "") -> Candidate:
+              hour: int = 5, text_source: str = "page", description: str = "",
+              rule_terms: dict[str, tuple[str, ...]] | None = None) -> Candidate:
+    """``rule_terms``: which of the terms each rule matched (all rules: ``terms``)."""
+    def found(*words: str) -> tuple[tuple[str, int, int, str], ...]:
+        return hits_for(body, "body", *words) + hits_for(title, "title", *words)
+
     return Candidate(
         number=number, url=f"https://{site}/news/{number}", title=title, site=site,
         feed=site.split(".")[0], published=datetime(2023, 7, 20, hour, 0, tzinfo=UTC),
         fetched=datetime(2023, 7, 20, hour, 5, tzinfo=UTC), text_source=text_source,  # type: ignore[arg-type]
         description=description, body=body, rules=rules,
-        hits=hits_for(body, "body", *terms) + hits_for(title, "title", *terms))
+        hits=found(*terms),
+        rule_hits=tuple((rule, found(*words)) for rule, words in (rule_terms or {}).items()))
 
 
 def seed_candidates() -> list[Candidate]:
@@ -46,6 +52,8 @@ def seed_candidates() -> list[Candidate]:
         out.append(candidate(number, lines[0], body, site="independent.co.uk",
                              description=lines[1], rules=("mi6-defection", "wagner"),
                              terms=("MI6", "Prigozhin", "door is always open"),
+                             rule_terms={"mi6-defection": ("MI6", "door is always open"),
+                                         "wagner": ("Prigozhin",)},
                              hour=4 if number == 0 else 3))
     return out
 

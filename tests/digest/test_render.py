@@ -101,7 +101,7 @@ def test_javascript_urls_are_never_linked() -> None:
 def test_slack_splits_within_limits() -> None:
     digest = fixed_digest()
     item = digest.sections[0].items[0]
-    long_item = item.__class__(**{**item.__dict__, "title": "T" * 5000,
+    long_item = item.__class__(**{**item.__dict__, "title": "T" * 5000, "others": (),
                                   "snippet": Snippet("body", "S" * 5000, ((0, 10),))})
     many = tuple(DigestSection(f"rule-{n}", (long_item,) * 7) for n in range(30))
     big = Digest(**{**digest.__dict__, "name": "n" * 300, "sections": many})
@@ -122,6 +122,23 @@ def test_slack_splits_within_limits() -> None:
 
 def test_mrkdwn_escape() -> None:
     assert mrkdwn_escape("a & <!channel> <b|c>") == "a &amp; &lt;!channel&gt; &lt;b|c&gt;"
+
+
+def test_slack_formatting_from_feeds_shows_as_written() -> None:
+    """Issue 15 §6: ``*pwn*`` must not turn bold, nor ``:skull:`` into an emoji. Every
+    marker is kept apart from the text by zero-width spaces; what a reader sees (the text
+    without them) is exactly what the feed wrote."""
+    written = "*pwn* _it_ ~gone~ `code` ```block``` :skull: at 07:00 <!here>"
+    escaped = mrkdwn_escape(written)
+    for pairable in ("*pwn*", "_it_", "~gone~", "`code`", ":skull:", "``"):
+        assert pairable not in escaped
+    assert escaped.replace("\u200b", "") == written.replace("<!here>", "&lt;!here&gt;")
+    assert "07:00" in escaped  # a time is not an emoji code
+    item = fixed_digest().sections[0].items[0]
+    digest = Digest(**{**fixed_digest().__dict__, "sections": (DigestSection("r", (
+        item.__class__(**{**item.__dict__, "title": written}),)),)})
+    raw = json.dumps(render_slack(digest), ensure_ascii=False)
+    assert "*pwn*" not in raw and ":skull:" not in raw and "<!here>" not in raw
 
 
 def test_plural() -> None:

@@ -18,6 +18,7 @@ from watcher.digest.model import (
     DigestKind,
     DigestSection,
     FeedNotice,
+    Version,
 )
 from watcher.rules.snippet import Snippet, best_snippet, snippet
 from watcher.textsafe import flatten, one_line
@@ -70,7 +71,8 @@ def _fold_text(c: Candidate) -> FoldText:
 
 
 def _item(story: list[Candidate], rank: dict[str, int]) -> DigestItem:
-    """One story: the newest article leads; the others become "also: outlet"."""
+    """One story: the newest article leads; every other one is listed as a version."""
+    story = sorted(story, key=lambda c: (c.when, c.number), reverse=True)
     lead = story[0]
     rules = sorted({r for c in story for r in c.rules if r in rank}, key=rank.__getitem__)
     also: list[str] = []
@@ -81,26 +83,30 @@ def _item(story: list[Candidate], rank: dict[str, int]) -> DigestItem:
         number=lead.number, url=one_line(lead.url),
         title=one_line(lead.title) or one_line(lead.url),
         outlet=one_line(lead.site), published=lead.when,
-        snippet=item_snippet(lead), rules=tuple(rules),
+        snippet=item_snippet(lead, rules[0]), rules=tuple(rules),
         partial=lead.text_source == "partial", also=tuple(also),
         folded=tuple(c.number for c in story[1:]),
         versions=sum(1 for c in story[1:] if c.site == lead.site),
+        others=tuple(Version(c.number, one_line(c.url), one_line(c.title) or one_line(c.url),
+                             one_line(c.site), c.when) for c in story[1:]),
     )
 
 
 MAX_SNIPPET = 280  # characters of the hit sentence; a longer one is cut around the hits
 
 
-def item_snippet(c: Candidate) -> Snippet:
-    """The sentence a digest shows for ``c``: ``rules.best_snippet`` (body, else summary,
-    else title) on the candidate's text; the first line of the standfirst (else the body)
-    when no hit is in those fields (URL or author only), unmarked.
+def item_snippet(c: Candidate, rule: str | None = None) -> Snippet:
+    """The sentence a digest shows for ``c`` under ``rule``'s section: ``rules.best_snippet``
+    (body, else summary, else title) on the candidate's text with that rule's hits (all its
+    hits when ``rule`` is None or the article did not match it itself); the first line of
+    the standfirst (else the body) when no hit is in those fields, unmarked.
 
     ``best_snippet`` skips hits whose offsets no longer fit their field (the text changed
     since the match), so a stale body hit cannot hide a valid title hit.
     """
     article = _as_article(c)
-    found = best_snippet(article, [Hit(*hit) for hit in c.hits], max_chars=MAX_SNIPPET)
+    hits = c.hits_of(rule) if rule in c.rules else c.hits
+    found = best_snippet(article, [Hit(*hit) for hit in hits], max_chars=MAX_SNIPPET)
     if found is not None:
         return found
     fallback = (article.description or article.body).split("\n", 1)[0]

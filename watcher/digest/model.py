@@ -18,6 +18,17 @@ DigestKind = Literal["digest", "alert"]
 
 
 @dataclass(frozen=True)
+class Version:
+    """Another article folded into an item's story: another outlet's report, or an update."""
+
+    number: int
+    url: str
+    title: str
+    outlet: str
+    published: datetime
+
+
+@dataclass(frozen=True)
 class DigestItem:
     number: int
     url: str
@@ -30,6 +41,12 @@ class DigestItem:
     also: tuple[str, ...] = ()  # other outlets carrying the same story (folded items)
     folded: tuple[int, ...] = ()  # article numbers folded into this item
     versions: int = 0  # folded articles from the lead's own outlet (updated versions)
+    others: tuple[Version, ...] = ()  # every folded article, newest first
+
+    @property
+    def other_rules(self) -> tuple[str, ...]:
+        """The rules it matched besides the one whose section it sits in."""
+        return self.rules[1:]
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,8 @@ def _item_to_json(item: DigestItem) -> dict[str, Any]:
         "published": item.published.isoformat(), "rules": list(item.rules),
         "partial": item.partial, "also": list(item.also), "folded": list(item.folded),
         "versions": item.versions,
+        "others": [{"number": v.number, "url": v.url, "title": v.title, "outlet": v.outlet,
+                    "published": v.published.isoformat()} for v in item.others],
         # "marks" is the key stored since the first release; "field" came later.
         "snippet": {"field": item.snippet.field, "text": item.snippet.text,
                     "marks": [list(m) for m in item.snippet.spans]},
@@ -108,10 +127,12 @@ def _item_from_json(data: dict[str, Any]) -> DigestItem:
         published=_dt(data["published"]), rules=tuple(data["rules"]),
         partial=bool(data["partial"]), also=tuple(data["also"]),
         folded=tuple(int(n) for n in data["folded"]), versions=int(data.get("versions", 0)),
+        others=tuple(Version(int(v["number"]), v["url"], v["title"], v["outlet"],
+                             _dt(v["published"])) for v in data.get("others", ())),
         snippet=Snippet(snippet.get("field", ""), snippet["text"],
                         tuple((int(a), int(b)) for a, b in snippet["marks"])),
     )
 
 
 __all__ = ["Candidate", "Digest", "DigestItem", "DigestKind", "DigestSection", "FeedNotice",
-           "digest_from_json", "digest_to_json"]
+           "Version", "digest_from_json", "digest_to_json"]

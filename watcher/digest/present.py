@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from watcher.dates import as_utc
-from watcher.digest.model import Digest, DigestItem
+from watcher.digest.model import Digest, DigestItem, Version
 
 log = logging.getLogger("watcher.digest")
 
@@ -34,12 +34,14 @@ def plural(n: int, word: str) -> str:
 
 
 def subject(digest: Digest) -> str:
-    """``[watcher] morning: 7 articles, 3 rules``. Built from config names and counts only."""
+    """``[watcher] morning: 7 articles, 3 rules``: the articles listed and the rules they
+    matched. Built from config names and counts only."""
     name = " ".join(digest.name.split())
     if digest.kind == "alert":
         more = f" (+{digest.more} more)" if digest.more else ""
         return f"[watcher] alert {name}: {plural(digest.item_count, 'article')}{more}"
-    rules = len(digest.sections)
+    # Rules that matched, not sections: an item sits in its first rule's section only.
+    rules = len({rule for s in digest.sections for i in s.items for rule in i.rules})
     head = f"[watcher] {name}: {plural(digest.item_count, 'article')}, {plural(rules, 'rule')}"
     if digest.notices:
         head += f", {plural(len(digest.notices), 'feed notice')}"
@@ -72,6 +74,23 @@ def also_text(item: DigestItem) -> str:
     if item.versions:
         parts.append(plural(item.versions, "other version"))
     return ", ".join(parts)
+
+
+MAX_VERSIONS = 5  # other versions listed under an item; the rest are "and N more"
+
+
+def shown_versions(item: DigestItem) -> tuple[tuple[Version, ...], int]:
+    """The folded versions listed under ``item`` (newest first) and how many are not."""
+    return item.others[:MAX_VERSIONS], max(0, len(item.others) - MAX_VERSIONS)
+
+
+def version_meta(version: Version, timezone: str) -> str:
+    return f"{version.outlet} · {local_time(version.published, timezone)}"
+
+
+def legacy_also(item: DigestItem) -> str:
+    """What a digest fixed before versions were kept says about its folded articles."""
+    return "" if item.others else also_text(item)
 
 
 def item_meta(item: DigestItem, timezone: str) -> str:
@@ -124,5 +143,6 @@ def omission_note(omitted: Iterable[Omission]) -> str:
     return "left out: " + ", ".join(f"#{n} ({', '.join(c)})" for n, c in per_article.items())
 
 
-__all__ = ["TIME_FORMAT", "Channel", "Omission", "also_text", "item_meta", "local_time",
-           "omission_note", "plural", "render_each", "safe_url", "subject"]
+__all__ = ["MAX_VERSIONS", "TIME_FORMAT", "Channel", "Omission", "also_text", "item_meta",
+           "legacy_also", "local_time", "omission_note", "plural", "render_each", "safe_url",
+           "shown_versions", "subject", "version_meta"]

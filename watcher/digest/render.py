@@ -21,13 +21,15 @@ from markupsafe import Markup
 from watcher.digest.model import Digest, DigestItem
 from watcher.digest.present import (
     Omission,
-    also_text,
     item_meta,
+    legacy_also,
     local_time,
     plural,
     render_each,
     safe_url,
+    shown_versions,
     subject,
+    version_meta,
 )
 from watcher.digest.slack import render_slack
 
@@ -46,9 +48,18 @@ def _item_lines(item: DigestItem, tz: str) -> list[str]:
     if item.snippet.text:
         quoted = "".join(f"*{p}*" if hit else p for p, hit in item.snippet.parts())
         lines.append(f"  “{quoted}”")
-    lines.append(f"  rules: {', '.join(item.rules)}")
-    if also_text(item):
-        lines.append(f"  also: {also_text(item)}")
+    if item.other_rules:
+        lines.append(f"  also matched: {', '.join(item.other_rules)}")
+    versions, more = shown_versions(item)
+    if versions:
+        lines.append(f"  {plural(len(item.others), 'other version')}:")
+        for version in versions:
+            lines.append(f"  - {version.title}")
+            lines.append(f"    {version_meta(version, tz)}  {version.url}")
+        if more:
+            lines.append(f"  - and {more} more")
+    if legacy_also(item):
+        lines.append(f"  also: {legacy_also(item)}")
     return lines
 
 
@@ -79,7 +90,8 @@ def _environment() -> Environment:
                       autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["local_time"] = local_time
-    env.globals.update(safe_url=safe_url, also_text=also_text, plural=plural)
+    env.globals.update(safe_url=safe_url, legacy_also=legacy_also, plural=plural,
+                       shown_versions=shown_versions)
     return env
 
 

@@ -2,7 +2,9 @@
 
 Every piece of feed text goes through ``mrkdwn_escape`` (``&``, ``<``, ``>``): Slack reads
 ``<!channel>``, ``<@U123>`` and ``<url|label>`` only from unescaped angle brackets, so an
-escaped title can neither ping a channel nor disguise a link.
+escaped title can neither ping a channel nor disguise a link. Formatting markers (``*``,
+``_``, ``~``, backticks) and ``:emoji:`` codes get a zero-width space on each side, so a
+title's ``*pwn*`` shows as written instead of bold.
 
 Slack's limits (Block Kit reference): 50 blocks per message, 3000 characters of text per
 section, 150 characters of plain text in a header. A digest is split into as many messages
@@ -12,18 +14,21 @@ sentences are cut first so one item always fits one section.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from watcher.digest.model import Digest, DigestItem
 from watcher.digest.present import (
     Omission,
-    also_text,
     item_meta,
+    legacy_also,
     local_time,
     plural,
     render_each,
     safe_url,
+    shown_versions,
     subject,
+    version_meta,
 )
 
 MAX_BLOCKS = 50
@@ -34,12 +39,25 @@ MAX_HEADER_TEXT = 150
 MAX_MESSAGE_TEXT = 10_000
 MAX_TITLE = 250
 MAX_SENTENCE = 600
+MAX_VERSION_TITLE = 150
 
 Block = dict[str, Any]
 
 
-def mrkdwn_escape(text: str) -> str:
+_ZWSP = "\u200b"
+# Slack's formatting markers, and the colon that opens an :emoji: code. mrkdwn has no escape
+# character; a zero-width space beside a marker keeps it from pairing with the next one, so
+# the text shows as written (``*pwn*`` stays "*pwn*", not bold).
+_MARKERS = re.compile(r"[*_~`]|:(?=[\w+-]+:)")
+
+
+def _angles(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Feed text as literal mrkdwn: no link, mention, formatting or emoji code."""
+    return _MARKERS.sub(lambda m: f"{_ZWSP}{m.group()}{_ZWSP}", _angles(text))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -52,7 +70,7 @@ def link(url: str, label: str) -> str:
     if href is None:
         return mrkdwn_escape(label)
     # Inside <...> a "|" would end the URL and a ">" the link; neither belongs in a URL raw.
-    href = mrkdwn_escape(href.replace("|", "%7C"))
+    href = _angles(href.replace("|", "%7C"))
     return f"<{href}|{mrkdwn_escape(label)}>"
 
 
@@ -75,10 +93,16 @@ def item_text(item: DigestItem, timezone: str) -> str:
              f"   {mrkdwn_escape(item_meta(item, timezone))}"]
     if item.snippet.text:
         lines.append(f"> {_sentence(item)}")
-    extra = f"rules: {', '.join(item.rules)}"
-    if also_text(item):
-        extra += f" · also: {also_text(item)}"
-    lines.append(f"   _{mrkdwn_escape(extra)}_")
+    if item.other_rules:
+        lines.append(f"   _also matched: {mrkdwn_escape(', '.join(item.other_rules))}_")
+    versions, more = shown_versions(item)
+    for version in versions:
+        lines.append(f"   ↳ {link(version.url, _cut(version.title, MAX_VERSION_TITLE))} · "
+                     f"{mrkdwn_escape(version_meta(version, timezone))}")
+    if more:
+        lines.append(f"   ↳ and {more} more")
+    if legacy_also(item):
+        lines.append(f"   _also: {mrkdwn_escape(legacy_also(item))}_")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ drops duplicate Message-IDs (Gmail does) would silently lose the second one.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -62,6 +63,15 @@ def domain_of(address: str) -> str:
     return header_safe(domain) or "watcher.localhost"
 
 
+def list_id(digest: Digest, domain: str) -> str:
+    """RFC 2919: one list per digest (or per rule's alerts), so a mailbox can file, filter
+    and mute each: ``"watcher digest morning" <morning.digest.watcher.example.org>``."""
+    label = re.sub(r"[^a-z0-9-]+", "-", digest.name.lower()).strip("-") or "digest"
+    host = re.sub(r"[^A-Za-z0-9.-]+", "-", domain).strip(".-") or "watcher.localhost"
+    phrase = header_safe(f"watcher {digest.kind} {digest.name}").replace('"', "'")
+    return f'"{phrase}" <{label[:60]}.{digest.kind}.watcher.{host}>'
+
+
 def build_email(message: Outgoing, sender: str, to: tuple[str, ...]) -> EmailMessage:
     """multipart/alternative: the plain-text part first, HTML preferred by capable readers."""
     email = EmailMessage(policy=SMTP)
@@ -71,7 +81,10 @@ def build_email(message: Outgoing, sender: str, to: tuple[str, ...]) -> EmailMes
     email["Date"] = format_datetime(message.created)
     email["Message-ID"] = message.message_id(domain_of(sender))
     email["X-Watcher-Run"] = header_safe(message.key)
+    email["List-Id"] = list_id(message.digest, domain_of(sender))
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
+    # Exchange and Outlook ignore Auto-Submitted; this stops their out-of-office replies.
+    email["X-Auto-Response-Suppress"] = "All"
     email.set_content(message.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     email.add_alternative(message.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return email

@@ -112,17 +112,21 @@ class Outbox:
         rows: dict[int, Any] = {}
         rules: dict[int, list[str]] = defaultdict(list)
         hits: dict[int, list[tuple[str, int, int, str]]] = defaultdict(list)
+        per_rule: dict[int, list[tuple[str, tuple[tuple[str, int, int, str], ...]]]] = \
+            defaultdict(list)
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 rows.setdefault(row.number, row)
                 rules[row.number].append(row.rule)
-                hits[row.number].extend((str(f), int(s), int(e), str(t))
-                                        for f, s, e, t in (row.hits or []))
+                found = tuple((str(f), int(s), int(e), str(t)) for f, s, e, t in (row.hits or []))
+                hits[row.number].extend(found)
+                per_rule[row.number].append((row.rule, found))
         return [Candidate(
             number=n, url=r.url, title=r.title, site=r.site, feed=r.feed,
             published=r.published, fetched=r.fetched, text_source=r.text_source,
             description=r.description or "", body=r.body or "", rules=tuple(rules[n]),
-            hits=tuple(dict.fromkeys(hits[n]))) for n, r in rows.items()]
+            hits=tuple(dict.fromkeys(hits[n])), rule_hits=tuple(per_rule[n]))
+            for n, r in rows.items()]
 
     def pending_notices(self) -> list[FeedNotice]:
         query = (select(feeds.c.name, feeds.c.notice)
