@@ -84,9 +84,23 @@ def add_article(store: Store, number_hint: int, title: str, body: str, *, when: 
     return stored
 
 
+def file_channel_setup(folder: Path) -> tuple[str, Store]:
+    """A watcher.yaml with rule mi6 and a morning digest to a file channel in ``folder``;
+    returns the config's path and the index, to fill in a with block."""
+    (folder / "rules.yaml").write_text("rules:\n  - name: mi6\n    query: MI6\n")
+    (folder / "watcher.yaml").write_text(
+        "state_dir: state\nrules: rules.yaml\nfeeds: []\n"
+        "channels:\n  - name: archive\n    type: file\n    dir: state/digests\n"
+        "digests:\n  - name: morning\n    schedule: '0 7 * * *'\n    channels: [archive]\n")
+    (folder / "state").mkdir()
+    store = Store.at(f"sqlite:///{folder / 'state' / 'index.sqlite3'}",
+                     folder / "state" / "articles")
+    return str(folder / "watcher.yaml"), store
+
+
 def hit(text: str, term: str, field: str = "body") -> Hit:
     at = text.index(term)
     return Hit(field, at, at + len(term), term)
 
 
-__all__ = ["T0", "RuleMatch", "add_article", "config", "hit", "service"]
+__all__ = ["T0", "RuleMatch", "add_article", "config", "file_channel_setup", "hit", "service"]

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.notify.helpers import add_article
+from tests.notify.helpers import add_article, file_channel_setup
 from watcher.cli import digest_cmd
-from watcher.store import Store
 
 
 def _has_load_rules() -> bool:
@@ -43,15 +42,8 @@ def run(*argv: str) -> int:
 
 
 def test_preview_send_and_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "rules.yaml").write_text("rules:\n  - name: mi6\n    query: MI6\n")
-    (tmp_path / "watcher.yaml").write_text(
-        "state_dir: state\nrules: rules.yaml\nfeeds: []\n"
-        "channels:\n  - name: archive\n    type: file\n    dir: state/digests\n"
-        "digests:\n  - name: morning\n    schedule: '0 7 * * *'\n    channels: [archive]\n")
-    config = str(tmp_path / "watcher.yaml")
-    (tmp_path / "state").mkdir()
-    with Store.at(f"sqlite:///{tmp_path / 'state' / 'index.sqlite3'}",
-                  tmp_path / "state" / "articles") as store:
+    config, opened = file_channel_setup(tmp_path)
+    with opened as store:
         add_article(store, 1, "MI6 chief speaks", "The MI6 chief spoke today at length.",
                     when=datetime.now(UTC) - timedelta(hours=1))
     assert run("digest", "preview", "--config", config, "--html", str(tmp_path / "p.html")) == 0

@@ -18,13 +18,12 @@ from pathlib import Path
 import pytest
 
 from tests.digest.fixtures import fixed_digest
-from tests.notify.helpers import add_article
+from tests.notify.helpers import add_article, file_channel_setup
 from tests.notify.test_cli import run
 from watcher.digest import Digest, DigestSection, omission_note, render_all
 from watcher.digest import render as render_module
 from watcher.digest.model import DigestItem
 from watcher.rules.snippet import Snippet
-from watcher.store import Store
 
 
 class BrokenSnippet(Snippet):
@@ -70,16 +69,9 @@ def test_nothing_is_left_out_of_a_sound_digest() -> None:
 def test_the_digest_is_delivered_without_the_item_and_the_outbox_says_so(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "rules.yaml").write_text("rules:\n  - name: mi6\n    query: MI6\n")
-    (tmp_path / "watcher.yaml").write_text(
-        "state_dir: state\nrules: rules.yaml\nfeeds: []\n"
-        "channels:\n  - name: archive\n    type: file\n    dir: state/digests\n"
-        "digests:\n  - name: morning\n    schedule: '0 7 * * *'\n    channels: [archive]\n")
-    config = str(tmp_path / "watcher.yaml")
-    (tmp_path / "state").mkdir()
+    config, opened = file_channel_setup(tmp_path)
     now = datetime.now(UTC)
-    with Store.at(f"sqlite:///{tmp_path / 'state' / 'index.sqlite3'}",
-                  tmp_path / "state" / "articles") as store:
+    with opened as store:
         bad = add_article(store, 1, "MI6 chief speaks", "The MI6 chief spoke today.",
                           when=now - timedelta(hours=2))
         add_article(store, 2, "MI6 recruits online", "MI6 opened a channel for defectors.",
