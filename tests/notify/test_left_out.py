@@ -18,12 +18,16 @@ from pathlib import Path
 import pytest
 
 from tests.digest.fixtures import fixed_digest
-from tests.notify.helpers import add_article, file_channel_setup
+from tests.notify.helpers import T0, add_article, config, file_channel_setup, service
 from tests.notify.test_cli import run
-from watcher.digest import Digest, DigestSection, omission_note, render_all
+from watcher.config import FileChannel, NetworkConfig
+from watcher.digest import Digest, DigestSection, digest_to_json, omission_note, render_all
 from watcher.digest import render as render_module
 from watcher.digest.model import DigestItem
+from watcher.fetch import build_client
 from watcher.rules.snippet import Snippet
+from watcher.store import Store
+from watcher.store.outbox import NewRun, Outbox
 
 
 class BrokenSnippet(Snippet):
@@ -69,7 +73,7 @@ def test_nothing_is_left_out_of_a_sound_digest() -> None:
 def test_the_digest_is_delivered_without_the_item_and_the_outbox_says_so(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    config, opened = file_channel_setup(tmp_path)
+    config_path, opened = file_channel_setup(tmp_path)
     now = datetime.now(UTC)
     with opened as store:
         bad = add_article(store, 1, "MI6 chief speaks", "The MI6 chief spoke today.",
@@ -84,12 +88,33 @@ def test_the_digest_is_delivered_without_the_item_and_the_outbox_says_so(
         return real(item, tz)
 
     monkeypatch.setattr(render_module, "_item_lines", item_lines)
-    assert run("digest", "send", "morning", "--config", config) == 0
+    assert run("digest", "send", "morning", "--config", config_path) == 0
     assert "archive: sent" in capsys.readouterr().out
     text = next((tmp_path / "state" / "digests").glob("*.txt")).read_text()
     assert "MI6 recruits online" in text and "MI6 chief speaks" not in text
     assert f"article {bad.number} could not be shown in this message" in text
     html = next((tmp_path / "state" / "digests").glob("*.html")).read_text()
     assert "MI6 chief speaks" in html  # only the channel that failed leaves it out
-    assert run("outbox", "--config", config) == 0
+    assert run("outbox", "--config", config_path) == 0
     assert f"left out: #{bad.number} (text)" in capsys.readouterr().out
+
+
+async def test_a_run_that_cannot_be_rendered_fails_alone(tmp_path: Path) -> None:
+    """A stored run whose payload no longer loads (written by hand, or by a future version)
+    fails its own deliveries with the reason; the run beside it is delivered."""
+    channel = FileChannel("archive", tmp_path / "digests")
+    with Store.at(f"sqlite:///{tmp_path / 'index.sqlite3'}", tmp_path / "a") as store:
+        outbox = Outbox(store.engine)
+        good = digest_to_json(fixed_digest())
+        for key, payload in (("digest:broken", {**good, "sections": [{"rule": "x"}]}),
+                             ("digest:good", good)):
+            outbox.create_run(NewRun(key=key, kind="digest", name="morning", since=T0,
+                                     cutoff=T0, created=T0, item_count=1, payload=payload,
+                                     channels=("archive",)))
+        async with build_client(NetworkConfig(allow=("127.0.0.1",))) as client:
+            await service(config(tmp_path, [channel]), store, client).deliver_pending(T0)
+        states = {d.run_key: (d.state, d.last_error or "") for d in outbox.deliveries()}
+    assert states["digest:good"][0] == "sent"
+    assert states["digest:broken"][0] == "failed"
+    assert "cannot be rendered" in states["digest:broken"][1]
+    assert len(list((tmp_path / "digests").glob("*.txt"))) == 1
