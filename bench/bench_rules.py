@@ -53,11 +53,11 @@ import ahocorasick
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.data import ground_truth
+from watcher.live_rules import settle_in_memory
 from watcher.rules import Rule, RuleSet, compile_query
 from watcher.rules import engine as rules_engine
 from watcher.rules.query import And, Meta, Near, Node, Not, Or, Pattern, Term
 from watcher.rules.text import Words
-from watcher.scheduler import settle_in_memory
 from watcher.types import Article
 
 FEEDS = [("bbc-world", "bbc.co.uk"), ("guardian-world", "theguardian.com"),

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from watcher.checks import validate
+from watcher.cli.summary import render_summary
+from watcher.live_rules import LiveRules
 from watcher.pipeline import PollReport
-from watcher.scheduler import CycleSummary, LiveRules, validate
+from watcher.runtime import CycleSummary
 
 
 def setup(tmp_path: Path, rules: str) -> Path:
@@ -85,7 +88,7 @@ def test_cycle_summary() -> None:
         PollReport(feed="b", status="not_modified"),
         PollReport(feed="c", status="error", error="HTTP 404 Not Found"),
     ))
-    text = summary.render()
+    text = render_summary(summary)
     assert "feeds: 2 ok, 1 failed" in text
     assert "new entries: 3" in text and "  mi6: 2" in text
     assert "failed: c: HTTP 404 Not Found" in text

@@ -9,12 +9,10 @@ from pathlib import Path
 from tests.support.newsroom import rss, serve_seeds
 from tests.support.servers import LocalHTTPServer
 from watcher.config import load_config
-from watcher.fetch import build_client
 from watcher.lifecycle import settle
 from watcher.rules import load_rules
-from watcher.scheduler import LiveRules, Runtime
+from watcher.runtime import Runtime
 from watcher.store import Store
-from watcher.workers import WorkerPool
 
 
 async def test_failed_write_does_not_advance_the_feed(tmp_path: Path) -> None:
@@ -32,27 +30,24 @@ async def test_failed_write_does_not_advance_the_feed(tmp_path: Path) -> None:
         blocked.write_text("a file where the article folder should be")
         store = Store.at(f"sqlite:///{tmp_path / 'index.sqlite3'}", blocked)
         store.save_feed_states(settle(config.feeds, {}))
-        client = build_client(config.network)
-        pool = WorkerPool(1)
         try:
-            runtime = Runtime(config, LiveRules(config, rules), store, client, pool)
-            feed = config.feeds[0]
-            report = await runtime.poll(feed)
-            assert report.status == "error" and "cannot write article file" in (
-                report.error or "")
-            state = store.feed_state("news")
-            assert state is not None
-            assert (state.polls, state.etag, state.last_success) == (0, None, None)
-            assert store.article_count() == 0
-            assert len(store.pending_entries("news")) == 2
+            async with Runtime.assemble(config, rules, store) as runtime:
+                feed = config.feeds[0]
+                report = await runtime.poll(feed)
+                assert report is not None and report.status == "error"
+                assert "cannot write article file" in (report.error or "")
+                state = store.feed_state("news")
+                assert state is not None
+                assert (state.polls, state.etag, state.last_success) == (0, None, None)
+                assert store.article_count() == 0
+                assert len(store.pending_entries("news")) == 2
 
-            blocked.unlink()
-            blocked.mkdir()
-            report = await runtime.poll(feed)
-            assert report.status == "ok" and len(report.stored) == 2
-            assert sorted(p.name[:3] for p in blocked.iterdir()) == ["001", "002"]
+                blocked.unlink()
+                blocked.mkdir()
+                report = await runtime.poll(feed)
+                assert report is not None and report.status == "ok"
+                assert len(report.stored) == 2
+                assert sorted(p.name[:3] for p in blocked.iterdir()) == ["001", "002"]
         finally:
-            await pool.aclose()
-            await client.aclose()
             store.close()
             shutil.rmtree(blocked, ignore_errors=True)

@@ -16,8 +16,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
+from watcher.clock import Clock, system_clock
 from watcher.config import Config, FeedConfig
 from watcher.dates import DateClaim, publication_time, url_date
 from watcher.errors import ExtractError, FetchError, ParseError, StoreError, WatcherError
@@ -52,10 +53,6 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 FEED_PARSE_TIMEOUT = 15.0  # seconds; feedparser has quadratic regexes on crafted input
 ENTRIES_IN_PARALLEL = 4  # pages fetched/extracted at once per feed (hosts limit further)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,8 +146,9 @@ class PollReport:
 
 class Pipeline:
     def __init__(self, config: Config, store: Store, fetcher: Fetcher, pool: WorkerPool,
-                 rules: Callable[[], RuleSet], *, clock: Callable[[], datetime] = utcnow,
-                 random_fraction: Callable[[], float] = random.random) -> None:
+                 rules: Callable[[], RuleSet], *, clock: Clock = system_clock,
+                 random_fraction: Callable[[], float] = random.random,
+                 stopping: asyncio.Event | None = None) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
@@ -159,7 +157,9 @@ class Pipeline:
         self.clock = clock
         self.random_fraction = random_fraction
         self.boilerplate = store.boilerplate
-        self.stopping = asyncio.Event()  # set on SIGTERM: finish in-flight writes, start none
+        # Set on SIGTERM: finish in-flight writes, start none. Shared by the pipelines a
+        # reload builds, so one signal reaches all of them.
+        self.stopping = stopping or asyncio.Event()
 
     async def poll(self, feed: FeedConfig) -> PollReport:
         started = time.perf_counter()

@@ -2,7 +2,8 @@
 
 Each command group lives in its own module exposing ``register(subparsers)``; a command
 sets ``handler`` (``(args) -> int`` exit code) with ``set_defaults``.
-Exit codes: 0 ok, 1 the command failed, 2 bad config/usage.
+Exit codes: ``watcher.cli.exit_codes.ExitCode`` (0 ok, 1 the command failed, 2 bad
+config/usage).
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import sys
 from collections.abc import Sequence
 
 from watcher import __version__
+from watcher.cli.exit_codes import ExitCode
 from watcher.errors import ConfigError, WatcherError
 
 COMMAND_MODULES = ("watcher.cli.core", "watcher.cli.rules_cmd", "watcher.cli.digest_cmd",
                    "watcher.cli.db_cmd")
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,12 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     except WatcherError as exc:
         print(f"watcher: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

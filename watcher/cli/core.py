@@ -9,13 +9,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from watcher.checks import validated as validated_files
 from watcher.cli.common import add_command, config_from_args
+from watcher.cli.exit_codes import ExitCode
 from watcher.cli.output import shorten, table, when
 from watcher.config import Config, resolve_config_path
-from watcher.errors import ConfigError
 from watcher.rules import RuleSet
 
-EXIT_OK, EXIT_CONFIG = 0, 2
 # A feed whose pages mostly fail to extract (text from the feed, or cut short) is flagged
 # once it has enough recent articles to judge.
 DEGRADED_MIN_ARTICLES = 5
@@ -42,33 +42,32 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def validated(args: argparse.Namespace) -> tuple[Config, RuleSet]:
-    from watcher.scheduler import validate
-
-    config, rules, problems = validate(resolve_config_path(args.config))
-    if problems or config is None or rules is None:
-        raise ConfigError(problems)
+    """The config and rules ``--config`` names, and the log level the config sets."""
+    config, rules = validated_files(resolve_config_path(args.config))
     logging.getLogger().setLevel(
         logging.DEBUG if args.verbose else getattr(logging, config.log_level, logging.INFO))
     return config, rules
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from watcher.scheduler import run_daemon, run_once
+    from watcher.cli.summary import render_summary
+    from watcher.runtime import run_once
+    from watcher.scheduler import run_daemon
 
     config, rules = validated(args)
     if args.once:
         summary = asyncio.run(run_once(config, rules))
-        print(summary.render())
-        return EXIT_OK
+        print(render_summary(summary))
+        return ExitCode.OK
     asyncio.run(run_daemon(resolve_config_path(args.config), config, rules))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     config, rules = validated(args)
     print(f"ok: {len(config.feeds)} feeds, {len(rules.rules)} rules, "
           f"{len(config.channels)} channels, {len(config.digests)} digests")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
@@ -119,4 +118,4 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     for name, url in moved:
         print(f"note: {name} moved permanently to {url}; update its url in {config.path}",
               file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK

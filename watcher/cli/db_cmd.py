@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from watcher.cli import EXIT_OK
+from watcher.cli.exit_codes import ExitCode
 from watcher.cli.common import add_command, config_from_args
 
 
@@ -38,7 +38,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     print(upgrade_index(config.database_url))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_copy(args: argparse.Namespace) -> int:
@@ -47,4 +47,4 @@ def cmd_copy(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     for line in copy_to(config, args.to):
         print(line, flush=True)
-    return EXIT_OK
+    return ExitCode.OK

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from watcher.checks import load_rules_for
 from watcher.cli.common import add_command, config_from_args
+from watcher.cli.exit_codes import ExitCode
 from watcher.cli.output import shorten, table, when
 from watcher.config import Config
 from watcher.digest.present import plural
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -61,15 +60,10 @@ def _digest_action(actions: Any, common: argparse.ArgumentParser, name: str,
     return parser
 
 
-def _load_rules(config: Config) -> Any:
-    # Contract (docs/architecture.md): watcher.rules.load_rules(path) -> RuleSet.
-    return importlib.import_module("watcher.rules").load_rules(config.rules_path)
-
-
 def _service(config: Config, store: Any, client: Any) -> Any:
     from watcher.notify.service import DeliveryService
 
-    rules = _load_rules(config)
+    rules = load_rules_for(config)
     return DeliveryService(config, store, client, lambda: rules)
 
 
@@ -86,7 +80,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if args.slack:
         args.slack.write_text(json.dumps(rendered.slack, indent=2, ensure_ascii=False),
                               encoding="utf-8")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -97,13 +91,14 @@ def cmd_send(args: argparse.Namespace) -> int:
         result = asyncio.run(_send(config, store, args.name, args.force))
     if result.skipped:
         print(f"{result.key}: not sent: {result.skipped}")
-        return EXIT_OK
+        return ExitCode.OK
     print(f"{result.key}: {plural(result.items, 'item')}"
           + ("" if result.created else " (already built; nothing new)"))
     for delivery in result.deliveries:
         error = f" ({delivery.error})" if delivery.error else ""
         print(f"  {delivery.channel}: {delivery.state}, {delivery.attempts} attempt(s){error}")
-    return EXIT_FAILED if any(d.state == "failed" for d in result.deliveries) else EXIT_OK
+    return (ExitCode.FAILED if any(d.state == "failed" for d in result.deliveries)
+            else ExitCode.OK)
 
 
 async def _send(config: Config, store: Any, name: str | None, force: bool) -> Any:
@@ -131,11 +126,11 @@ def cmd_outbox(args: argparse.Namespace) -> int:
                                  limit=args.limit)
     if not rows:
         print("no failed deliveries" if args.failed else "no deliveries yet")
-        return EXIT_OK
+        return ExitCode.OK
     print(table(["ID", "RUN", "CHANNEL", "STATE", "TRIES", "WHEN", "ERROR / ID"], [
         [str(d.id), d.run_key, d.channel, d.state, str(d.attempts),
          when(d.sent_at if d.state == "sent" else
               d.next_attempt if d.state == "pending" else d.updated, now),
          shorten(d.sent_id if d.state == "sent" else d.last_error, 60)]
         for d in rows]))
-    return EXIT_OK
+    return ExitCode.OK

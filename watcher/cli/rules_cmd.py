@@ -10,17 +10,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from watcher.checks import check_rules_for, load_rules_for
 from watcher.cli.common import config_from_args as _config
+from watcher.cli.exit_codes import ExitCode
 from watcher.cli.output import table
 from watcher.config import Config, did_you_mean, parse_duration
 from watcher.errors import ConfigError, Problem
-from watcher.rules import QuerySyntaxError, Rule, RuleSet, best_snippet, check_rules, explain
+from watcher.rules import QuerySyntaxError, Rule, RuleSet, best_snippet, explain
 from watcher.rules.loader import caret
 from watcher.store import Store
 from watcher.textsafe import flatten, one_line
 from watcher.types import StoredArticle
 
-EXIT_OK, EXIT_CONFIG = 0, 2
 ANSI_MARK, ANSI_TITLE, ANSI_RESET = "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
 
 
@@ -58,16 +59,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     backfill.set_defaults(handler=cmd_backfill)
 
 
-def _rules(config: Config) -> tuple[RuleSet | None, list[Problem]]:
-    return check_rules(config.rules_path, digests=[d.name for d in config.digests],
-                       channels=[c.name for c in config.channels])
-
-
 def _target(config: Config, target: str) -> tuple[Rule, str]:
     """The rule named ``target``, else ``target`` as a query (a ConfigError if neither)."""
     # A broken rules.yaml does not stop anyone from testing a query: its problems are for
     # `watcher check`; only the rule names are wanted here.
-    rules, _ = _rules(config)
+    rules, _ = check_rules_for(config)
     if rules is not None and (rule := rules.get(target)) is not None:
         return Rule(rule.name, rule.query, feeds=rule.feeds, min_hits=rule.min_hits), \
             f"rule '{rule.name}'"
@@ -112,7 +108,7 @@ def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if per_feed:
         rows = [(feed, str(n)) for feed, n in sorted(per_feed.items(), key=lambda i: -i[1])]
         print(table(("feed", "matches"), rows), file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _print_hit(out: TextIO, stored: StoredArticle, hits: Any, colour: bool) -> None:
@@ -136,15 +132,13 @@ def _print_hit(out: TextIO, stored: StoredArticle, hits: Any, colour: bool) -> N
 def cmd_backfill(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     config = _config(args)
-    rules, problems = _rules(config)
-    if rules is None:
-        raise ConfigError(problems)
+    rules = load_rules_for(config)
     rule = rules.get(args.rule)
     if rule is None:
         names = [r.name for r in rules.rules]
         print(f"watcher: unknown rule '{args.rule}'{did_you_mean(args.rule, names)}",
               file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     if not rule.enabled:
         print(f"note: rule '{rule.name}' is disabled; backfilling it anyway", file=out)
     single = RuleSet([Rule(rule.name, rule.query, feeds=rule.feeds, min_hits=rule.min_hits)])
@@ -158,4 +152,4 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     for number, matches in found)
     print(f"rule '{rule.name}': {len(found)} articles since {since:%Y-%m-%d %H:%M} UTC "
           f"matched, {added} new matches recorded for the next digest", file=out)
-    return EXIT_OK
+    return ExitCode.OK

@@ -94,7 +94,7 @@ class DigestRun:
 class DeliveryService:
     def __init__(self, config: Config, store: HasOutbox, client: httpx.AsyncClient,
                  rules: Callable[[], RuleSetLike], *, retry: RetryPolicy | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, lock: asyncio.Lock | None = None) -> None:
         self.config = config
         self.outbox = store.outbox
         self.boilerplate = store.boilerplate
@@ -106,7 +106,8 @@ class DeliveryService:
             c.name: make_channel(c, client) for c in config.channels}
         # One delivery pass at a time per process: the scheduler's minute tick and a digest
         # run must not both pick up the same due row (the claim also guards across processes).
-        self._lock = asyncio.Lock()
+        # A reload's new service is given its predecessor's lock.
+        self._lock = lock or asyncio.Lock()
 
     # -- digests --------------------------------------------------------------------------
 

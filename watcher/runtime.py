@@ -1,0 +1,299 @@
+"""The one place a running watcher is assembled, and reassembled when watcher.yaml changes.
+
+    async with Runtime.open(config, rules, clock=system_clock) as runtime:
+        report = await runtime.poll(feed)
+        await runtime.apply_config(edited)   # the config-dependent parts, swapped in one step
+
+``Runtime`` holds what lives as long as the process (the store, the rules in force, the
+clock, the stop signal) and the ``Parts`` built from one version of the config: HTTP
+client, host limiter, fetcher, worker pool, pipeline, channels and delivery service, and
+the gate on feeds polled at once. A reload builds a new ``Parts`` (reusing the client,
+limiter, pool and gate when their settings did not change) and replaces the old one in a
+single assignment; work already started finishes on the parts it started with, and a
+replaced client or pool is closed once nothing uses it.
+
+Settings in ``RESTART_SETTINGS`` cannot change under a running process (the index, the
+article files and the state lock live in ``state_dir``); an edit to one is logged once per
+reload and the running value is kept.
+
+The daemon that ticks is ``watcher.scheduler``; ``run --once`` is ``run_once`` below.
+Services that run beside the daemon (a web server) implement ``Service``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import httpx
+
+from watcher.clock import Clock, system_clock
+from watcher.config import Config, FeedConfig
+from watcher.errors import StoreError
+from watcher.fetch import Fetcher, build_client
+from watcher.hostlimit import HostLimiter
+from watcher.lifecycle import settle
+from watcher.live_rules import LiveRules
+from watcher.notify.service import DeliveryService
+from watcher.pipeline import Pipeline, PollReport
+from watcher.rules import RuleSet
+from watcher.store import Store
+from watcher.store.lock import state_lock
+from watcher.types import StoredArticle
+from watcher.workers import WorkerPool
+
+log = logging.getLogger("watcher.daemon")
+
+# Config fields a running process keeps until it restarts.
+RESTART_SETTINGS = ("state_dir", "log_level")
+
+
+class Service(Protocol):
+    """Something that runs beside the daemon (the web server, say): started once the
+    runtime is open and the daemon's jobs are scheduled, stopped before the runtime closes.
+    It reads ``runtime.config`` and ``runtime.parts`` when it needs them, so it always sees
+    the config in force."""
+
+    async def start(self, runtime: Runtime) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Parts:
+    """Everything built from one version of the config; replaced whole on a reload."""
+
+    config: Config
+    client: httpx.AsyncClient
+    limiter: HostLimiter
+    fetcher: Fetcher
+    pool: WorkerPool
+    pipeline: Pipeline
+    delivery: DeliveryService
+    gate: asyncio.Semaphore  # feeds polled at once (poll.concurrency)
+
+    def resources(self) -> tuple[httpx.AsyncClient | WorkerPool, ...]:
+        """What must be closed once no parts in use hold it."""
+        return self.client, self.pool
+
+
+@dataclass(frozen=True)
+class Reload:
+    """What ``Runtime.apply_config`` did."""
+
+    config: Config  # now in force (restart-only settings keep their running values)
+    digests_changed: bool
+    needs_restart: tuple[str, ...]  # settings edited that take effect after a restart
+
+
+@dataclass(frozen=True)
+class CycleSummary:
+    """The reports of one ``run --once`` (its text is ``watcher.cli.summary``)."""
+
+    reports: tuple[PollReport, ...]
+
+
+def keep_restart_settings(edited: Config, running: Config) -> tuple[Config, tuple[str, ...]]:
+    """``edited`` with the running values of the settings only a restart may change, and
+    the names of those the edit tried to change."""
+    changed = tuple(name for name in RESTART_SETTINGS
+                    if getattr(edited, name) != getattr(running, name))
+    kept = replace(edited, **{name: getattr(running, name) for name in changed})
+    return kept, changed
+
+
+class Runtime:
+    """The store, the rules in force, the clock, and the parts built from the config."""
+
+    def __init__(self, store: Store, rules: LiveRules, config: Config, *,
+                 clock: Clock = system_clock) -> None:
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.stopping = asyncio.Event()  # SIGTERM: finish in-flight writes, start nothing
+        # Shared by every delivery service a reload builds: one delivery pass at a time.
+        self._delivery_lock = asyncio.Lock()
+        self._open: dict[int, httpx.AsyncClient | WorkerPool] = {}
+        self._users: Counter[Parts] = Counter()
+        self._parts = self._build(config, previous=None)
+
+    # -- assembling ------------------------------------------------------------------------
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, config: Config, rules: RuleSet, *,
+                   clock: Clock = system_clock) -> AsyncIterator[Runtime]:
+        """The state folder locked, the index opened and reconciled with the article files,
+        the configured feeds registered, and every part built; all closed on exit."""
+        with state_lock(config.state_dir), Store.open(config) as store:
+            removed, restored = store.reconcile_files()
+            if removed or restored:
+                log.warning("start-up: removed %d orphan files, restored %d missing files",
+                            removed, restored)
+            _register_feeds(store, config)
+            async with cls.assemble(config, rules, store, clock=clock) as runtime:
+                yield runtime
+
+    @classmethod
+    @asynccontextmanager
+    async def assemble(cls, config: Config, rules: RuleSet, store: Store, *,
+                       clock: Clock = system_clock) -> AsyncIterator[Runtime]:
+        """A runtime on an open ``store`` (which the caller closes); its parts closed on
+        exit."""
+        runtime = cls(store, LiveRules(config, rules), config, clock=clock)
+        try:
+            yield runtime
+        finally:
+            await runtime._close(everything=True)
+
+    def _build(self, config: Config, previous: Parts | None) -> Parts:
+        network = config.network
+        if previous is not None and previous.config.network == network:
+            client = previous.client
+        else:
+            client = build_client(network)
+        if previous is not None and (
+                previous.limiter.per_host_concurrency, previous.limiter.min_gap_seconds) == (
+                network.per_host_concurrency, network.per_host_min_gap):
+            limiter = previous.limiter  # keeps each host's place in its queue
+        else:
+            limiter = HostLimiter(network.per_host_concurrency, network.per_host_min_gap)
+        if previous is not None and previous.config.extract.workers == config.extract.workers:
+            pool = previous.pool
+        else:
+            pool = WorkerPool(config.extract.workers or None)
+        if previous is not None and previous.config.poll.concurrency == config.poll.concurrency:
+            gate = previous.gate
+        else:
+            gate = asyncio.Semaphore(config.poll.concurrency)
+        fetcher = Fetcher(client, network, limiter, clock=self.clock)
+        parts = Parts(
+            config=config, client=client, limiter=limiter, fetcher=fetcher, pool=pool,
+            pipeline=Pipeline(config, self.store, fetcher, pool, self.rules, clock=self.clock,
+                              stopping=self.stopping),
+            delivery=DeliveryService(config, self.store, client, self.rules,
+                                     lock=self._delivery_lock),
+            gate=gate)
+        for resource in parts.resources():
+            self._open.setdefault(id(resource), resource)
+        return parts
+
+    # -- the parts in force ----------------------------------------------------------------
+
+    @property
+    def parts(self) -> Parts:
+        return self._parts
+
+    @property
+    def config(self) -> Config:
+        return self._parts.config
+
+    @asynccontextmanager
+    async def using(self) -> AsyncIterator[Parts]:
+        """The parts in force now, kept open until the caller is done with them even if a
+        reload replaces them meanwhile."""
+        parts = self._parts
+        self._users[parts] += 1
+        try:
+            yield parts
+        finally:
+            self._users[parts] -= 1
+            if not self._users[parts]:
+                del self._users[parts]
+                await self._close()
+
+    async def apply_config(self, config: Config) -> Reload:
+        """Make an edited (and checked) config the one in force, in one step."""
+        running = self._parts.config
+        config, needs_restart = keep_restart_settings(config, running)
+        for name in needs_restart:
+            log.warning("%s changed in %s: this setting needs a restart to take effect "
+                        "(still using %s)", name, config.path.name, getattr(running, name))
+        _register_feeds(self.store, config)
+        self._parts = self._build(config, previous=self._parts)
+        await self._close()
+        return Reload(config, digests_changed=config.digests != running.digests,
+                      needs_restart=needs_restart)
+
+    async def _close(self, *, everything: bool = False) -> None:
+        """Close the clients and pools that neither the parts in force nor any in use hold."""
+        wanted = set() if everything else {
+            id(resource) for parts in (self._parts, *self._users)
+            for resource in parts.resources()}
+        for key in [key for key in self._open if key not in wanted]:
+            await self._open.pop(key).aclose()
+
+    # -- the work --------------------------------------------------------------------------
+
+    async def poll(self, feed: FeedConfig) -> PollReport | None:
+        """One feed's poll, within the limit on feeds polled at once; None when stopping
+        before it started. Whatever goes wrong stays with that feed."""
+        async with self.using() as parts, parts.gate:
+            if self.stopping.is_set():
+                return None
+            try:
+                return await parts.pipeline.poll(feed)
+            except StoreError as exc:
+                # The feed's state did not advance: the next poll redoes the same work.
+                log.error("poll feed=%s: %s; will retry", feed.name, exc)
+                return PollReport(feed=feed.name, status="error", error=str(exc))
+            except Exception as exc:
+                log.exception("poll feed=%s crashed; will retry", feed.name)
+                return PollReport(feed=feed.name, status="error",
+                                  error=f"internal error: {exc!r}")
+
+    async def poll_all(self, feeds: Sequence[FeedConfig]) -> CycleSummary:
+        """Every feed once; one round of immediate alerts for all that was stored."""
+        found = await asyncio.gather(*(self.poll(feed) for feed in feeds))
+        reports = tuple(report for report in found if report is not None)
+        stored = [s for report in reports for s in report.stored]
+        if stored:
+            await self.alert(stored)
+        return CycleSummary(reports)
+
+    async def alert(self, stored: Sequence[StoredArticle]) -> None:
+        async with self.using() as parts:
+            await parts.delivery.on_stored(stored, self.clock())
+
+    async def deliver_pending(self) -> None:
+        async with self.using() as parts:
+            await parts.delivery.deliver_pending(self.clock())
+
+    async def send_digest(self, name: str) -> None:
+        async with self.using() as parts:
+            await parts.delivery.run_digest(name, self.clock())
+
+    def forget_old_text(self) -> int:
+        """Forget the text of unmatched articles older than ``keep_text``."""
+        return self.store.purge_text(self.clock() - self.config.keep_text)
+
+    def polled_feeds(self) -> list[FeedConfig]:
+        """The enabled feeds that have not gone away for good."""
+        gone = {name for name, state in self.store.feed_states().items()
+                if state.status == "gone"}
+        return [f for f in _enabled(self.config.feeds) if f.name not in gone]
+
+
+def _enabled(feeds: Sequence[FeedConfig]) -> list[FeedConfig]:
+    return [f for f in feeds if f.enabled]
+
+
+def _register_feeds(store: Store, config: Config) -> None:
+    """The index follows the config: new feeds start afresh, a changed URL starts over."""
+    store.save_feed_states(settle(_enabled(config.feeds), store.feed_states()))
+
+
+async def run_once(config: Config, rules: RuleSet, *,
+                   clock: Clock = system_clock) -> CycleSummary:
+    """``watcher run --once``: every feed polled once, the outbox delivered, old text
+    forgotten."""
+    async with Runtime.open(config, rules, clock=clock) as runtime:
+        summary = await runtime.poll_all(runtime.polled_feeds())
+        await runtime.deliver_pending()
+        runtime.forget_old_text()
+        return summary
