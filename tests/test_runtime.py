@@ -1,0 +1,220 @@
+"""The runtime on real peers: an HTTP server on 127.0.0.1 serving feeds and real pages, an
+aiosmtpd SMTP server, a real SQLite index and real worker processes; the daemon runs in
+this process (so the test can read its jobs and parts) with APScheduler ticking for real.
+
+The reload test edits channels, digests, network limits, the poll concurrency and the feeds
+of a running daemon and sees each take effect; a setting that needs a restart is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.notify.peers import smtp_server
+from tests.support.newsroom import rss, serve_corpus
+from tests.support.servers import LocalHTTPServer, Reply, Request
+from watcher.checks import validated
+from watcher.runtime import Runtime, run_once
+from watcher.scheduler import Daemon
+from watcher.store import Store
+from watcher.store.outbox import Outbox
+
+RULES = "rules:\n  - name: news\n    query: the\n    alert: immediate\n"
+
+
+class FeedTraffic:
+    """Slow feed answers that record how many feed requests were in flight as each began."""
+
+    def __init__(self, server: LocalHTTPServer, delay: float = 0.4) -> None:
+        self.server = server
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.active = 0
+        self.starts: list[tuple[str, int]] = []  # (feed path, requests in flight with it)
+
+    def serve(self, name: str) -> None:
+        path = f"/{name}.rss"
+        body = rss(serve_corpus(self.server, limit=1, prefix=f"/{name}"), self.server)
+
+        def slow(_request: Request) -> Reply:
+            with self.lock:
+                self.active += 1
+                self.starts.append((path, self.active))
+            time.sleep(self.delay)
+            with self.lock:
+                self.active -= 1
+            return Reply(200, body.encode(), {"Content-Type": "application/rss+xml"})
+
+        self.server.handle(path, slow)
+
+    def most_at_once(self, *names: str) -> int:
+        with self.lock:
+            return max(count for path, count in self.starts
+                       if path in {f"/{name}.rss" for name in names})
+
+
+def config_text(server: LocalHTTPServer, feeds: list[str], *, limit: int, agent: str,
+                state_dir: str, notify: str) -> str:
+    feed_lines = "".join(f"  - name: {name}\n    url: {server.url(f'/{name}.rss')}\n"
+                         for name in feeds)
+    return f"""\
+state_dir: {state_dir}
+rules: rules.yaml
+poll:
+  concurrency: {limit}
+network:
+  allow: [127.0.0.1]
+  per_host_min_gap: 0
+  per_host_concurrency: {limit}
+  user_agent: {agent}
+extract:
+  workers: 1
+{notify}feeds:
+{feed_lines}"""
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+def rewrite(path: Path, text: str) -> None:
+    before = path.stat().st_mtime
+    path.write_text(text, encoding="utf-8")
+    # A clear change even on coarse file-system clocks.
+    os.utime(path, (before + 5, before + 5))
+
+
+class Recorder:
+    """A service beside the daemon (as the web server is): what it saw, start to stop."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int]] = []
+        self.runtime: Runtime | None = None
+
+    async def start(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.seen.append(("start", len(runtime.config.feeds)))
+
+    async def stop(self) -> None:
+        assert self.runtime is not None
+        self.seen.append(("stop", len(self.runtime.config.feeds)))
+
+
+@pytest.fixture
+def server() -> Iterator[LocalHTTPServer]:
+    with LocalHTTPServer() as running:
+        yield running
+
+
+async def test_edits_to_a_running_daemon_take_effect(
+        tmp_path: Path, server: LocalHTTPServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    traffic = FeedTraffic(server)
+    for name in ("a1", "a2", "b1", "b2", "b3"):
+        traffic.serve(name)
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    config_path = tmp_path / "watcher.yaml"
+    files = "  - name: files\n    type: file\n    dir: out\n"
+    config_path.write_text(config_text(
+        server, ["a1", "a2"], limit=1, agent="reload-test/1", state_dir="state",
+        notify=f"channels:\n{files}alerts:\n  throttle: 0s\n  channels: [files]\n"
+               "digests:\n  - name: morning\n    schedule: '0 7 * * *'\n"
+               "    channels: [files]\n"), encoding="utf-8")
+    config, rules = validated(config_path)
+
+    with smtp_server() as (mailbox, smtp_url):
+        async with Runtime.open(config, rules) as runtime:
+            recorder = Recorder()
+            daemon = Daemon(runtime, config_path, services=[recorder], tick_seconds=0.3,
+                            reload_seconds=0.2)
+            running = asyncio.create_task(daemon.run())
+            try:
+                # Before the edit: one feed polled at a time, alerts go to the file channel.
+                await wait_until(lambda: runtime.store.feed_states()["a2"].polls == 1)
+                await wait_until(lambda: any((tmp_path / "out").glob("*.eml")))
+                assert traffic.most_at_once("a1", "a2") == 1
+                old_client = runtime.parts.client
+                assert digest_jobs(daemon) == ["digest:morning"]
+
+                mail = (f"  - name: mail\n    type: email\n    smtp: {smtp_url}\n"
+                        "    from: watcher@example.org\n    to: [desk@example.org]\n")
+                rewrite(config_path, config_text(
+                    server, ["a1", "a2", "b1", "b2", "b3"], limit=3, agent="reload-test/2",
+                    state_dir="elsewhere",
+                    notify=f"channels:\n{files}{mail}alerts:\n  throttle: 0s\n"
+                           "  channels: [mail]\ndigests:\n  - name: evening\n"
+                           "    schedule: '0 18 * * *'\n    channels: [mail]\n"
+                           "    include_alerted: true\n"))
+
+                # Feeds: the three added feeds are polled.
+                await wait_until(lambda: sum(
+                    state.polls for name, state in runtime.store.feed_states().items()
+                    if name.startswith("b")) == 3)
+                # Network limits and the poll gate: the new feeds' requests overlapped and
+                # carried the new user agent; the replaced client was closed.
+                assert traffic.most_at_once("b1", "b2", "b3") >= 2
+                assert {r.headers.get("user-agent") for r in server.requests
+                        if r.path.startswith("/b")} == {"reload-test/2"}
+                assert runtime.parts.limiter.per_host_concurrency == 3
+                assert old_client.is_closed
+                # Channels: the alert for the new articles reached the channel added while
+                # running (it used to fail as "no longer configured").
+                await wait_until(lambda: len(mailbox.messages) >= 1)
+                assert mailbox.envelopes[0][1] == ["desk@example.org"]
+                # Digests: the removed one is unscheduled, the added one is scheduled and
+                # sends to the new channel.
+                assert digest_jobs(daemon) == ["digest:evening"]
+                await daemon.send_digest("evening")
+                assert any("evening" in str(m["Subject"]) for m in mailbox.messages)
+                # A setting that cannot change under a running daemon says so and keeps its
+                # running value.
+                assert ("state_dir changed in watcher.yaml: this setting needs a restart"
+                        in caplog.text)
+                assert runtime.config.state_dir == tmp_path / "state"
+            finally:
+                daemon.stop()
+                await asyncio.wait_for(running, 30)
+            # A service runs from start to stop and sees the config in force.
+            assert recorder.seen == [("start", 2), ("stop", 5)]
+            failed = Outbox(runtime.store.engine).deliveries(states=["failed"])
+            assert failed == [], [d.last_error for d in failed]
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def digest_jobs(daemon: Daemon) -> list[str]:
+    return sorted(job.id for job in daemon.scheduler.get_jobs() if job.id.startswith("digest:"))
+
+
+async def test_the_daemon_reads_time_only_from_its_clock(
+        tmp_path: Path, server: LocalHTTPServer) -> None:
+    moment = datetime(2031, 5, 4, 12, 0, tzinfo=UTC)
+    FeedTraffic(server, delay=0).serve("a1")
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    config_path = tmp_path / "watcher.yaml"
+    config_path.write_text(config_text(
+        server, ["a1"], limit=2, agent="clock-test", state_dir="state",
+        notify="channels:\n  - name: files\n    type: file\n    dir: out\n"
+               "alerts:\n  channels: [files]\n"), encoding="utf-8")
+    config, rules = validated(config_path)
+    summary = await run_once(config, rules, clock=lambda: moment)
+    assert [r.status for r in summary.reports] == ["ok"]
+    with Store.open(config) as store:
+        state = store.feed_states()["a1"]
+        stored = list(store.recent_articles(since=moment - timedelta(days=1)))
+    assert state.last_success == moment
+    assert moment + config.poll.interval <= state.next_poll <= moment + timedelta(hours=1)
+    assert [s.article.fetched for s in stored] == [moment]
+    # The alert was fixed and sent at the clock's time too (its file is named by it).
+    assert [p.name[:16] for p in (tmp_path / "out").glob("*.eml")] == ["2031-05-04T1200Z"]
