@@ -177,7 +177,7 @@ class Runtime:
             pipeline=Pipeline(config, self.store, fetcher, pool, self.rules, clock=self.clock,
                               stopping=self.stopping),
             delivery=DeliveryService(config, self.store, client, self.rules,
-                                     lock=self._delivery_lock),
+                                     lock=self._delivery_lock, clock=self.clock),
             gate=gate)
         for resource in parts.resources():
             self._open.setdefault(id(resource), resource)

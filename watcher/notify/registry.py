@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from watcher.clock import Clock, system_clock
 from watcher.config import AppriseChannel, ChannelConfig, EmailChannel, FileChannel, SlackChannel
 from watcher.notify.apprise_channel import AppriseSender
 from watcher.notify.base import Channel
@@ -14,15 +15,16 @@ from watcher.notify.email import EmailSender
 from watcher.notify.files import FileSender
 from watcher.notify.slack import SlackSender
 
-Factory = Callable[[Any, httpx.AsyncClient], Channel]
+Factory = Callable[[Any, httpx.AsyncClient, Clock], Channel]
 
 CHANNEL_TYPES: dict[type, Factory] = {
-    EmailChannel: lambda config, _client: EmailSender(config),
-    SlackChannel: lambda config, client: SlackSender(config, client),
-    FileChannel: lambda config, _client: FileSender(config),
-    AppriseChannel: lambda config, _client: AppriseSender(config),
+    EmailChannel: lambda config, _client, _clock: EmailSender(config),
+    SlackChannel: lambda config, client, clock: SlackSender(config, client, clock=clock),
+    FileChannel: lambda config, _client, _clock: FileSender(config),
+    AppriseChannel: lambda config, _client, _clock: AppriseSender(config),
 }
 
 
-def make_channel(config: ChannelConfig, client: httpx.AsyncClient) -> Channel:
-    return CHANNEL_TYPES[type(config)](config, client)
+def make_channel(config: ChannelConfig, client: httpx.AsyncClient, *,
+                 clock: Clock = system_clock) -> Channel:
+    return CHANNEL_TYPES[type(config)](config, client, clock)

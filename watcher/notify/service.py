@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from watcher.clock import Clock, system_clock
 from watcher.config import Config, DigestConfig
 from watcher.digest import (
     BuildSpec,
@@ -94,7 +95,8 @@ class DigestRun:
 class DeliveryService:
     def __init__(self, config: Config, store: HasOutbox, client: httpx.AsyncClient,
                  rules: Callable[[], RuleSetLike], *, retry: RetryPolicy | None = None,
-                 rng: random.Random | None = None, lock: asyncio.Lock | None = None) -> None:
+                 rng: random.Random | None = None, lock: asyncio.Lock | None = None,
+                 clock: Clock = system_clock) -> None:
         self.config = config
         self.outbox = store.outbox
         self.boilerplate = store.boilerplate
@@ -103,7 +105,7 @@ class DeliveryService:
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
         self._channels: dict[str, Channel] = {
-            c.name: make_channel(c, client) for c in config.channels}
+            c.name: make_channel(c, client, clock=clock) for c in config.channels}
         # One delivery pass at a time per process: the scheduler's minute tick and a digest
         # run must not both pick up the same due row (the claim also guards across processes).
         # A reload's new service is given its predecessor's lock.

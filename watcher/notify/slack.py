@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from watcher.clock import Clock, system_clock
 from watcher.config import SlackChannel
 from watcher.errors import BlockedAddressError, PermanentDeliveryError, TransientDeliveryError
 from watcher.notify.base import MarkPart
@@ -41,11 +42,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 class SlackSender:
     def __init__(self, config: SlackChannel, client: httpx.AsyncClient, *,
-                 max_inline_wait: float = MAX_INLINE_WAIT) -> None:
+                 max_inline_wait: float = MAX_INLINE_WAIT, clock: Clock = system_clock) -> None:
         self.name = config.name
         self.config = config
         self.client = client
         self.max_inline_wait = max_inline_wait
+        self.clock = clock  # for a Retry-After given as a date
 
     def describe(self) -> str:
         return f"slack {redact_url(self.config.webhook)}"
@@ -72,7 +74,7 @@ class SlackSender:
                 return
             detail = scrub(response.text[:200].strip(), [self.config.webhook])
             if status == 429:
-                wait = parse_retry_after(response.headers.get("retry-after"))
+                wait = parse_retry_after(response.headers.get("retry-after"), self.clock())
                 wait = 1.0 if wait is None else wait
                 if wait <= self.max_inline_wait:
                     await asyncio.sleep(wait)
