@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,17 +10,6 @@ import pytest
 
 from tests.notify.helpers import add_article, file_channel_setup
 from watcher.cli import digest_cmd
-
-
-def _has_load_rules() -> bool:
-    try:
-        return hasattr(importlib.import_module("watcher.rules"), "load_rules")
-    except ImportError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _has_load_rules(),
-                                reason="watcher.rules.load_rules not available yet")
 
 
 def parser() -> argparse.ArgumentParser:
