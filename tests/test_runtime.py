@@ -2,8 +2,9 @@
 aiosmtpd SMTP server, a real SQLite index and real worker processes; the daemon runs in
 this process (so the test can read its jobs and parts) with APScheduler ticking for real.
 
-The reload test edits channels, digests, network limits, the poll concurrency and the feeds
-of a running daemon and sees each take effect; a setting that needs a restart is logged.
+The reload test edits channels, digests, network limits, the poll concurrency, the worker
+count and the feeds of a running daemon and sees each take effect; a setting that needs a
+restart is logged.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from watcher.runtime import Runtime, run_once
 from watcher.scheduler import Daemon
 from watcher.store import Store
 from watcher.store.outbox import Outbox
+from watcher.workers import PoolClosedError
 
 RULES = "rules:\n  - name: news\n    query: the\n    alert: immediate\n"
 
@@ -62,7 +64,7 @@ class FeedTraffic:
 
 
 def config_text(server: LocalHTTPServer, feeds: list[str], *, limit: int, agent: str,
-                state_dir: str, notify: str) -> str:
+                state_dir: str, notify: str, workers: int = 1) -> str:
     feed_lines = "".join(f"  - name: {name}\n    url: {server.url(f'/{name}.rss')}\n"
                          for name in feeds)
     return f"""\
@@ -76,7 +78,7 @@ network:
   per_host_concurrency: {limit}
   user_agent: {agent}
 extract:
-  workers: 1
+  workers: {workers}
 {notify}feeds:
 {feed_lines}"""
 
@@ -145,14 +147,14 @@ async def test_edits_to_a_running_daemon_take_effect(
                 await wait_until(lambda: runtime.store.feed_states()["a2"].polls == 1)
                 await wait_until(lambda: any((tmp_path / "out").glob("*.eml")))
                 assert traffic.most_at_once("a1", "a2") == 1
-                old_client = runtime.parts.client
+                old_client, old_pool = runtime.parts.client, runtime.parts.pool
                 assert digest_jobs(daemon) == ["digest:morning"]
 
                 mail = (f"  - name: mail\n    type: email\n    smtp: {smtp_url}\n"
                         "    from: watcher@example.org\n    to: [desk@example.org]\n")
                 rewrite(config_path, config_text(
                     server, ["a1", "a2", "b1", "b2", "b3"], limit=3, agent="reload-test/2",
-                    state_dir="elsewhere",
+                    state_dir="elsewhere", workers=2,
                     notify=f"channels:\n{files}{mail}alerts:\n  throttle: 0s\n"
                            "  channels: [mail]\ndigests:\n  - name: evening\n"
                            "    schedule: '0 18 * * *'\n    channels: [mail]\n"
@@ -169,6 +171,10 @@ async def test_edits_to_a_running_daemon_take_effect(
                         if r.path.startswith("/b")} == {"reload-test/2"}
                 assert runtime.parts.limiter.per_host_concurrency == 3
                 assert old_client.is_closed
+                # The worker pool, resized, is a new one; the old one is closed.
+                assert runtime.parts.pool.size == 2
+                with pytest.raises(PoolClosedError):
+                    await old_pool.run(len, "closed")
                 # Channels: the alert for the new articles reached the channel added while
                 # running (it used to fail as "no longer configured").
                 await wait_until(lambda: len(mailbox.messages) >= 1)
