@@ -199,6 +199,31 @@ async def test_edits_to_a_running_daemon_take_effect(
     assert not (tmp_path / "elsewhere").exists()
 
 
+async def test_polls_queued_at_the_gate_take_the_new_limit(
+        tmp_path: Path, server: LocalHTTPServer) -> None:
+    traffic = FeedTraffic(server)
+    names = ["c1", "c2", "c3"]
+    for name in names:
+        traffic.serve(name)
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    config_path = tmp_path / "watcher.yaml"
+    config_path.write_text(config_text(server, names, limit=1, agent="gate-test",
+                                       state_dir="state", notify=""), encoding="utf-8")
+    config, rules = validated(config_path)
+    async with Runtime.open(config, rules) as runtime:
+        polls = [asyncio.create_task(runtime.poll(feed)) for feed in config.feeds]
+        await wait_until(lambda: len(traffic.starts) == 1)  # one polls, two wait
+        config_path.write_text(config_text(server, names, limit=3, agent="gate-test",
+                                           state_dir="state", notify=""), encoding="utf-8")
+        edited, _ = validated(config_path)
+        await runtime.apply_config(edited)
+        reports = await asyncio.gather(*polls)
+    assert [r.status for r in reports if r is not None] == ["ok"] * 3
+    # The two that were queued under the limit of one ran side by side under three.
+    first = traffic.starts[0][0]
+    assert traffic.most_at_once(*(n for n in names if f"/{n}.rss" != first)) == 2
+
+
 def digest_jobs(daemon: Daemon) -> list[str]:
     return sorted(job.id for job in daemon.scheduler.get_jobs() if job.id.startswith("digest:"))
 

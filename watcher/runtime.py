@@ -230,10 +230,23 @@ class Runtime:
 
     # -- the work --------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def _gated(self) -> AsyncIterator[Parts]:
+        """The parts in force, with a place under their poll gate. A poll that waited on a
+        gate a reload replaced waits again on the new one, so a new limit also holds for
+        the polls queued before it."""
+        while True:
+            gate = self._parts.gate
+            async with gate:
+                if gate is self._parts.gate:
+                    async with self.using() as parts:
+                        yield parts
+                    return
+
     async def poll(self, feed: FeedConfig) -> PollReport | None:
         """One feed's poll, within the limit on feeds polled at once; None when stopping
         before it started. Whatever goes wrong stays with that feed."""
-        async with self.using() as parts, parts.gate:
+        async with self._gated() as parts:
             if self.stopping.is_set():
                 return None
             try:
