@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from watcher.clock import Clock, system_clock
+from watcher.clock import Clock
 from watcher.config import Config, FeedConfig
 from watcher.dates import DateClaim, publication_time, url_date
 from watcher.errors import ExtractError, FetchError, ParseError, StoreError, WatcherError
@@ -146,7 +146,7 @@ class PollReport:
 
 class Pipeline:
     def __init__(self, config: Config, store: Store, fetcher: Fetcher, pool: WorkerPool,
-                 rules: Callable[[], RuleSet], *, clock: Clock = system_clock,
+                 rules: Callable[[], RuleSet], *, clock: Clock,
                  random_fraction: Callable[[], float] = random.random,
                  stopping: asyncio.Event | None = None) -> None:
         self.config = config
