@@ -30,7 +30,8 @@ _SWEEP_ABOVE = 512
 @dataclass
 class _Host:
     semaphore: asyncio.Semaphore
-    next_start: float = float("-inf")  # earliest monotonic time the next request may start
+    next_start: float = float("-inf")  # the next waiter's turn (monotonic seconds)
+    last_start: float = float("-inf")  # when the latest request actually started
     users: int = 0  # holders plus waiters; a host in use is never forgotten
 
 
@@ -58,13 +59,16 @@ class HostLimiter:
         state.users += 1
         try:
             async with state.semaphore:
-                now = self._clock()
-                # Reserve a start time without awaiting in between: the event loop runs one
-                # task at a time, so two waiters never reserve the same instant.
-                start = max(now, state.next_start)
-                state.next_start = start + self.min_gap_seconds
-                if start > now:
-                    await asyncio.sleep(start - now)
+                gap = self.min_gap_seconds
+                # Reserve a turn without awaiting in between: the event loop runs one task at
+                # a time, so two waiters never reserve the same instant.
+                turn = max(self._clock(), state.next_start)
+                state.next_start = turn + gap
+                # A busy loop may wake a waiter after its turn; the gap is kept from when
+                # the previous request really started, so the next one waits that much more.
+                while (wait := max(turn, state.last_start + gap) - self._clock()) > 0:
+                    await asyncio.sleep(wait)
+                state.last_start = self._clock()
                 yield
         finally:
             state.users -= 1
