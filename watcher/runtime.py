@@ -86,7 +86,6 @@ class Parts:
 class Reload:
     """What ``Runtime.apply_config`` did."""
 
-    config: Config  # now in force (restart-only settings keep their running values)
     digests_changed: bool
     needs_restart: tuple[str, ...]  # settings edited that take effect after a restart
 
@@ -217,7 +216,7 @@ class Runtime:
         _register_feeds(self.store, config)
         self._parts = self._build(config, previous=self._parts)
         await self._close()
-        return Reload(config, digests_changed=config.digests != running.digests,
+        return Reload(digests_changed=config.digests != running.digests,
                       needs_restart=needs_restart)
 
     async def _close(self, *, everything: bool = False) -> None:
