@@ -206,16 +206,15 @@ async def test_polls_queued_at_the_gate_take_the_new_limit(
     for name in names:
         traffic.serve(name)
     (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
-    config_path = tmp_path / "watcher.yaml"
-    config_path.write_text(config_text(server, names, limit=1, agent="gate-test",
-                                       state_dir="state", notify=""), encoding="utf-8")
+    config_path, edited_path = tmp_path / "watcher.yaml", tmp_path / "edited.yaml"
+    for path, limit in ((config_path, 1), (edited_path, 3)):
+        path.write_text(config_text(server, names, limit=limit, agent="gate-test",
+                                    state_dir="state", notify=""), encoding="utf-8")
     config, rules = validated(config_path)
+    edited, _ = validated(edited_path)
     async with Runtime.open(config, rules) as runtime:
         polls = [asyncio.create_task(runtime.poll(feed)) for feed in config.feeds]
         await wait_until(lambda: len(traffic.starts) == 1)  # one polls, two wait
-        config_path.write_text(config_text(server, names, limit=3, agent="gate-test",
-                                           state_dir="state", notify=""), encoding="utf-8")
-        edited, _ = validated(config_path)
         await runtime.apply_config(edited)
         reports = await asyncio.gather(*polls)
     assert [r.status for r in reports if r is not None] == ["ok"] * 3
