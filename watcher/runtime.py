@@ -12,9 +12,9 @@ limiter, pool and gate when their settings did not change) and replaces the old 
 single assignment; work already started finishes on the parts it started with, and a
 replaced client or pool is closed once nothing uses it.
 
-Settings in ``RESTART_SETTINGS`` cannot change under a running process (the index, the
-article files and the state lock live in ``state_dir``); an edit to one is logged once per
-reload and the running value is kept.
+Settings in ``RESTART_SETTINGS`` cannot change under a running process (the index is open,
+the article files and the state lock live in ``state_dir``); an edit to one is logged once
+per reload and the running value is kept.
 
 The daemon that ticks is ``watcher.scheduler``; ``run --once`` is ``run_once`` below.
 Services that run beside the daemon (a web server) implement ``Service``.
@@ -50,7 +50,7 @@ from watcher.workers import WorkerPool
 log = logging.getLogger("watcher.daemon")
 
 # Config fields a running process keeps until it restarts.
-RESTART_SETTINGS = ("state_dir", "log_level")
+RESTART_SETTINGS = ("state_dir", "index", "log_level")
 
 
 class Service(Protocol):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from watcher.cli.exit_codes import ExitCode
 from watcher.cli.common import add_command, config_from_args
+from watcher.cli.exit_codes import ExitCode
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
