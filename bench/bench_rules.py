@@ -55,9 +55,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.data import ground_truth
 from watcher.live_rules import settle_in_memory
 from watcher.rules import Rule, RuleSet, compile_query
-from watcher.rules import engine as rules_engine
 from watcher.rules.query import And, Meta, Near, Node, Not, Or, Pattern, Term
 from watcher.rules.text import Words
+from watcher.rules.triggers import LEARN_FROM
 from watcher.types import Article
 
 FEEDS = [("bbc-world", "bbc.co.uk"), ("guardian-world", "theguardian.com"),
@@ -263,14 +263,14 @@ class Setup:
 
 
 def prepare(size: int, vocab: Vocabulary, articles: Sequence[Article],
-            lowered: Sequence[str], folded: Sequence[str]) -> Setup:
+            lowered: Sequence[str], folded: Sequence[str], learn_from: int) -> Setup:
     """One size's rules compiled, as the daemon would, and its three timed passes: the engine
     (after one untimed pass, in which it learns its triggers) over ``articles``, the floor
     over ``lowered`` and the automaton over ``folded``."""
     rules = make_rules(size, vocab)
     compile_query.cache_clear()
     started = time.perf_counter()
-    ruleset = RuleSet(rules)
+    ruleset = RuleSet(rules, learn_from=learn_from)
     compile_seconds = time.perf_counter() - started
     settle_in_memory()  # as the daemon does after loading rules
     matched = sum(len(ruleset.match(a)) for a in articles)
@@ -283,7 +283,8 @@ def prepare(size: int, vocab: Vocabulary, articles: Sequence[Article],
     # ignores word boundaries), or it is measuring nothing.
     # (the first 50 articles: ``folded`` has three fields per article)
     floor_hits = sum(sum(1 for _ in floor_automaton.iter(text)) for text in lowered[:50])
-    engine_hits = sum(sum(1 for _ in ruleset._automaton.iter(text, ignore_white_space=True))
+    automaton_ = ruleset.compiled.automaton
+    engine_hits = sum(sum(1 for _ in automaton_.iter(text, ignore_white_space=True))
                       for text in folded[:150])
     assert floor_hits >= 0.9 * engine_hits, (floor_hits, engine_hits)
 
@@ -297,7 +298,7 @@ def prepare(size: int, vocab: Vocabulary, articles: Sequence[Article],
 
     def automaton() -> None:
         for text in folded:
-            collections.deque(ruleset._automaton.iter(text, ignore_white_space=True), maxlen=0)
+            collections.deque(automaton_.iter(text, ignore_white_space=True), maxlen=0)
 
     return Setup(rules, compile_seconds, matched,
                  {"engine": engine, "floor": floor, "automaton": automaton})
@@ -321,8 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-learning", action="store_true",
                         help="choose triggers by the built-in guess only (no counting)")
     args = parser.parse_args(argv)
-    if args.no_learning:
-        rules_engine.LEARN_FROM = 0
+    learn_from = 0 if args.no_learning else LEARN_FROM
     articles = load_articles(args.articles)
     texts = [f"{a.title}\n{a.description}\n{a.body}" for a in articles]
     lowered = [t.lower() for t in texts]
@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the ratios between sizes (and against the floor) hold.
     setups: dict[int, Setup] = {}
     for size in (int(s) for s in args.sizes.split(",")):
-        setups[size] = prepare(size, vocab, articles, lowered, folded)
+        setups[size] = prepare(size, vocab, articles, lowered, folded, learn_from)
     times: dict[tuple[int, str], list[float]] = collections.defaultdict(list)
     for _ in range(args.repeat):
         for size, setup in setups.items():

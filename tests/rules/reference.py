@@ -8,7 +8,8 @@ import fnmatch
 import unicodedata
 from dataclasses import dataclass
 
-from watcher.rules.query import And, Meta, Near, Node, Not, Or, Pattern, Term, compile_query
+from watcher.rules.parser import compile_query
+from watcher.rules.query import And, Meta, Near, Node, Not, Or, Pattern, Term
 from watcher.types import Article, Hit
 
 APOSTROPHES = "'’"

@@ -8,7 +8,7 @@ import pytest
 
 from tests.rules.helpers import article
 from watcher.rules import Rule, RuleSet, explain
-from watcher.rules.engine import REGEX_BUDGET
+from watcher.rules.positions import REGEX_BUDGET
 from watcher.types import Article, Hit
 
 

@@ -3,11 +3,9 @@ which match."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.rules.helpers import article
-from watcher.rules import Rule, RuleSet, engine
-from watcher.rules.engine import _DEFAULT, prior_frequency
+from watcher.rules import Rule, RuleSet
+from watcher.rules.triggers import DEFAULT_SLOT, prior_frequency
 
 RULES = [
     Rule("a", "Kremlin AND Prigozhin"),
@@ -26,9 +24,9 @@ TEXTS = [
 
 def _tables(rules: RuleSet) -> dict[int, set[str]]:
     """Per atom in the default slot, the names of the rules it wakes."""
-    names = {index: rule.name for index, rule in enumerate(rules._active)}
-    for slot, table in rules._trigger_tables:
-        if slot == _DEFAULT:
+    names = {index: rule.name for index, rule in enumerate(rules.compiled.active)}
+    for slot, table in rules.triggers.chosen[1]:
+        if slot == DEFAULT_SLOT:
             return {atom: {names[i] for i in found} for atom, found in enumerate(table)
                     if found}
     return {}
@@ -40,10 +38,9 @@ def test_prior_prefers_rare_words() -> None:
     assert prior_frequency("|the|wagner|group|") <= prior_frequency("|wagner|")
 
 
-def test_learning_changes_triggers_not_matches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "LEARN_FROM", 8)
-    fresh = RuleSet(RULES)
-    learning = RuleSet(RULES)
+def test_learning_changes_triggers_not_matches() -> None:
+    fresh = RuleSet(RULES, learn_from=0)
+    learning = RuleSet(RULES, learn_from=8)
     kremlin = fresh.atoms["|kremlin|"]
     prigozhin = fresh.atoms["|prigozhin|"]
     # Before learning "Kremlin AND Prigozhin" waits for the longer word...
@@ -51,7 +48,8 @@ def test_learning_changes_triggers_not_matches(monkeypatch: pytest.MonkeyPatch) 
     items = [article(*t) for t in TEXTS] * 3
     for item in items:
         assert learning.match(item) == fresh.match(item)
-    assert learning._counts is None  # learnt after 8 articles
+    assert not learning.triggers.learning  # learnt after 8 articles
+    assert not fresh.triggers.learning  # never counts
     # ... and after, still for the rarer one: Kremlin is in nearly every article.
     assert "a" in _tables(learning)[prigozhin]
     assert "a" not in _tables(learning).get(kremlin, set())
@@ -60,9 +58,9 @@ def test_learning_changes_triggers_not_matches(monkeypatch: pytest.MonkeyPatch) 
     assert [m.rule for m in learning.match(article(*TEXTS[2]))] == ["a", "b", "c", "e"]
 
 
-def test_learning_prefers_the_atom_never_seen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "LEARN_FROM", 4)
-    rules = RuleSet([Rule("x", "Kremlin AND Zurovandel"), Rule("y", "Zurova AND Kremlinology")])
+def test_learning_prefers_the_atom_never_seen() -> None:
+    rules = RuleSet([Rule("x", "Kremlin AND Zurovandel"), Rule("y", "Zurova AND Kremlinology")],
+                    learn_from=4)
     for _ in range(4):
         rules.match(article("Kremlin", "", "Kremlin"))
     tables = _tables(rules)

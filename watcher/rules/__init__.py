@@ -3,10 +3,12 @@
 See docs/rules.md for the language; ``engine.py`` explains how matching stays fast.
 """
 
-from watcher.rules.engine import Rule, RuleSet
+from watcher.rules.compiler import Rule
+from watcher.rules.engine import RuleSet
 from watcher.rules.explain import Explanation, explain
 from watcher.rules.loader import check_rules, load_rules
-from watcher.rules.query import Query, QuerySyntaxError, compile_query
+from watcher.rules.parser import compile_query
+from watcher.rules.query import Query, QuerySyntaxError
 from watcher.rules.snippet import Snippet, best_snippet, snippet
 
 __all__ = ["Explanation", "Query", "QuerySyntaxError", "Rule", "RuleSet", "Snippet",

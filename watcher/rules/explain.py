@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from watcher.rules.engine import Rule, RuleSet, _Scan
+from watcher.rules.compiler import CompiledRules, Rule
+from watcher.rules.engine import RuleSet
 from watcher.rules.query import And, Meta, Near, Node, Not, Or, Pattern, Query, Term
+from watcher.rules.scan import Scan
 from watcher.types import Article, Hit
 
 
@@ -59,11 +61,11 @@ def explain(query: Query | Rule | str, article: Article) -> Explanation:
     else:
         text = query.text if isinstance(query, Query) else query
     rules = RuleSet([Rule(name="explain", query=text, min_hits=min_hits)])
-    scan = _Scan(rules, article)
-    return _explain(rules, scan, rules.queries["explain"].root, True, min_hits, text)
+    return _explain(rules.compiled, rules.scan(article), rules.queries["explain"].root, True,
+                    min_hits, text)
 
 
-def _explain(rules: RuleSet, scan: _Scan, node: Node, positive: bool, min_hits: int,
+def _explain(rules: CompiledRules, scan: Scan, node: Node, positive: bool, min_hits: int,
              query: str) -> Explanation:
     threshold = min_hits if positive else 1
     if isinstance(node, Not):

@@ -12,8 +12,10 @@ from pathlib import Path
 
 from watcher.config import Section, as_bool, as_positive_int, as_str, as_str_list, did_you_mean
 from watcher.errors import ConfigError, Problem
-from watcher.rules.engine import Rule, RuleSet
-from watcher.rules.query import QuerySyntaxError, compile_query
+from watcher.rules.compiler import Rule
+from watcher.rules.engine import RuleSet
+from watcher.rules.parser import compile_query
+from watcher.rules.query import QuerySyntaxError
 from watcher.yamlpos import YamlDoc, YamlPath, load_yaml
 
 RULE_KEYS = {"name", "query", "any", "all", "none", "feeds", "alert", "digests", "channels",
