@@ -1,12 +1,21 @@
 """Rule engine benchmark: does the cost per article stay flat as rules grow?
 
-    python bench/bench_rules.py [--articles 1000] [--sizes 100,1000,10000] [--repeat 5]
-                                [--no-learning]
+    python bench/bench_rules.py [--articles 1000] [--sizes 100,1000,10000] [--topics 10000]
+                                [--repeat 5] [--no-learning]
 
 1,000 article texts are built deterministically by recombining the paragraphs of the 79 real
 article bodies in the extraction corpus; rules (words, phrases, prefixes, NEAR, NOT, fields,
-case-sensitive acronyms, metadata) draw their vocabulary from the same texts. For each rule
-count it prints articles per second for:
+case-sensitive acronyms, metadata) draw their vocabulary from the same texts. Two kinds of
+rule set:
+
+- names (``--sizes``): rules watching for particular stories, by names and words found in
+  few texts; most stay silent (13 matches per article at 10,000 rules);
+- topics (``--topics``): rules on the words of the big stories ("election", "Ukraine",
+  "prime minister"), in 3% to 40% of the texts; at 10,000 rules a typical article matches
+  about 90 of them, and what building every match's hits costs shows. Its line after the
+  table gives its time per article against the smallest set of names.
+
+For each set it prints articles per second for:
 
 - engine:   ``RuleSet.match`` (what the daemon runs), after one untimed pass (which counts
             the matches; like a daemon over its first 300 articles, the engine learns there
@@ -38,6 +47,7 @@ from __future__ import annotations
 import argparse
 import collections
 import gc
+import itertools
 import random
 import re
 import sys
@@ -110,6 +120,8 @@ class Vocabulary:
     acronyms: list[str]
     words: list[str]  # lower-case content words
     phrases: list[str]
+    topics: list[str]  # words in many texts (as written: "Ukraine", "election")
+    topic_phrases: list[str]  # two words in a row in many texts ("prime minister")
 
 
 def vocabulary(articles: Sequence[Article]) -> Vocabulary:
@@ -130,6 +142,18 @@ def vocabulary(articles: Sequence[Article]) -> Vocabulary:
                       and w not in ("AND", "OR", "NOT"))
     words = sorted(w for w in written if w.islower() and w not in STOP and len(w) > 4
                    and df[w] <= 8)
+    # Topic rules are written with the words of the big stories: in 3% to 40% of the texts.
+    sampled = len(articles[:300])
+    topical = {w for w, n in df.items()
+               if w not in STOP and len(w) > 3 and 0.03 <= n / sampled <= 0.4}
+    topics = sorted({w for w in written if w.lower() in topical and not w.isupper()
+                     and (w.islower() or w.lower() not in written)})
+    pairs: Counter[str] = Counter()
+    for article in articles[:300]:
+        tokens = [w.lower() for w in word_re.findall(article.body)]
+        pairs.update({f"{a} {b}" for a, b in itertools.pairwise(tokens)
+                      if a not in STOP and b not in STOP})
+    topic_phrases = sorted(pair for pair, n in pairs.items() if n / sampled >= 0.02)
     phrases: set[str] = set()
     rng = random.Random(3)
     for article in articles[:300]:
@@ -141,7 +165,7 @@ def vocabulary(articles: Sequence[Article]) -> Vocabulary:
             chunk = tokens[start:start + rng.choice((2, 2, 3))]
             if chunk[0].lower() not in STOP and chunk[-1].lower() not in STOP:
                 phrases.add(" ".join(chunk))
-    return Vocabulary(entities, acronyms, words, sorted(phrases))
+    return Vocabulary(entities, acronyms, words, sorted(phrases), topics, topic_phrases)
 
 
 def invented(rng: random.Random, capital: bool) -> str:
@@ -198,6 +222,39 @@ def make_rules(count: int, vocab: Vocabulary, seed: int = 11,
         rules.append(Rule(name=f"r{number}", query=query,
                           min_hits=2 if number % 25 == 0 else 1))
     return rules
+
+
+def make_topic_rules(count: int, vocab: Vocabulary, seed: int = 13,
+                     present: float = 0.8) -> list[Rule]:
+    """``count`` rules on topics rather than names: words and phrases in many texts
+    ("election", "Ukraine", "prime minister"), so that a typical article matches dozens of
+    them and the cost of building every match's hits shows. Each term is a topic word with
+    probability ``present``, else a word in no text (as in ``make_rules``)."""
+    rng = random.Random(seed)
+    t, tp = vocab.topics, vocab.topic_phrases
+
+    def topic() -> str:
+        return rng.choice(t) if rng.random() < present else invented(rng, True)
+
+    def phrase() -> str:
+        if rng.random() < present:
+            return f'"{rng.choice(tp)}"'
+        return f'"{invented(rng, False)} {invented(rng, False)}"'
+
+    templates: list[tuple[int, Callable[[], str]]] = [
+        (2, lambda: topic()),
+        (1, lambda: phrase()),
+        (3, lambda: f"{topic()} AND {topic()}"),
+        (3, lambda: f"{phrase()} AND {topic()}"),
+        (3, lambda: f"({topic()} OR {topic()}) AND ({topic()} OR {phrase()})"),
+        (2, lambda: f"{topic()} {topic()} -{topic()}"),
+        (2, lambda: f"{topic()} NEAR/10 {topic()}"),
+        (1, lambda: f"title:{topic()} AND {topic()}"),
+        (1, lambda: f"{topic()} AND {topic()} AND {topic()}"),
+    ]
+    weights = [w for w, _ in templates]
+    return [Rule(name=f"t{number}", query=rng.choices(templates, weights)[0][1]())
+            for number in range(count)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,21 +316,24 @@ class Setup:
     rules: list[Rule]
     compile_seconds: float
     matched: int  # matches over all articles
+    hits: int  # their hits
     passes: dict[str, Callable[[], object]]  # engine, floor, automaton: one pass each
 
 
-def prepare(size: int, vocab: Vocabulary, articles: Sequence[Article],
-            lowered: Sequence[str], folded: Sequence[str], learn_from: int) -> Setup:
-    """One size's rules compiled, as the daemon would, and its three timed passes: the engine
+def prepare(rules: list[Rule], articles: Sequence[Article], lowered: Sequence[str],
+            folded: Sequence[str], learn_from: int) -> Setup:
+    """A set of rules compiled, as the daemon would, and its three timed passes: the engine
     (after one untimed pass, in which it learns its triggers) over ``articles``, the floor
     over ``lowered`` and the automaton over ``folded``."""
-    rules = make_rules(size, vocab)
     compile_query.cache_clear()
     started = time.perf_counter()
     ruleset = RuleSet(rules, learn_from=learn_from)
     compile_seconds = time.perf_counter() - started
     settle_in_memory()  # as the daemon does after loading rules
-    matched = sum(len(ruleset.match(a)) for a in articles)
+    found = [ruleset.match(a) for a in articles]
+    matched = sum(map(len, found))
+    hits = sum(len(match.hits) for matches in found for match in matches)
+    del found
 
     floor_automaton = ahocorasick.Automaton()
     for key in ruleset.atoms:  # "|door|is|always|open|" -> "door is always open"
@@ -300,7 +360,7 @@ def prepare(size: int, vocab: Vocabulary, articles: Sequence[Article],
         for text in folded:
             collections.deque(automaton_.iter(text, ignore_white_space=True), maxlen=0)
 
-    return Setup(rules, compile_seconds, matched,
+    return Setup(rules, compile_seconds, matched, hits,
                  {"engine": engine, "floor": floor, "automaton": automaton})
 
 
@@ -315,7 +375,9 @@ def timed(work: Callable[[], object]) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1000)
-    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--sizes", default="100,1000,10000", help="rule counts, names")
+    parser.add_argument("--topics", default="10000",
+                        help="rule counts of topic rule sets (empty: none)")
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds")
     parser.add_argument("--baseline-seconds", type=float, default=6.0,
                         help="time to spend on the baseline per size (it is extrapolated)")
@@ -329,29 +391,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     vocab = vocabulary(articles)
     chars = sum(len(t) for t in texts) / len(texts)
     print(f"{len(articles)} articles, {chars:.0f} characters each on average; vocabulary: "
-          f"{len(vocab.entities)} names, {len(vocab.words)} words, {len(vocab.phrases)} phrases")
+          f"{len(vocab.entities)} names, {len(vocab.words)} words, {len(vocab.phrases)} phrases, "
+          f"{len(vocab.topics)} topic words, {len(vocab.topic_phrases)} topic phrases")
     folded = [Words(t).joined for a in articles for t in (a.title, a.description, a.body)]
-    header = (f"{'rules':>6} {'compile s':>9} {'engine a/s':>10} {'floor a/s':>10} "
+    header = (f"{'rules':>6} {'kind':<6} {'compile s':>9} {'engine a/s':>10} {'floor a/s':>10} "
               f"{'AC only a/s':>11} {'baseline a/s':>12} {'x baseline':>10} {'/ floor':>8} "
-              f"{'/ AC only':>9} {'matches/a':>9}")
+              f"{'/ AC only':>9} {'matches/a':>9} {'hits/a':>7}")
     print(header)
     print("-" * len(header))
-    # Every size is set up first, then timed in rounds: each round times every size's engine,
+    # Every set is set up first, then timed in rounds: each round times every set's engine,
     # floor and automaton one after the other, and each figure is the best of its rounds. A
-    # slow spell of a shared machine then slows a whole round, not one size's figures, and
-    # the ratios between sizes (and against the floor) hold.
-    setups: dict[int, Setup] = {}
-    for size in (int(s) for s in args.sizes.split(",")):
-        setups[size] = prepare(size, vocab, articles, lowered, folded, learn_from)
-    times: dict[tuple[int, str], list[float]] = collections.defaultdict(list)
+    # slow spell of a shared machine then slows a whole round, not one set's figures, and
+    # the ratios between sets (and against the floor) hold.
+    setups: dict[tuple[int, str], Setup] = {}
+    for kind, sizes in (("names", args.sizes), ("topics", args.topics)):
+        for size in (int(s) for s in sizes.split(",") if s.strip()):
+            rules = (make_rules if kind == "names" else make_topic_rules)(size, vocab)
+            setups[size, kind] = prepare(rules, articles, lowered, folded, learn_from)
+    times: dict[tuple[int, str, str], list[float]] = collections.defaultdict(list)
     for _ in range(args.repeat):
-        for size, setup in setups.items():
-            for kind, work in setup.passes.items():
-                times[size, kind].append(timed(work))
-    results: dict[int, float] = {}
-    ratios: dict[int, tuple[float, float]] = {}  # x baseline, / floor
-    for size, setup in setups.items():
-        # The baseline last, one size at a time: 10,000 compiled regexes would otherwise stay
+        for (size, kind), setup in setups.items():
+            for name, work in setup.passes.items():
+                times[size, kind, name].append(timed(work))
+    results: dict[tuple[int, str], float] = {}
+    ratios: dict[int, tuple[float, float]] = {}  # names: x baseline, / floor
+    for (size, kind), setup in setups.items():
+        # The baseline last, one set at a time: 10,000 compiled regexes would otherwise stay
         # alive through the rounds above.
         patterns = baseline_rules(setup.rules)
         done, spent = 0, 0.0
@@ -364,21 +429,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         del patterns
         baseline_rate = done / spent
         engine_rate, floor_rate, automaton_rate = (
-            len(articles) / min(times[size, kind]) for kind in ("engine", "floor", "automaton"))
-        results[size] = engine_rate
-        ratios[size] = (engine_rate / baseline_rate, floor_rate / engine_rate)
+            len(articles) / min(times[size, kind, name])
+            for name in ("engine", "floor", "automaton"))
+        results[size, kind] = engine_rate
+        if kind == "names":
+            ratios[size] = (engine_rate / baseline_rate, floor_rate / engine_rate)
         note = "" if done == len(texts) else f"  (baseline on {done} articles, extrapolated)"
-        print(f"{size:>6} {setup.compile_seconds:>9.2f} {engine_rate:>10.0f} {floor_rate:>10.0f} "
-              f"{automaton_rate:>11.0f} {baseline_rate:>12.2f} "
+        print(f"{size:>6} {kind:<6} {setup.compile_seconds:>9.2f} {engine_rate:>10.0f} "
+              f"{floor_rate:>10.0f} {automaton_rate:>11.0f} {baseline_rate:>12.2f} "
               f"{engine_rate / baseline_rate:>9.0f}x {floor_rate / engine_rate:>7.1f}x "
-              f"{automaton_rate / engine_rate:>8.1f}x {setup.matched / len(articles):>9.1f}{note}")
-    sizes = sorted(results)
+              f"{automaton_rate / engine_rate:>8.1f}x {setup.matched / len(articles):>9.1f} "
+              f"{setup.hits / len(articles):>7.1f}{note}")
+    sizes = sorted(size for size, kind in results if kind == "names")
     if len(sizes) > 1:
-        slowdown = results[sizes[0]] / results[sizes[-1]]
+        slowdown = results[sizes[0], "names"] / results[sizes[-1], "names"]
         print(f"\nslowdown from {sizes[0]} to {sizes[-1]} rules: {slowdown:.2f}x")
-    if 100 in results and 10_000 in results:
+    if sizes:
+        # What matching many rules per article costs over the smallest set of names, in
+        # CPU time per article: at the cycle level it adds to everything else an article
+        # costs (fetching, extracting, storing).
+        smallest = results[sizes[0], "names"]
+        for (size, kind), rate in results.items():
+            if kind == "topics":
+                extra = 1000 / rate - 1000 / smallest
+                per_article = setups[size, kind].matched / len(articles)
+                print(f"{size} topic rules ({per_article:.1f} matches per article): "
+                      f"{smallest / rate:.2f}x the time of {sizes[0]} rules, "
+                      f"{extra:+.3f} ms per article")
+    if (100, "names") in results and (10_000, "names") in results:
         baseline, floor = ratios[10_000]
-        slowdown = results[100] / results[10_000]
+        slowdown = results[100, "names"] / results[10_000, "names"]
         print("targets at 10,000 rules (issue 3):")
         for name, value, met in (
                 (">= 1,000x the baseline", f"{baseline:.0f}x", baseline >= 1000),

@@ -23,11 +23,14 @@ def _run(script: str, *arguments: str) -> str:
 @pytest.mark.timeout(300)
 def test_rules_benchmark_runs_and_its_floor_finds_the_engines_hits() -> None:
     # prepare() asserts that the floor's automaton finds at least the engine's hits
-    out = _run("bench_rules.py", "--articles", "40", "--sizes", "20,60", "--repeat", "1",
-               "--baseline-seconds", "0.1")
-    rows = [line.split() for line in out.splitlines() if line.strip()[:2] in ("20", "60")]
-    assert [row[0] for row in rows] == ["20", "60"]
+    out = _run("bench_rules.py", "--articles", "40", "--sizes", "20,60", "--topics", "60",
+               "--repeat", "1", "--baseline-seconds", "0.1")
+    rows = [line.split() for line in out.splitlines()
+            if line.split()[1:2] in (["names"], ["topics"])]
+    assert [row[:2] for row in rows] == [["20", "names"], ["60", "names"], ["60", "topics"]]
+    assert float(rows[2][-2]) > float(rows[1][-2])  # topic rules match more often
     assert "slowdown from 20 to 60 rules" in out
+    assert "60 topic rules (" in out
 
 
 @pytest.mark.timeout(300)

@@ -90,6 +90,9 @@ class Report(NamedTuple):
     rule: str
     plans: tuple[TermPlan, ...]
     others: tuple[int, ...]
+    # Whether two of these leaves can report the same hit (they share a term as written, as
+    # in ``title:Kremlin OR Kremlin``): only then must the merged hits be deduplicated.
+    overlap: bool
 
 
 def atom_key(term: Term) -> str:
@@ -157,7 +160,9 @@ class CompiledRules:
             leaves = tuple(dict.fromkeys(positive))
             reported = tuple(plan for plan in map(self.term_plan, leaves) if plan is not None)
             others = tuple(leaf for leaf in leaves if self.term_plan(leaf) is None)
-            self.reports.append(Report(rule.name, reported, others))
+            texts = [text for leaf in leaves for text in self._reported_texts(leaf)]
+            self.reports.append(Report(rule.name, reported, others,
+                                       len(set(texts)) < len(texts)))
             plans.append(trigger_plan(root, self._atom_of))
         self.trigger_plans = tuple(plans)
         self.automaton: Any = None
@@ -275,6 +280,20 @@ class CompiledRules:
                             size, head)
         self.term_plans[leaf_id] = plan
         return plan
+
+    def _reported_texts(self, leaf_id: int) -> list[str]:
+        """The texts (terms and regexes as written) that the hits of a leaf can carry."""
+        texts: list[str] = []
+        pending = [self.nodes[self.leaves[leaf_id].node]]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, Term | Pattern):
+                texts.append(node.text)
+            elif isinstance(node, Near):
+                pending += (node.left, node.right)
+            elif isinstance(node, Or):
+                pending += node.children
+        return texts
 
     def _positive_leaves(self, node: Node, positive: bool, threshold: int,
                          out: list[int]) -> None:

@@ -101,8 +101,8 @@ class RuleSet:
         for index in sorted(candidates.difference(excluded) if excluded else candidates):
             if not tests[index](default, per_field, scan, metadata, arguments[index]):
                 continue
-            name, plans, others = reports[index]
-            matches.append(_new(RuleMatch, (name, rule_hits(plans, others))))
+            name, plans, others, overlap = reports[index]
+            matches.append(_new(RuleMatch, (name, rule_hits(plans, others, overlap))))
         return tuple(matches)
 
     def metadata_holding(self, article: Article) -> frozenset[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from itertools import chain
 from operator import itemgetter
@@ -260,10 +261,10 @@ class Scan:
 
     # -- hits ----------------------------------------------------------------------------------
 
-    def rule_hits(self, plans: tuple[TermPlan, ...], others: tuple[int, ...]
+    def rule_hits(self, plans: tuple[TermPlan, ...], others: tuple[int, ...], overlap: bool
                   ) -> tuple[Hit, ...]:
         """The hits of a matched rule's non-negated leaves that hold, in text order: ``plans``
-        for its plain terms, the ids of the others."""
+        for its plain terms, the ids of the others (see ``Report``)."""
         present, cache = self.present, self._term_hits_cache
         found: list[tuple[Hit, ...]] = []
         for plan in plans:
@@ -282,7 +283,8 @@ class Scan:
             return found[0]
         if not found:
             return ()
-        return _in_text_order(set(chain.from_iterable(found)))
+        merged = chain.from_iterable(found)
+        return _in_text_order(set(merged) if overlap else merged)
 
     def leaf_hits(self, leaf_id: int) -> tuple[Hit, ...]:
         """Hits of one leaf (none when it does not hold), in text order."""
@@ -343,10 +345,11 @@ def _field_rank(hit: Hit) -> int:
     return _FIELD_INDEX[hit.field]
 
 
-def _in_text_order(hits: set[Hit]) -> tuple[Hit, ...]:
+def _in_text_order(hits: Iterable[Hit]) -> tuple[Hit, ...]:
     """A match's hits in order: by field (title first, as TEXT_FIELDS), then place, then term.
     Hits compare as tuples, in C, by field name first: right when all are in one field (the
-    common case), and otherwise one stable sort by field rank puts the fields in order."""
+    common case), and otherwise one stable sort by field rank puts the fields in order. Runs
+    already in order (one term's hits) cost little: the sort merges them."""
     ordered = sorted(hits)
     if ordered and ordered[0].field != ordered[-1].field:
         ordered.sort(key=_field_rank)
