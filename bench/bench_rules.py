@@ -168,6 +168,10 @@ def vocabulary(articles: Sequence[Article]) -> Vocabulary:
     return Vocabulary(entities, acronyms, words, sorted(phrases), topics, topic_phrases)
 
 
+# A query template and its weight in the mix
+Template = tuple[int, Callable[[], str]]
+
+
 def invented(rng: random.Random, capital: bool) -> str:
     """A plausible word that is in none of the texts (the story a rule waits for)."""
     syllables = ["ka", "ro", "vin", "del", "mar", "tos", "bel", "gri", "shen", "lo", "zu",
@@ -200,7 +204,7 @@ def make_rules(count: int, vocab: Vocabulary, seed: int = 11,
 
     # The mix of a monitoring service: mostly "these names AND this context NOT that
     # noise", some single names and phrases, some proximity; a few metadata filters.
-    templates: list[tuple[int, Callable[[], str]]] = [
+    templates: list[Template] = [
         (3, lambda: ent()),
         (3, lambda: phrase()),
         (8, lambda: f"({ent()} OR {ent()}) AND ({word()} OR {prefix()})"),
@@ -215,13 +219,8 @@ def make_rules(count: int, vocab: Vocabulary, seed: int = 11,
         (2, lambda: f"site:{rng.choice(FEEDS)[1]} ({ent()} OR {ent()})"),
         (2, lambda: f"{ent()} NEAR ({word()} OR {word()}) NOT feed:aljazeera"),
     ]
-    weights = [w for w, _ in templates]
-    rules = []
-    for number in range(count):
-        query = rng.choices(templates, weights)[0][1]()
-        rules.append(Rule(name=f"r{number}", query=query,
-                          min_hits=2 if number % 25 == 0 else 1))
-    return rules
+    return [Rule(name=f"r{number}", query=query, min_hits=2 if number % 25 == 0 else 1)
+            for number, query in enumerate(draw_queries(rng, templates, count))]
 
 
 def make_topic_rules(count: int, vocab: Vocabulary, seed: int = 13,
@@ -237,11 +236,11 @@ def make_topic_rules(count: int, vocab: Vocabulary, seed: int = 13,
         return rng.choice(t) if rng.random() < present else invented(rng, True)
 
     def phrase() -> str:
-        if rng.random() < present:
-            return f'"{rng.choice(tp)}"'
-        return f'"{invented(rng, False)} {invented(rng, False)}"'
+        words = rng.choice(tp) if rng.random() < present else (
+            f"{invented(rng, False)} {invented(rng, False)}")
+        return f'"{words}"'
 
-    templates: list[tuple[int, Callable[[], str]]] = [
+    templates: list[Template] = [
         (2, lambda: topic()),
         (1, lambda: phrase()),
         (3, lambda: f"{topic()} AND {topic()}"),
@@ -252,9 +251,14 @@ def make_topic_rules(count: int, vocab: Vocabulary, seed: int = 13,
         (1, lambda: f"title:{topic()} AND {topic()}"),
         (1, lambda: f"{topic()} AND {topic()} AND {topic()}"),
     ]
-    weights = [w for w, _ in templates]
-    return [Rule(name=f"t{number}", query=rng.choices(templates, weights)[0][1]())
-            for number in range(count)]
+    return [Rule(name=f"t{number}", query=query)
+            for number, query in enumerate(draw_queries(rng, templates, count))]
+
+
+def draw_queries(rng: random.Random, templates: Sequence[Template], count: int) -> list[str]:
+    """``count`` queries, each made by a template drawn by its weight."""
+    weights = [weight for weight, _ in templates]
+    return [rng.choices(templates, weights)[0][1]() for _ in range(count)]
 
 
 # ---------------------------------------------------------------------------------------------
