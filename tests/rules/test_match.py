@@ -179,6 +179,18 @@ def test_hits_spans_index_the_field_text() -> None:
     assert match.hits == (Hit("summary", 0, 9, "zelenskyy"), Hit("summary", 21, 31, "dusseldorf"))
 
 
+def test_a_hit_two_parts_of_a_rule_find_is_reported_once() -> None:
+    # Hits are merged without deduplicating unless two reported terms are written the same
+    item = article(title="Kremlin says", body="The Kremlin says Wagner left.")
+    kremlin = [("title", "Kremlin", "Kremlin"), ("body", "Kremlin", "Kremlin")]
+    assert hits("title:Kremlin OR Kremlin", item) == kremlin
+    assert hits("Kremlin AND Kremlin NEAR/2 Wagner", item) == [
+        *kremlin, ("body", "Wagner", "Wagner")]
+    assert hits("says AND (Kremlin OR Wagner)", item) == [
+        ("title", "Kremlin", "Kremlin"), ("title", "says", "says"),
+        ("body", "Kremlin", "Kremlin"), ("body", "says", "says"), ("body", "Wagner", "Wagner")]
+
+
 def test_rule_options_feeds_enabled_and_order() -> None:
     rules = RuleSet([
         Rule("b-only-guardian", "MI6", feeds=("guardian-*",)),
