@@ -76,11 +76,10 @@ class TermPlan(NamedTuple):
     head: int
 
 
-class Leaf(NamedTuple):
-    """A sub-query that a test asks a scan about: it holds ``threshold`` times or more."""
-
-    node: int
-    threshold: int
+# A sub-query that a test asks a scan about, (node id, threshold): it holds ``threshold``
+# times or more. A plain tuple, not a named one: there are tens of thousands, and the garbage
+# collector stops tracking plain tuples of numbers, never named ones.
+Leaf = tuple[int, int]
 
 
 class Report(NamedTuple):
@@ -160,9 +159,8 @@ class CompiledRules:
             leaves = tuple(dict.fromkeys(positive))
             reported = tuple(plan for plan in map(self.term_plan, leaves) if plan is not None)
             others = tuple(leaf for leaf in leaves if self.term_plan(leaf) is None)
-            texts = [text for leaf in leaves for text in self._reported_texts(leaf)]
-            self.reports.append(Report(rule.name, reported, others,
-                                       len(set(texts)) < len(texts)))
+            overlap = self._overlap(reported, others)
+            self.reports.append(Report(rule.name, reported, others, overlap))
             plans.append(trigger_plan(root, self._atom_of))
         self.trigger_plans = tuple(plans)
         self.automaton: Any = None
@@ -199,7 +197,7 @@ class CompiledRules:
         return found
 
     def leaf_id(self, node: Node, threshold: int) -> int:
-        key = Leaf(self.node_id(node), threshold)
+        key = (self.node_id(node), threshold)
         found = self._leaf_ids.get(key)
         if found is None:
             found = self._leaf_ids[key] = len(self.leaves)
@@ -234,7 +232,7 @@ class CompiledRules:
 
     def _term_presence(self, node: Term, values: list[int]) -> str:
         """Whether the term's atom was found in one of its fields."""
-        atom = _value(values, self._atom_of(node))
+        atom = _value(values, self.term_info[self.node_id(node)].atom)
         if node.fields == DEFAULT_FIELDS:
             return f"({atom} in d)"
         return "(" + " or ".join(f"({atom} in f[{TEXT_FIELDS.index(n)}])"
@@ -281,10 +279,14 @@ class CompiledRules:
         self.term_plans[leaf_id] = plan
         return plan
 
-    def _reported_texts(self, leaf_id: int) -> list[str]:
-        """The texts (terms and regexes as written) that the hits of a leaf can carry."""
-        texts: list[str] = []
-        pending = [self.nodes[self.leaves[leaf_id].node]]
+    def _overlap(self, plans: tuple[TermPlan, ...], others: tuple[int, ...]) -> bool:
+        """Whether two reported leaves (``plans`` and the leaf ids ``others``) can report
+        the same hit: a hit carries its term (or regex) as written, so only leaves sharing
+        one can."""
+        if len(plans) + len(others) < 2:
+            return False
+        texts = [plan.text for plan in plans]
+        pending = [self.nodes[self.leaves[leaf][0]] for leaf in others]
         while pending:
             node = pending.pop()
             if isinstance(node, Term | Pattern):
@@ -293,7 +295,7 @@ class CompiledRules:
                 pending += (node.left, node.right)
             elif isinstance(node, Or):
                 pending += node.children
-        return texts
+        return len(set(texts)) < len(texts)
 
     def _positive_leaves(self, node: Node, positive: bool, threshold: int,
                          out: list[int]) -> None:
