@@ -144,10 +144,10 @@ class CompiledRules:
             values: list[int] = []
             source = self._expression(root, True, threshold, values)
             # Generated from our own syntax tree (integers, a, d, f, m, x, and/or/not only), so
-            # it is safe to evaluate; one flat expression runs several times faster than a
-            # tree of closures, and this is the inner loop at 10,000 rules. Rules of one shape
-            # share one function: a few functions stay in the CPU's caches where 10,000 would
-            # each be fetched cold.
+            # it is safe to evaluate; one flat expression runs faster than a tree of closures
+            # (docs/rules.md, Speed), and this is the inner loop at 10,000 rules. Rules of one
+            # shape share one function: a few functions stay in the CPU's caches where 10,000
+            # would each be fetched cold.
             test = shapes.get(source)
             if test is None:
                 test = shapes[source] = eval(f"lambda d, f, x, m, a: {source}",

@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 REGEX_TIMEOUT = 0.05
 REGEX_BUDGET = 0.25
 REGEX_MAX_HITS = 100
-# NEAR looks at this many pairs of occurrences per article, all NEARs together: a long
-# article with each side a hundred times needs a few thousand; only a text repeating both
-# sides thousands of times within reach of each other gets near it.
+# NEAR looks at this many pairs of occurrences per article, all NEARs together, so a page
+# repeating both sides cannot stall matching (its cost: docs/rules.md, Speed): a long article
+# with each side a hundred times needs a few thousand; only a text repeating both sides
+# thousands of times within reach of each other gets near it.
 NEAR_PAIR_BUDGET = 20_000
 
 # What deduplicates regex hits: (field index, start, end, pattern as written)
