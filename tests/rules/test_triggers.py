@@ -25,7 +25,7 @@ TEXTS = [
 def _tables(rules: RuleSet) -> dict[int, set[str]]:
     """Per atom in the default slot, the names of the rules it wakes."""
     names = {index: rule.name for index, rule in enumerate(rules.compiled.active)}
-    for slot, table in rules.triggers.chosen[1]:
+    for slot, table in rules.triggers.chosen.tables:
         if slot == DEFAULT_SLOT:
             return {atom: {names[i] for i in found} for atom, found in enumerate(table)
                     if found}

@@ -286,7 +286,7 @@ class CompiledRules:
         if len(plans) + len(others) < 2:
             return False
         texts = [plan.text for plan in plans]
-        pending = [self.nodes[self.leaves[leaf][0]] for leaf in others]
+        pending = [self.nodes[node_id] for node_id, _ in map(self.leaves.__getitem__, others)]
         while pending:
             node = pending.pop()
             if isinstance(node, Term | Pattern):

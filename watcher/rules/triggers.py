@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from watcher.rules.query import (
     DEFAULT_FIELDS,
@@ -56,6 +56,14 @@ _COMMON_WEIGHT = 300.0  # in nearly every one of 300 articles
 TriggerPlan = frozenset[int] | tuple[Literal["and", "or"], tuple["TriggerPlan", ...]] | None
 # Per slot, a list indexed by atom of the rules (by index) it wakes, None where it wakes none
 TriggerTable = list[tuple[int, ...] | None]
+
+
+class Chosen(NamedTuple):
+    """The triggers in force: swapped in whole, so a concurrent ``match`` sees the old ones or
+    the new ones."""
+
+    always: tuple[int, ...]  # the rules (by index) evaluated for every article
+    tables: list[tuple[int, TriggerTable]]  # by slot
 
 
 def prior_frequency(key: str) -> float:
@@ -130,11 +138,9 @@ class Triggers:
             # The prior stays as a fraction of one article: it only orders the unseen.
             self._estimate = [counts.get(atom, 0) + min(prior[atom], seen) / seen
                               for atom in range(len(prior))]
-            # Swapped in whole: a concurrent ``match`` sees the old tables or the new ones.
             self.chosen = self._choose()
 
-    def _choose(self) -> tuple[tuple[int, ...], list[tuple[int, TriggerTable]]]:
-        """The rules evaluated for every article, and the tables by slot."""
+    def _choose(self) -> Chosen:
         always: list[int] = []
         triggers: dict[int, list[int]] = {}
         for index, plan in enumerate(self._plans):
@@ -150,7 +156,7 @@ class Triggers:
         for trigger_key, found in triggers.items():
             table = tables.setdefault(trigger_key & 7, [None] * len(self._estimate))
             table[trigger_key >> 3] = tuple(found)
-        return tuple(always), sorted(tables.items())
+        return Chosen(tuple(always), sorted(tables.items()))
 
     def _resolve(self, plan: TriggerPlan) -> frozenset[int] | None:
         if plan is None or isinstance(plan, frozenset):
