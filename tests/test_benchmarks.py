@@ -45,3 +45,10 @@ def test_extraction_benchmark_runs_on_the_corpus() -> None:
     out = _run("bench_extract.py")
     assert "watcher: extract_page in-process" in out
     assert "trafilatura.extract(html), defaults" in out
+
+
+@pytest.mark.timeout(300)
+def test_folding_benchmark_scores_the_labels_and_times_a_small_flood() -> None:
+    out = _run("bench_folding.py", "--copies", "40", "--repeat", "1")
+    assert "evidence (issue 15)   all" in out and "shingles only         all" in out
+    assert "evidence / shingles only:" in out

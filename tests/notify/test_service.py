@@ -174,7 +174,8 @@ async def test_slack_parts_resume_after_a_500_without_repeating(
         tmp_path: Path, store: Store, client: httpx.AsyncClient) -> None:
     long_body = " ".join(["The MI6 chief spoke about defectors at length."] * 12)
     for n in range(60):
-        add_article(store, n, f"MI6 story number {n} " + "x" * 200,
+        # Sixty stories: their long titles have no rare word in common but "MI6".
+        add_article(store, n, f"MI6 story number {n} " + f"{n:03d}" * 67,
                     f"Distinct opening {n} {n * 7919}. {long_body} Closing {n}.",
                     when=T0 - timedelta(minutes=n + 1), site=f"site{n}.example")
     got: list[str] = []

@@ -67,7 +67,8 @@ def build_digest(spec: BuildSpec, candidates: Sequence[Candidate], *,
 
 
 def _fold_text(c: Candidate) -> FoldText:
-    return FoldText(c.number, c.site, "\n".join(p for p in (c.title, c.description, c.body) if p))
+    return FoldText(c.number, c.site, "\n".join(p for p in (c.title, c.description, c.body) if p),
+                    title=c.title, published=c.when)
 
 
 def _item(story: list[Candidate], rank: dict[str, int]) -> DigestItem:

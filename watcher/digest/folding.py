@@ -1,41 +1,74 @@
-"""One item per story: fold updated versions and wire copies of one article together.
+"""One item per story: fold the reports of one event together, across outlets.
 
-Each article becomes a set of word 3-shingles (NFKC, case-folded ``\\w+`` tokens) over its
-title, standfirst and body, minus the site's boilerplate paragraphs (appeals, newsletter
-boxes). Which paragraphs those are is not worked out here: ingestion already learns them
-per site (``watcher.store.boilerplate``, ``watcher.extract.boilerplate.fingerprints``) and
-the caller passes each site's known fingerprints in. Two articles are one story when the
-Jaccard similarity of their sets reaches ``FOLD_THRESHOLD`` and they share at least
-``MIN_SHARED`` shingles: the threshold is low (long rewrites of one story share little), so
-on short texts (feed summaries) a common phrase such as "the MI6 chief said" alone would
-pass it.
+An article's text is its title, standfirst and body minus the site's boilerplate paragraphs
+(ingestion learns those per site, ``watcher.store.boilerplate``; the caller passes each
+site's known fingerprints in). Two articles are one story when the evidence says so
+(``watcher.digest.evidence`` has each piece; thresholds and their measurement are in
+docs/digests.md, from bench/bench_folding.py):
 
-datasketch's MinHash LSH proposes the candidate pairs, so a large window stays near
-linear; each proposal is then checked with the exact Jaccard of the two sets, so the
-MinHash estimation error (about ±0.03 at 128 permutations) never decides a fold.
+1. **A copy**: the shared word 3-shingles cover most of the smaller article (wire copies,
+   updated versions, a release run by many outlets).
+2. **Shared text beyond one passage**: the shingle rule (Jaccard and a minimum of shared
+   shingles), computed with the longest shared passage taken out when it is most of the
+   overlap, so a long quote, a wire background paragraph or an appeal alone folds nothing,
+   while the many scattered shared runs of two write-ups of one story still count.
+3. **One event in different words**: titles that share rare words, and rare words and names
+   in common across the text and its lead, counted outside the shared passages.
 
-The threshold and its measurement on real articles are in docs/digests.md.
+Articles published more than ``MAX_HOURS_APART`` apart are different stories unless one is
+a copy of the other. Folds are transitive (union-find).
+
+Candidate pairs come from two indexes, so the window never compares every pair: datasketch's
+MinHash LSH proposes pairs with shared text (checked exactly, so MinHash's estimation error
+never decides a fold), and an inverted index of each article's rare title and lead words
+proposes pairs reported in different words.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
 
+from watcher.digest.evidence import (
+    headline_in_lead,
+    hours_apart,
+    overlap,
+    passages,
+    rare_weights,
+    shingle_list,
+    stems,
+    weighted_jaccard,
+    words,
+)
 from watcher.extract.boilerplate import remove_boilerplate
 
-SHINGLE_WORDS = 3
-FOLD_THRESHOLD = 0.06  # exact Jaccard of word 3-shingle sets; see docs/digests.md
-MIN_SHINGLES = 8  # texts shorter than this never fold: too little evidence
-MIN_SHARED = 12  # shingles two articles must share to fold, whatever their Jaccard
+FOLD_THRESHOLD = 0.06  # Jaccard of word 3-shingles, the longest shared passage left out
+MIN_SHINGLES = 8  # texts shorter than this never fold on shared text: too little evidence
+MIN_SHARED = 12  # shingles two articles must share to fold on shared text
+# Rule 2: when one passage holds this share of the shared shingles, the overlap is that
+# passage, and it is taken out before the Jaccard is computed.
+ONE_PASSAGE = 0.5
+NEAR_COPY = 0.5  # share of the smaller article covered by shared text: a copy
+MAX_HOURS_APART = 72.0
+# Rule 3: the rare words in common outside shared passages (``event_words``) an event
+# needs, by how many rare headline words each one's lead carries of the other's (the fewer
+# of the two; the last entry for that many or more), scaled up by
+# (1 + hours apart / TIME_SCALE_HOURS): the fewer the headline shares, the more the rest must.
+EVENT_WORDS_NEEDED = (0.45, 0.30, 0.15)
+TIME_SCALE_HOURS = 72.0
+MIN_EVENT_TOKENS = 50  # words each article needs for rule 3
+LEAD_WORDS = 80  # the lead: the first words (the title comes first in an article's text)
+MIN_HEADLINE_WORDS = 2  # headline words found in the other's lead, to be compared on rule 3
+# A word in the leads of more articles than this names no single event in the window (a
+# flood of copies, a topic of the day); it proposes no pairs, which keeps the index small.
+MAX_POSTINGS = 50
 NUM_PERM = 128
 # LSH only proposes pairs; it is set well below the fold threshold so that a pair at the
 # threshold is proposed with near certainty, and the exact check decides.
 LSH_THRESHOLD = FOLD_THRESHOLD / 2
-
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -45,30 +78,83 @@ class FoldText:
     key: int  # article number
     site: str
     text: str  # title, description and body, one paragraph per line
+    title: str = ""
+    published: datetime | None = None
 
 
-def words(text: str) -> list[str]:
-    return [w.casefold() for w in _WORD.findall(unicodedata.normalize("NFKC", text))]
+@dataclass
+class _Prepared:
+    """One article's text, worked out once per fold; the costlier parts only when a pair
+    needs them."""
+
+    tokens: list[str]
+    published: datetime | None
+    title: str
+    order: list[str] = field(init=False)
+    shingles: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.order = shingle_list(self.tokens)
+        self.shingles = frozenset(self.order)
+
+    @cached_property
+    def title_stems(self) -> Mapping[str, float]:
+        return stems(tuple(words(self.title)))
+
+    @cached_property
+    def lead_stems(self) -> Mapping[str, float]:
+        return stems(tuple(self.tokens[:LEAD_WORDS]))
 
 
-def shingles(text: str, boilerplate: frozenset[str] = frozenset(),
-             k: int = SHINGLE_WORDS) -> frozenset[str]:
-    """The word k-shingles of ``text`` once the paragraphs (lines) whose fingerprint is in
+def shingles(text: str, boilerplate: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The word 3-shingles of ``text`` once the paragraphs (lines) whose fingerprint is in
     ``boilerplate`` are dropped."""
-    tokens = words("\n".join(remove_boilerplate(text.split("\n"), boilerplate)))
-    if len(tokens) < k:
-        return frozenset([" ".join(tokens)]) if tokens else frozenset()
-    return frozenset(" ".join(tokens[i:i + k]) for i in range(len(tokens) - k + 1))
+    return frozenset(shingle_list(_tokens(text, boilerplate)))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+    return overlap(a, b).jaccard
 
 
-def same_story(a: frozenset[str], b: frozenset[str],
-               threshold: float = FOLD_THRESHOLD) -> bool:
-    return len(a & b) >= MIN_SHARED and jaccard(a, b) >= threshold
+def _tokens(text: str, boilerplate: frozenset[str]) -> list[str]:
+    return words("\n".join(remove_boilerplate(text.split("\n"), boilerplate)))
+
+
+def same_story(a: _Prepared, b: _Prepared, threshold: float = FOLD_THRESHOLD) -> bool:
+    """Whether ``a`` and ``b`` report one event (the rules in the module's docstring)."""
+    shared = overlap(a.shingles, b.shingles)
+    enough_text = (shared.shared >= MIN_SHARED and len(a.shingles) >= MIN_SHINGLES
+                   and len(b.shingles) >= MIN_SHINGLES)
+    if enough_text and shared.coverage >= NEAR_COPY:
+        return True
+    apart = hours_apart(a.published, b.published)
+    if apart is not None and apart > MAX_HOURS_APART:
+        return False
+    in_a = passages(a.tokens, a.order, b.shingles)
+    in_b = passages(b.tokens, b.order, a.shingles)
+    if enough_text:
+        longest = max(in_a.longest, in_b.longest)
+        if longest < shared.shared * ONE_PASSAGE:
+            longest = 0  # many passages, none of them most of the overlap: all of it counts
+        beyond = shared.shared - longest
+        union = len(a.shingles) + len(b.shingles) - shared.shared - longest
+        if beyond >= MIN_SHARED and beyond / union >= threshold:
+            return True
+    if min(len(a.tokens), len(b.tokens)) < MIN_EVENT_TOKENS:
+        return False  # a feed summary's handful of names says too little about the event
+    in_title = min(headline_in_lead(a.title_stems, b.lead_stems),
+                   headline_in_lead(b.title_stems, a.lead_stems))
+    needed = EVENT_WORDS_NEEDED[min(in_title, len(EVENT_WORDS_NEEDED) - 1)]
+    needed *= 1 + (apart or 0.0) / TIME_SCALE_HOURS
+    return event_words(in_a.outside, in_b.outside) >= needed
+
+
+def event_words(a: Sequence[str], b: Sequence[str]) -> float:
+    """Rare words in common between two texts (words outside shared passages): the weighted
+    Jaccard of the whole texts plus half that of their leads, where an event's names sit."""
+    text = weighted_jaccard(rare_weights(a), rare_weights(b))
+    lead = weighted_jaccard(rare_weights(a[:LEAD_WORDS]), rare_weights(b[:LEAD_WORDS]))
+    return text + lead / 2
 
 
 def fold_groups(texts: Sequence[FoldText], *,
@@ -78,11 +164,22 @@ def fold_groups(texts: Sequence[FoldText], *,
 
     ``boilerplate``: per site, the paragraph fingerprints ingestion learned to be the
     site's boilerplate (``BoilerplateStore.known``). Without it two distinct articles
-    carrying the same long appeal could fold on the appeal alone.
+    carrying the same long appeal could look alike.
     """
     known = boilerplate or {}
-    sets = {t.key: shingles(t.text, known.get(t.site, frozenset())) for t in texts}
-    parent = {t.key: t.key for t in texts}
+    prepared = {t.key: _Prepared(_tokens(t.text, known.get(t.site, frozenset())),
+                                 t.published, t.title) for t in texts}
+    sets = {key: p.shingles for key, p in prepared.items()}
+    return union_stories(
+        [t.key for t in texts], (candidate_pairs(sets), event_pairs(prepared)),
+        lambda a, b: same_story(prepared[a], prepared[b], threshold))
+
+
+def union_stories(keys: Sequence[int], pair_sources: Iterable[Iterable[tuple[int, int]]],
+                  same: Callable[[int, int], bool]) -> list[list[int]]:
+    """Join the candidate pairs that ``same`` accepts into stories (union-find); groups keep
+    the order of ``keys``, and the first key of a story leads it."""
+    parent = {key: key for key in keys}
 
     def root(key: int) -> int:
         while parent[key] != key:
@@ -91,17 +188,35 @@ def fold_groups(texts: Sequence[FoldText], *,
         return key
 
     # The earlier (newer) article of a pair stays the root, so it leads its story.
-    position = {t.key: i for i, t in enumerate(texts)}
-    for a, b in candidate_pairs(sets):
-        ra, rb = sorted((root(a), root(b)), key=position.__getitem__)
-        # Already one story: comparing the pair changes nothing. A flood of near-copies (one
-        # release in hundreds of outlets) would otherwise compare every pair of them.
-        if ra != rb and same_story(sets[a], sets[b], threshold):
-            parent[rb] = ra
+    position = {key: i for i, key in enumerate(keys)}
+    for pairs in pair_sources:
+        for a, b in pairs:
+            ra, rb = sorted((root(a), root(b)), key=position.__getitem__)
+            # Already one story: comparing the pair changes nothing. A flood of near-copies
+            # (one release in hundreds of outlets) would otherwise compare every pair.
+            if ra != rb and same(a, b):
+                parent[rb] = ra
     groups: dict[int, list[int]] = {}
-    for t in texts:
-        groups.setdefault(root(t.key), []).append(t.key)
+    for key in keys:
+        groups.setdefault(root(key), []).append(key)
     return list(groups.values())
+
+
+def event_pairs(prepared: Mapping[int, _Prepared]) -> Iterator[tuple[int, int]]:
+    """The pairs ``(a, b)``, ``a < b``, where each one's lead carries at least
+    ``MIN_HEADLINE_WORDS`` rare words of the other's headline (both ways together), in
+    sorted order."""
+    postings: dict[str, list[int]] = {}
+    for key in sorted(prepared):
+        for stem in prepared[key].lead_stems:
+            postings.setdefault(stem, []).append(key)
+    shared: Counter[tuple[int, int]] = Counter()
+    for key in sorted(prepared):
+        for stem in prepared[key].title_stems:
+            others = postings.get(stem, ())
+            if len(others) <= MAX_POSTINGS:
+                shared.update((min(key, o), max(key, o)) for o in others if o != key)
+    yield from sorted(pair for pair, count in shared.items() if count >= MIN_HEADLINE_WORDS)
 
 
 def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> Iterator[tuple[int, int]]:
@@ -123,7 +238,10 @@ def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> Iterator[tuple[int, i
         hashes[key] = m
         lsh.insert(key, m)
     # LSH is symmetric (a shares a band with b exactly when b shares it with a), so each
-    # pair is met from its smaller key.
+    # pair is met from its smaller key; a key is taken out of the index once queried, so
+    # later queries only return keys still to come (a flood's buckets shrink as it goes).
     for key in sorted(hashes):
-        for other in sorted(o for o in lsh.query(hashes[key]) if o > key):
+        found = lsh.query(hashes[key])
+        lsh.remove(key)
+        for other in sorted(o for o in found if o > key):
             yield key, other

@@ -1,0 +1,52 @@
+"""Folding against the labelled same-event groups (tests/data/story-groups.json, the dev
+corpus and the seeds, labelled by reading them) and the hand-written hard cases
+(tests/data/folding-hard-cases.json). Untimed: speed is bench/bench_folding.py's job."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import pytest
+
+from tests.support.stories import HARD_CASES, Labelled, load, score
+from watcher.digest.folding import fold_groups
+
+PRECISION_FLOOR = 0.95
+RECALL_FLOOR = 0.90
+
+
+@cache
+def labelled() -> Labelled:
+    return load()
+
+
+@cache
+def folded() -> tuple[tuple[int, ...], ...]:
+    return tuple(tuple(g) for g in fold_groups(labelled().texts))
+
+
+def test_pairwise_precision_and_recall_meet_the_floors() -> None:
+    scores = score(labelled(), folded())
+    assert scores.true_positive >= 10  # the measure means something: enough pairs to find
+    assert scores.precision >= PRECISION_FLOOR, scores
+    assert scores.recall >= RECALL_FLOOR, scores
+
+
+def test_the_dev_corpus_alone_keeps_every_different_story_apart() -> None:
+    corpus = frozenset(k for k, n in labelled().names.items() if not n.startswith("case:"))
+    scores = score(labelled(), folded(), corpus)
+    assert scores.false_positive == 0, scores
+    assert scores.recall >= RECALL_FLOOR, scores
+
+
+CASES = json.loads(HARD_CASES.read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_hard_case(case: dict[str, object]) -> None:
+    members = {k for k, name in labelled().names.items()
+               if name.startswith(f"case:{case['name']}:")}
+    assert len(members) == 2
+    together = any(members <= set(g) for g in folded())
+    assert together == (case["expect"] == "fold"), case["reason"]
