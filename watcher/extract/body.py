@@ -116,17 +116,24 @@ class _Renderer:
         group = self._new_group()
         previous = ""
         for row in table.iter("row"):
-            cells = [clean_text("".join(cell.itertext())) for cell in row]
-            text = " ".join(c for c in cells if c)
+            cells = [lines for lines in map(_cell_lines, row) if lines]
+            # A layout table's one cell holding the story: each line break (<br>) in it
+            # ends a paragraph, as it does outside tables. In a row of several cells, a
+            # break inside a cell is only a space.
+            if len(cells) == 1:
+                lines = cells[0]
+            else:
+                lines = [(" ".join(text for cell in cells for text, _ in cell),
+                          sum(links for cell in cells for _, links in cell))]
+            text = "\n".join(line for line, _ in lines)
             # trafilatura repeats a <thead> row in some layouts; a row twice in a row is
             # never meant to be read twice.
             if not text or text == previous:
                 continue
             previous = text
-            refs = list(row.iter("ref"))
-            links = sum(len(clean_text("".join(r.itertext()))) for r in refs)
-            self.blocks.append(Block("row", text, min(links, len(text)), group,
-                                     tuple(r.get("target", "") for r in refs)))
+            targets = tuple(r.get("target", "") for r in row.iter("ref"))
+            for line, links in lines:
+                self.blocks.append(Block("row", line, links, group, targets))
 
     def _content(self, element: etree._Element, in_link: bool) -> None:
         self._add(element.text, in_link)
@@ -149,6 +156,41 @@ class _Renderer:
                     self._links.append(child.get("target", ""))
                 self._content(child, in_link or tag == "ref")
             self._add(child.tail, in_link)
+
+
+def _cell_lines(cell: etree._Element) -> list[tuple[str, int]]:
+    """A table cell's lines, split where the page had a line break (trafilatura keeps it as
+    ``lb``, or makes the text after it a ``p``): each line's text and how many of its
+    characters sat inside links."""
+    lines: list[tuple[list[str], list[int]]] = [([], [0])]
+
+    def add(text: str | None, in_link: bool) -> None:
+        if text:
+            lines[-1][0].append(text)
+            if in_link:
+                lines[-1][1][0] += len(clean_text(text))
+
+    def walk(node: etree._Element, in_link: bool) -> None:
+        add(node.text, in_link)
+        for child in node:
+            if child.tag == "lb":
+                lines.append(([], [0]))
+            elif child.tag in _KINDS or child.tag == "list":
+                # trafilatura turns the text after a <br> in a cell into a <p> of its own
+                lines.append(([], [0]))
+                walk(child, in_link)
+                lines.append(([], [0]))
+            else:
+                walk(child, in_link or child.tag == "ref")
+            add(child.tail, in_link)
+
+    walk(cell, False)
+    out = []
+    for parts, (link_chars,) in lines:
+        text = clean_text("".join(parts))
+        if text:
+            out.append((text, min(link_chars, len(text))))
+    return out
 
 
 def render_blocks(body: etree._Element) -> list[Block]:
