@@ -72,13 +72,14 @@ def service(cfg: Config, store: Store, client: httpx.AsyncClient,
 
 
 def add_article(store: Store, number_hint: int, title: str, body: str, *, when: datetime,
-                site: str = "example.org", source: str = "page") -> StoredArticle:
+                site: str = "example.org", source: str = "page",
+                rules: RuleSet | None = None) -> StoredArticle:
     article = Article(
         url=f"https://{site}/a/{number_hint}", canonical_url=f"https://{site}/a/{number_hint}",
         feed=site.split(".")[0], site=site, title=title, description="",
         paragraphs=tuple(body.split("\n")), fetched=when, published=when - timedelta(minutes=5),
         text_source=source)  # type: ignore[arg-type]
-    found = RULES.match(article)
+    found = (rules or RULES).match(article)
     stored = store.store_article(article, found, entry_row_id=None, write_file=False, now=when)
     assert stored is not None
     return stored

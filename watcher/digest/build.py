@@ -20,6 +20,7 @@ from watcher.digest.model import (
     FeedNotice,
     Version,
 )
+from watcher.digest.recheck import drop_boilerplate_matches
 from watcher.rules.snippet import Snippet, best_snippet, snippet
 from watcher.textsafe import flatten, one_line
 from watcher.types import Article, Hit
@@ -45,10 +46,14 @@ def build_digest(spec: BuildSpec, candidates: Sequence[Candidate], *,
     """Fold candidates into stories, group by first rule, newest first.
 
     ``boilerplate``: per site, the paragraph fingerprints ingestion learned as the site's
-    boilerplate (``BoilerplateStore.known``); folding ignores those paragraphs.
+    boilerplate (``BoilerplateStore.known``) by now; folding ignores those paragraphs, and a
+    candidate whose every hit lies in them is left out and counted (``digest.recheck``).
     """
     rank = {name: i for i, name in enumerate(spec.rule_order)}
     wanted = [c for c in candidates if any(r in rank for r in c.rules)]
+    dropped = 0
+    if boilerplate is not None:
+        wanted, dropped = drop_boilerplate_matches(wanted, boilerplate)
     # Newest first; the article number breaks ties so the order is deterministic.
     wanted.sort(key=lambda c: (c.when, c.number), reverse=True)
     groups = fold_groups([_fold_text(c) for c in wanted], boilerplate=boilerplate,
@@ -63,7 +68,7 @@ def build_digest(spec: BuildSpec, candidates: Sequence[Candidate], *,
     return Digest(kind=spec.kind, name=spec.name, timezone=spec.timezone,
                   generated=spec.until, since=spec.since, sections=tuple(sections),
                   notices=tuple(FeedNotice(one_line(n.feed), one_line(n.message))
-                                for n in notices), more=more)
+                                for n in notices), more=more, dropped=dropped)
 
 
 def _fold_text(c: Candidate) -> FoldText:

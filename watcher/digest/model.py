@@ -65,6 +65,7 @@ class Digest:
     sections: tuple[DigestSection, ...]
     notices: tuple[FeedNotice, ...] = ()
     more: int = 0  # alerts: further matches in the throttle window, counted not listed
+    dropped: int = 0  # digests: candidates left out, resting only on boilerplate (recheck.py)
 
     @property
     def item_count(self) -> int:
@@ -89,7 +90,7 @@ def digest_to_json(digest: Digest) -> dict[str, Any]:
     return {
         "kind": digest.kind, "name": digest.name, "timezone": digest.timezone,
         "generated": digest.generated.isoformat(), "since": digest.since.isoformat(),
-        "more": digest.more,
+        "more": digest.more, "dropped": digest.dropped,
         "notices": [[n.feed, n.message] for n in digest.notices],
         "sections": [{"rule": s.rule, "items": [_item_to_json(i) for i in s.items]}
                      for s in digest.sections],
@@ -114,6 +115,7 @@ def digest_from_json(data: dict[str, Any]) -> Digest:
     return Digest(
         kind=data["kind"], name=data["name"], timezone=data["timezone"],
         generated=_dt(data["generated"]), since=_dt(data["since"]), more=int(data["more"]),
+        dropped=int(data.get("dropped", 0)),
         notices=tuple(FeedNotice(f, m) for f, m in data["notices"]),
         sections=tuple(DigestSection(s["rule"], tuple(_item_from_json(i) for i in s["items"]))
                        for s in data["sections"]),

@@ -32,6 +32,7 @@ from watcher.digest.present import (
     version_meta,
 )
 from watcher.digest.slack import render_slack
+from watcher.digest.recheck import dropped_note
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def render_text(digest: Digest, omitted: list[Omission] | None = None) -> str:
     lines = [subject(digest), f"Up to {local_time(digest.generated, tz)}", ""]
     if digest.more:
         lines += [f"{plural(digest.more, 'further match')} in this window, not listed.", ""]
+    if digest.dropped:
+        lines += [dropped_note(digest.dropped), ""]
     for section in digest.sections:
         lines.append(f"== {section.rule} ({plural(len(section.items), 'article')}) ==")
         lines.append("")
@@ -91,7 +94,7 @@ def _environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["local_time"] = local_time
     env.globals.update(safe_url=safe_url, legacy_also=legacy_also, plural=plural,
-                       shown_versions=shown_versions)
+                       shown_versions=shown_versions, dropped_note=dropped_note)
     return env
 
 

@@ -30,6 +30,7 @@ from watcher.digest.present import (
     subject,
     version_meta,
 )
+from watcher.digest.recheck import dropped_note
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -119,6 +120,8 @@ def content_blocks(digest: Digest, omitted: list[Omission] | None = None) -> lis
     if digest.more:
         blocks.append(_section(mrkdwn_escape(
             f"{plural(digest.more, 'further match')} in this window, not listed.")))
+    if digest.dropped:
+        blocks.append(_section(mrkdwn_escape(dropped_note(digest.dropped))))
     for section in digest.sections:
         blocks.append({"type": "divider"})
         head = f"*{mrkdwn_escape(section.rule)}* ({plural(len(section.items), 'article')})"
