@@ -51,7 +51,7 @@ MIN_SHARED = 12  # shingles two articles must share to fold on shared text
 # Rule 2: when one passage holds this share of the shared shingles, the overlap is that
 # passage, and it is taken out before the Jaccard is computed.
 ONE_PASSAGE = 0.5
-NEAR_COPY = 0.5  # share of the smaller article covered by shared text: a copy
+NEAR_COPY = 0.6  # share of the smaller article covered by shared text: a copy
 MAX_HOURS_APART = 72.0
 # Rule 3: the rare words in common outside shared passages (``event_words``) an event
 # needs, by how many rare headline words each one's lead carries of the other's (the fewer
