@@ -60,8 +60,8 @@ def rarity(word: str) -> float:
     """How much sharing ``word`` says: 0 for common English words, up to ``RARE_CEILING``."""
     if len(word) < 2:
         return 0.0
-    # Imported here: wordfreq loads its English table (a fifth of a second) on first use,
-    # which only building a digest should pay.
+    # Imported here: wordfreq and its English table would otherwise load at every
+    # command's start-up; only building a digest needs them.
     from wordfreq import zipf_frequency
 
     return max(0.0, COMMON_ZIPF - zipf_frequency(word, "en"))
