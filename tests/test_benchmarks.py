@@ -51,4 +51,4 @@ def test_extraction_benchmark_runs_on_the_corpus() -> None:
 def test_folding_benchmark_scores_the_labels_and_times_a_small_flood() -> None:
     out = _run("bench_folding.py", "--copies", "40", "--repeat", "1")
     assert "evidence (issue 15)   all" in out and "shingles only         all" in out
-    assert "evidence / shingles only:" in out
+    assert "CPU  evidence / shingles only:" in out
