@@ -1,6 +1,7 @@
 """Matches resting only on boilerplate learned after they were recorded (issue 15 item 4):
-the digest checks each candidate's hits again against the boilerplate known when it is built,
-leaves out those with no hit elsewhere, and says how many."""
+the digest checks each candidate's hits again, rule by rule, against the boilerplate known
+when it is built, takes off the rules that rest on it, leaves out articles with no rule
+left, and says how many matches went."""
 
 from __future__ import annotations
 
@@ -10,36 +11,55 @@ from dataclasses import replace
 from tests.digest.fixtures import candidate
 from tests.digest.test_build import SPEC
 from watcher.digest import build_digest, digest_from_json, digest_to_json, render_all
-from watcher.digest.recheck import drop_boilerplate_matches, dropped_note, rests_on_boilerplate
+from watcher.digest.recheck import (
+    body_spans,
+    drop_boilerplate_matches,
+    dropped_note,
+    recheck,
+    rests_on_boilerplate,
+)
 from watcher.extract.boilerplate import fingerprints
 
 APPEAL = ("Your support helps us to tell the story. Donate to keep our independent "
           "journalism free for everyone.")
 STORY = "Wagner fighters crossed into Belarus overnight, the ministry said."
+BODY = f"{STORY}\n{APPEAL}"
 KNOWN = fingerprints([APPEAL])
 
 
-def test_hits_only_in_a_known_boilerplate_paragraph_rest_on_it() -> None:
-    only_appeal = candidate(1, "Belarus border", f"{STORY}\n{APPEAL}", terms=("Donate",))
-    assert rests_on_boilerplate(only_appeal, KNOWN)
-    assert not rests_on_boilerplate(only_appeal, frozenset())  # not learned (yet): kept
+def test_hits_only_in_a_known_boilerplate_line_rest_on_it() -> None:
+    only_appeal = candidate(1, "Belarus border", BODY, terms=("Donate",))
+    assert rests_on_boilerplate(only_appeal.hits, body_spans(BODY), KNOWN)
+    assert not rests_on_boilerplate(only_appeal.hits, body_spans(BODY), frozenset())
+    assert recheck(only_appeal, KNOWN) == (None, 1)
+    assert recheck(only_appeal, frozenset()) == (only_appeal, 0)  # not learned (yet): kept
 
 
-def test_one_hit_outside_the_boilerplate_keeps_the_candidate() -> None:
-    both = candidate(1, "Belarus border", f"{STORY}\n{APPEAL}", terms=("Donate", "Wagner"))
-    in_title = candidate(2, "Donate now", f"{STORY}\n{APPEAL}", terms=("Donate",))
-    assert not rests_on_boilerplate(both, KNOWN)
-    assert not rests_on_boilerplate(in_title, KNOWN)  # the title hit is its own
+def test_a_hit_outside_the_boilerplate_keeps_the_match() -> None:
+    both = candidate(1, "Belarus border", BODY, terms=("Donate", "Wagner"))
+    in_title = candidate(2, "Donate now", BODY, terms=("Donate",))
+    assert recheck(both, KNOWN) == (both, 0)
+    assert recheck(in_title, KNOWN) == (in_title, 0)  # the title hit is the article's own
 
 
-def test_stale_offsets_never_drop_a_candidate() -> None:
-    stale = candidate(1, "Belarus border", f"{STORY}\n{APPEAL}", terms=("Donate",))
-    assert not rests_on_boilerplate(replace(stale, body=STORY), KNOWN)
+def test_stale_offsets_never_drop_a_match() -> None:
+    stale = candidate(1, "Belarus border", BODY, terms=("Donate",))
+    moved = replace(stale, body=STORY)
+    assert recheck(moved, KNOWN) == (moved, 0)
+
+
+def test_only_the_rule_resting_on_boilerplate_is_taken_off() -> None:
+    c = candidate(1, "Belarus border", BODY, rules=("a", "b"), terms=("Donate", "Wagner"),
+                  rule_terms={"a": ("Donate",), "b": ("Wagner",)})
+    checked, gone = recheck(c, KNOWN)
+    assert gone == 1 and checked is not None
+    assert checked.rules == ("b",) and [r for r, _ in checked.rule_hits] == ["b"]
+    assert [term for *_, term in checked.hits] == ["Wagner"]
 
 
 def test_the_digest_leaves_them_out_and_says_how_many() -> None:
-    candidates = [candidate(1, "Belarus border", f"{STORY}\n{APPEAL}", terms=("Donate",),
-                            rules=("a",), site="independent.co.uk"),
+    candidates = [candidate(1, "Belarus border", BODY, terms=("Donate",), rules=("a",),
+                            site="independent.co.uk"),
                   candidate(2, "Prague speech", f"{APPEAL}\nThe MI6 chief spoke.",
                             terms=("MI6",), rules=("a",), site="independent.co.uk", hour=4)]
     kept, dropped = drop_boilerplate_matches(candidates, {"independent.co.uk": KNOWN})

@@ -31,8 +31,8 @@ from watcher.digest.present import (
     subject,
     version_meta,
 )
-from watcher.digest.slack import render_slack
 from watcher.digest.recheck import dropped_note
+from watcher.digest.slack import render_slack
 
 
 @dataclass(frozen=True)
