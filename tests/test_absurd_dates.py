@@ -18,13 +18,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.data import corpus_page
+from tests.support.data import FLORIDA_TODAY, corpus_page
 from tests.support.servers import LocalHTTPServer
 from watcher.cli import main
 from watcher.config import load_config
 from watcher.store import Store
-
-FLORIDA_TODAY = "c81e134ed49902bcf69b551426b4a346c5a77ae993cac8bda68b5541a664ef4c"
 
 
 def year_one_page(title: str, paragraphs: list[str], *, publisher: str, site: str,
@@ -165,6 +163,13 @@ digests:
     # Nothing plausible anywhere: the fetch time.
     nodate = rows[nodate_path]
     assert nodate.published == nodate.fetched and started <= nodate.fetched <= finished
+    # The index records which source won, and the outlet by the name its pages give it.
+    assert {path: (a.published_source, a.site_name) for path, a in rows.items()} == {
+        florida_path: ("url", "Florida Today"), usa_path: ("feed", "USA Today"),
+        detroit_path: ("htmldate", "The Detroit News"), nodate_path: ("fetched", "Florida Today")}
+    assert main(["rules", "test", "Rockledge", "--explain", "--config", str(config)]) == 0
+    assert "dated 2019-11-20 00:00 UTC from: url; outlet: Florida Today" in \
+        capsys.readouterr().out
 
     assert main(["digest", "preview", "--config", str(config)]) == 0
     preview = capsys.readouterr().out
@@ -178,6 +183,10 @@ digests:
         assert f"* {title}" in preview
         item = preview.split(f"* {title}", 1)[1].split("\n\n", 1)[0]
         assert shown in item, (title, item)
+    # The real Florida Today page names its outlet (og:site_name "floridatoday" spelled
+    # "Florida Today" by its JSON-LD publisher): the item shows that, not the host.
+    florida_item = preview.split(f"* {florida_title}", 1)[1].split("\n\n", 1)[0]
+    assert "\n  Florida Today · Wed 20 Nov 2019 00:00 GMT" in florida_item
     # Newest first: the fetch-dated article leads, the others in date order.
     order = [preview.index(t) for t in ("County approves", "HS Roundup", "Impeachment",
                                         "Downtown streets")]
@@ -195,4 +204,7 @@ digests:
                   "Downtown streets close for the tree lighting", "County approves road repairs"):
         assert title in text and html.escape(title) in page
     assert "Wed 20 Nov 2019 00:00 GMT" in text and "Wed 20 Nov 2019 00:00 GMT" in page
+    assert "Florida Today · Wed 20 Nov 2019 00:00 GMT" in text
+    assert "Florida Today · Wed 20 Nov 2019 00:00 GMT" in page
+    assert "127.0.0.1 ·" not in text  # every page named its outlet
     assert "0001" not in text

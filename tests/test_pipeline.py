@@ -10,6 +10,7 @@ from watcher.pipeline import (
     entry_key,
     failure_outcome,
     feed_text,
+    outlet_name,
     success_outcome,
 )
 from watcher.types import ExtractedPage, FeedEntry, HttpResult, ParsedFeed, Redirect
@@ -77,3 +78,38 @@ def test_page_metadata_wins_and_a_missing_page_falls_back_to_the_feed() -> None:
     assert fallback.text_source == "feed"
     assert (fallback.title, fallback.paragraphs) == (
         "Feed title", ("First paragraph.", "Second paragraph."))
+
+
+def test_the_outlet_is_the_pages_name_else_its_own_feeds_title_else_the_host() -> None:
+    named = ExtractedPage(title="t", description="", paragraphs=("Body.",),
+                          site_name="Daily\nPlanet")
+    unnamed = ExtractedPage(title="t", description="", paragraphs=("Body.",))
+    article_url = "https://news.planet.example/2026/storm"
+    own_feed = "https://feeds.planet.example/world.rss"
+    assert outlet_name(named, "Planet: World", own_feed, article_url) == "Daily Planet"
+    assert outlet_name(unnamed, "Planet: World", own_feed, article_url) == "Planet: World"
+    assert outlet_name(None, "Planet: World", own_feed, article_url) == "Planet: World"
+    # an aggregator's feed titles the aggregator, not the outlet it links to
+    aggregator = "https://news.aggregator.example/rss?q=storm"
+    assert outlet_name(unnamed, "Storm - Aggregator", aggregator, article_url) == \
+        "news.planet.example"
+    # no name at all, or a "name" that is a paragraph: the host
+    assert outlet_name(unnamed, "", own_feed, article_url) == "news.planet.example"
+    rambling = ExtractedPage(title="t", description="", paragraphs=("Body.",),
+                             site_name="word " * 40)
+    assert outlet_name(rambling, "", "", article_url) == "news.planet.example"
+
+
+def test_the_article_records_its_date_source_and_outlet() -> None:
+    page = ExtractedPage(title="Page title", description="", paragraphs=("Body.",),
+                         site_name="Example News")
+    article = build_article(entry=ENTRY, feed="f", page=page, paragraphs=("Body.",),
+                            final_url="https://www.example.org/a", canonical="c",
+                            text_source="page", language="en", now=NOW,
+                            feed_title="Example: all", feed_url="https://example.org/rss")
+    assert (article.published_source, article.site_name) == ("feed", "Example News")
+    fallback = build_article(entry=ENTRY, feed="f", page=None, paragraphs=None,
+                             final_url="https://www.example.org/a", canonical="c",
+                             text_source="page", language=None, now=NOW,
+                             feed_title="Example: all", feed_url="https://example.org/rss")
+    assert fallback.site_name == "Example: all" and fallback.outlet == "Example: all"

@@ -29,11 +29,13 @@ from watcher.extract import (
     paragraph_fingerprint,
     remove_boilerplate,
 )
+from watcher.extract.cleanup import site_key
 from watcher.feeds import parse_feed
 from watcher.fetch import Fetcher, parse_max_age, redirect_kind
 from watcher.lifecycle import FeedState, PollOutcome, advance, initial_state
 from watcher.rules import RuleSet
 from watcher.store import PendingEntry, Store
+from watcher.textsafe import one_line
 from watcher.types import (
     Article,
     ExtractedPage,
@@ -100,11 +102,29 @@ def _page_claims(page: ExtractedPage | None) -> tuple[DateClaim, ...]:
     return page.dates
 
 
+MAX_OUTLET_NAME = 100  # characters; a longer "name" is a sentence or a list, not an outlet
+
+
+def outlet_name(page: ExtractedPage | None, feed_title: str, feed_url: str,
+                article_url: str) -> str:
+    """What a reader calls the article's outlet: the name the page gives its site, else the
+    feed's title when the feed is that site's own (an aggregator's or a planet's title names
+    the aggregator, not the outlet), else the host."""
+    own_feed = bool(feed_url) and site_key(feed_url) == site_key(article_url)
+    for name in (page.site_name if page else "", feed_title if own_feed else ""):
+        shown = one_line(name)
+        if 0 < len(shown) <= MAX_OUTLET_NAME:
+            return shown
+    return site_of(article_url)
+
+
 def build_article(*, entry: FeedEntry, feed: str, page: ExtractedPage | None,
                   paragraphs: tuple[str, ...] | None, final_url: str, canonical: str,
-                  text_source: TextSource, language: str | None, now: datetime) -> Article:
+                  text_source: TextSource, language: str | None, now: datetime,
+                  feed_title: str = "", feed_url: str = "") -> Article:
     """The article as matched and stored: page metadata first, the feed's where missing;
-    the publication time is the best plausible date claimed (watcher/dates.py)."""
+    the publication time is the best plausible date claimed (watcher/dates.py), the outlet
+    named as ``outlet_name`` decides."""
     claims = [*_page_claims(page),
               *([DateClaim("feed", entry.published)] if entry.published else []),
               *([DateClaim("url", found)] if (found := url_date(final_url)) else [])]
@@ -122,7 +142,8 @@ def build_article(*, entry: FeedEntry, feed: str, page: ExtractedPage | None,
         url=final_url, canonical_url=canonical, feed=feed, site=site_of(final_url),
         title=title.strip() or final_url, description=description, paragraphs=body,
         fetched=now, published=published, author=author, language=language,
-        text_source=text_source, entry_id=entry.entry_id, published_source=published_source)
+        text_source=text_source, entry_id=entry.entry_id, published_source=published_source,
+        site_name=outlet_name(page, feed_title, feed_url, final_url))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +192,9 @@ class Pipeline:
         outcome, new = await self._poll_feed(feed, state)
         # A StoreError (disk full) propagates from here without advancing the feed's state,
         # so the next poll retries the same work.
-        stored = await self._process_pending(feed)
+        # The feed's title as just parsed: a new feed's state has none before this poll ends.
+        polled = replace(state, title=outcome.title or state.title)
+        stored = await self._process_pending(feed, polled)
         counts = Counter(m.rule for s in stored for m in s.matches)
         outcome = replace(outcome, new_entries=new, stored=len(stored),
                           matched=sum(1 for s in stored if s.matches))
@@ -212,7 +235,8 @@ class Pipeline:
         new = self.store.register_entries(feed.name, found, self.clock())
         return success_outcome(result, parsed), new
 
-    async def _process_pending(self, feed: FeedConfig) -> list[StoredArticle]:
+    async def _process_pending(self, feed: FeedConfig, polled: FeedState
+                               ) -> list[StoredArticle]:
         pending = self.store.pending_entries(feed.name)
         gate = asyncio.Semaphore(ENTRIES_IN_PARALLEL)
 
@@ -220,7 +244,7 @@ class Pipeline:
             async with gate:
                 if self.stopping.is_set():
                     return None  # stays pending; the next run picks it up
-                return await self._process_entry(feed, item)
+                return await self._process_entry(feed, item, polled)
 
         results = await asyncio.gather(*(one(item) for item in pending),
                                        return_exceptions=True)
@@ -235,7 +259,8 @@ class Pipeline:
                 stored.append(result)
         return stored
 
-    async def _process_entry(self, feed: FeedConfig, item: PendingEntry) -> StoredArticle | None:
+    async def _process_entry(self, feed: FeedConfig, item: PendingEntry,
+                             polled: FeedState) -> StoredArticle | None:
         self.store.begin_attempt(item.row_id)
         entry = item.entry
         final_url, canonical = entry.url, item.canonical_url
@@ -262,7 +287,8 @@ class Pipeline:
         language = page.language if page and page.language else None
         article = build_article(entry=entry, feed=feed.name, page=page, paragraphs=paragraphs,
                                 final_url=final_url, canonical=canonical, text_source=source,
-                                language=language, now=now)
+                                language=language, now=now, feed_title=polled.title,
+                                feed_url=polled.url)
         if article.language is None:
             article = replace(article, language=detect_language(
                 f"{article.title}\n{article.description}\n{article.body}"))

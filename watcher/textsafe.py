@@ -47,6 +47,7 @@ def storable(article: Article) -> Article:
     return replace(
         article, url=encodable(article.url), canonical_url=encodable(article.canonical_url),
         feed=encodable(article.feed), site=encodable(article.site),
+        site_name=encodable(article.site_name),
         title=encodable(article.title), description=encodable(article.description),
         paragraphs=tuple(encodable(p) for p in article.paragraphs),
         author=encodable(article.author),

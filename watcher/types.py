@@ -83,6 +83,7 @@ class ExtractedPage:
     language: str | None = None  # ISO 639-1, e.g. "en"
     paywall: bool = False  # the page carries paywall/subscriber-only markers
     dates: tuple[DateClaim, ...] = ()  # every date the page claims, for build_article
+    site_name: str = ""  # what the site calls itself (og:site_name, JSON-LD publisher)
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,16 @@ class Article:
     language: str | None = None
     text_source: TextSource = "page"
     entry_id: str = ""
-    # Which claim ``published`` is (watcher/dates.py); "" when not decided here (read back
-    # from the index, which has no column for it yet).
+    # Which claim ``published`` is (watcher/dates.py); "" when not known (an article stored
+    # before the index kept it).
     published_source: DateSource | Literal[""] = ""
+    # The outlet by its own name (pipeline.outlet_name); "" when not known (stored before
+    # the index kept it): ``outlet`` is then the host.
+    site_name: str = ""
+
+    @property
+    def outlet(self) -> str:
+        return self.site_name or self.site
 
     @property
     def body(self) -> str:
@@ -189,6 +197,12 @@ class Candidate:
     # The same hits per rule, so an item shows the sentence of the rule it is listed under;
     # empty when the reader did not keep them apart (then ``hits`` serves every rule).
     rule_hits: tuple[tuple[str, tuple[tuple[str, int, int, str], ...]], ...] = ()
+    site_name: str = ""  # the outlet's own name; "" for rows stored before it was kept
+
+    @property
+    def outlet(self) -> str:
+        """The outlet as a reader knows it: its own name, else its host."""
+        return self.site_name or self.site
 
     def hits_of(self, rule: str) -> tuple[tuple[str, int, int, str], ...]:
         for name, hits in self.rule_hits:

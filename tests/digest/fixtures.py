@@ -11,6 +11,8 @@ from watcher.digest import BuildSpec, Candidate, Digest, FeedNotice, build_diges
 CORPUS = CORPUS_DIR / "ground-truth.json"
 
 HOSTILE_TITLE = 'Spy chief <script>alert(1)</script> <!channel> <https://evil.example|bank>\r\nBcc: victim@example.org'  # noqa: E501
+# A page names its site as it likes: markup and mentions in og:site_name stay text.
+HOSTILE_SITE_NAME = "Evil <b>News</b> *Daily* <!here> & Co\r\nBcc: x@example.org"
 HOSTILE_BODY = ("Officials met on Monday. The MI6 chief said <b>defectors</b> & <!here> are "
                 "welcome\r\nBcc: x@example.org. Nothing else happened.")
 
@@ -29,8 +31,10 @@ def hits_for(text: str, field: str, *terms: str) -> tuple[tuple[str, int, int, s
 def candidate(number: int, title: str, body: str, *, site: str = "example.org",
               rules: tuple[str, ...] = ("mi6-defection",), terms: tuple[str, ...] = ("MI6",),
               hour: int = 5, text_source: str = "page", description: str = "",
-              rule_terms: dict[str, tuple[str, ...]] | None = None) -> Candidate:
-    """``rule_terms``: which of the terms each rule matched (all rules: ``terms``)."""
+              rule_terms: dict[str, tuple[str, ...]] | None = None,
+              site_name: str = "") -> Candidate:
+    """``rule_terms``: which of the terms each rule matched (all rules: ``terms``);
+    ``site_name``: the outlet's own name ("": a row stored before names were kept)."""
     def found(*words: str) -> tuple[tuple[str, int, int, str], ...]:
         return hits_for(body, "body", *words) + hits_for(title, "title", *words)
 
@@ -40,7 +44,8 @@ def candidate(number: int, title: str, body: str, *, site: str = "example.org",
         fetched=datetime(2023, 7, 20, hour, 5, tzinfo=UTC), text_source=text_source,  # type: ignore[arg-type]
         description=description, body=body, rules=rules,
         hits=found(*terms),
-        rule_hits=tuple((rule, found(*words)) for rule, words in (rule_terms or {}).items()))
+        rule_hits=tuple((rule, found(*words)) for rule, words in (rule_terms or {}).items()),
+        site_name=site_name)
 
 
 def seed_candidates() -> list[Candidate]:
@@ -50,6 +55,7 @@ def seed_candidates() -> list[Candidate]:
         lines = path.read_text(encoding="utf-8").split("\n")
         body = "\n".join(lines[2:])
         out.append(candidate(number, lines[0], body, site="independent.co.uk",
+                             site_name="The Independent",
                              description=lines[1], rules=("mi6-defection", "wagner"),
                              terms=("MI6", "Prigozhin", "door is always open"),
                              rule_terms={"mi6-defection": ("MI6", "door is always open"),
@@ -66,8 +72,9 @@ def fixed_candidates() -> list[Candidate]:
     return [
         *seed_candidates(),
         candidate(7, HOSTILE_TITLE, HOSTILE_BODY, site="hostile.example",
+                  site_name=HOSTILE_SITE_NAME,
                   terms=("MI6", "defectors"), hour=2, text_source="partial"),
-        candidate(8, "Wagner convoy reaches Belarus", wire, site="apnews.com",
+        candidate(8, "Wagner convoy reaches Belarus", wire, site="apnews.com", site_name="AP News",
                   rules=("wagner",), terms=("Wagner", "Prigozhin"), hour=1),
         candidate(9, "Wagner convoy reaches Belarus, Minsk says", wire, site="reuters.com",
                   rules=("wagner",), terms=("Wagner", "Prigozhin"), hour=0),

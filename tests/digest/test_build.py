@@ -51,6 +51,25 @@ def test_wire_copy_on_two_outlets_is_one_item_with_also() -> None:
     assert wire.also == ("reuters.com",) and wire.folded == (9,)
 
 
+def test_items_and_versions_name_their_outlet_else_show_its_host() -> None:
+    wire = ("Wagner fighters have arrived in Belarus, the defence ministry in Minsk said. "
+            "Columns of vehicles crossed the border overnight, according to witnesses.")
+    story = [candidate(1, "Convoy reaches Belarus", wire, site="apnews.com",
+                       site_name="AP News", hour=3),
+             # one site naming itself two ways is still one outlet: an update, not "also"
+             candidate(2, "Convoy reaches Belarus (update)", wire, site="apnews.com",
+                       site_name="The Associated Press", hour=2),
+             candidate(3, "Convoy in Belarus", wire, site="reuters.com", hour=1),
+             candidate(4, "Convoy arrives", wire, site="floridatoday.com",
+                       site_name="Florida Today", hour=0)]
+    (item,) = [i for s in build_digest(SPEC, [replace(c, rules=("a",)) for c in story]).sections
+               for i in s.items]
+    assert item.outlet == "AP News" and item.versions == 1
+    assert [v.outlet for v in item.others] == ["The Associated Press", "reuters.com",
+                                               "Florida Today"]
+    assert item.also == ("reuters.com", "Florida Today")
+
+
 def test_hit_sentence_highlights_terms_and_partial_is_flagged() -> None:
     items = {i.number: i for s in fixed_digest().sections for i in s.items}
     hostile = items[7]

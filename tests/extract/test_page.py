@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.data import corpus_page, ground_truth
+from tests.support.data import FLORIDA_TODAY, corpus_page, ground_truth
 from tests.support.newsroom import article_html, read_seed
 from watcher.errors import ExtractError
 from watcher.extract import extract_page
@@ -106,6 +106,36 @@ def test_title_from_title_tag_without_site_suffix() -> None:
             b'<meta property="og:site_name" content="Daily Planet"></head><body><article>'
             + EN_BODY.encode() + b"</article></body></html>")
     assert extract_page(html, "https://planet.example/x").title == "Storm hits coast"
+
+
+def site_named(meta: str, publisher: str | None) -> str:
+    ld = (b'<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Storm", '
+          b'"publisher": {"@type": "Organization", "name": "' + publisher.encode() + b'"}}'
+          b"</script>") if publisher is not None else b""
+    html = (b"<html><head><title>Storm hits coast</title>" + meta.encode() + ld
+            + b"</head><body><article>" + EN_BODY.encode() + b"</article></body></html>")
+    return extract_page(html, "https://planet.example/x").site_name
+
+
+def test_the_site_names_itself_in_its_metadata() -> None:
+    og = '<meta property="og:site_name" content="{}">'
+    assert site_named(og.format("Daily Planet"), None) == "Daily Planet"
+    assert site_named('<meta name="application-name" content="Planet">', None) == "Planet"
+    assert site_named("", "Daily Planet") == "Daily Planet"  # JSON-LD publisher alone
+    # a slug gives way to the same name spelled for people (the Gannett sites' pages) ...
+    assert site_named(og.format("floridatoday"), "Florida Today") == "Florida Today"
+    assert site_named(og.format("detroitnews"), "The Detroit News") == "The Detroit News"
+    # ... but a publisher of another name (the parent company) never replaces the site's
+    assert site_named(og.format("Daily Planet"), "Galaxy Communications") == "Daily Planet"
+    assert site_named(og.format("planet"), "Galaxy Communications") == "planet"
+    assert site_named(og.format("https://www.newsnation.in"), None) == ""  # a real page's
+    assert site_named("", None) == ""
+
+
+def test_the_florida_today_page_is_named_florida_today() -> None:
+    # og:site_name "floridatoday", JSON-LD publisher "Florida Today" (tests/data/corpus)
+    page = extract_page(corpus_page(FLORIDA_TODAY), "https://www.floridatoday.com/story/x/")
+    assert page.site_name == "Florida Today"
 
 
 def test_windows_1252_page_without_mojibake() -> None:

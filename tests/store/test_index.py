@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,6 +71,27 @@ def test_store_numbers_writes_and_dedupes(store: Store, tmp_path: Path) -> None:
     assert again is not None and again.matches == (RuleMatch("mi6", hits),)
     assert again.article.paragraphs == article.paragraphs
     assert store.integrity_ok()
+
+
+def test_the_date_source_and_outlet_name_round_trip(store: Store) -> None:
+    named = replace(seed_article("004_f3f2e1a6f771f557.txt", "https://example.org/named"),
+                    published=NOW - timedelta(hours=3), published_source="json-ld",
+                    site_name="The Independent")
+    unnamed = seed_article("004_f3f2e1a6f771f557.txt", "https://example.org/unnamed")
+    for number, article in enumerate((named, unnamed), start=1):
+        assert store.store_article(article, [RuleMatch("mi6", (Hit("title", 0, 3, "MI6"),))],
+                                   entry_row_id=None, write_file=False, now=NOW) is not None
+        again = store.get_article(number)
+        assert again is not None and again.article == article
+    assert named.outlet == "The Independent" and unnamed.outlet == "independent.co.uk"
+    recent = {s.article.url: s.article for s in store.recent_articles(NOW - timedelta(days=1))}
+    assert recent["https://example.org/named"].published_source == "json-ld"
+    assert recent["https://example.org/unnamed"].published_source == ""
+    found = {c.url: c for c in store.outbox.candidates(NOW - timedelta(days=1), NOW, ["mi6"])}
+    assert found["https://example.org/named"].outlet == "The Independent"
+    # no name recorded (as in rows stored before revision 0002): the host
+    assert found["https://example.org/unnamed"].site_name == ""
+    assert found["https://example.org/unnamed"].outlet == "independent.co.uk"
 
 
 def test_a_match_stores_the_first_places_of_each_term(store: Store) -> None:

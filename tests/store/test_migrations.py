@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from watcher.store import Store
 from watcher.store.db import upgrade_index
 from watcher.store.engine import create_index_engine
 from watcher.store.migrate import BASELINE, PACKAGED, Migrations
+from watcher.store.schema import articles, matches
 from watcher.types import Article, Hit, RuleMatch
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
@@ -78,17 +80,74 @@ def test_an_index_made_before_migrations_is_recognised_and_keeps_everything(
     with Store.at(f"sqlite:///{path}", tmp_path / "articles") as store:
         assert_legacy_rows_kept(store)
         assert PACKAGED.status(store.engine).current == PACKAGED.head()
-        # the baseline is the old schema exactly: nothing differs from schema.py
+        # stamped as the baseline, then upgraded: nothing differs from schema.py
         assert PACKAGED.drift(store.engine) == []
+        # the old rows never recorded a date source or an outlet name: the host stands in
+        old = store.get_article(1)
+        assert old is not None and old.article.published_source == ""
+        assert old.article.site_name == "" and old.article.outlet == old.article.site
         # and the store goes on numbering after the old articles
         article = Article(url="https://news.example/4", canonical_url="https://news.example/4",
                           feed="bbc-world", site="news.example", title="Four",
-                          description="", paragraphs=("x",), fetched=NOW)
+                          description="", paragraphs=("x",), fetched=NOW,
+                          published_source="fetched", site_name="News Example")
         stored = store.store_article(article, [], entry_row_id=None, write_file=False,
                                      now=NOW)
         assert stored is not None and stored.number == 3
-    # only stamped, no table changed: there was nothing to back up
-    assert [p.name for p in path.parent.iterdir()] == ["index.sqlite3"]
+        assert store.get_article(3) == replace(stored, matches=())
+    # revision 0002 changed the articles table: the file as it was is kept beside it
+    (backup,) = [p for p in path.parent.iterdir() if p.name.startswith("index.sqlite3.before-")]
+    assert backup.name.startswith(f"index.sqlite3.before-{BASELINE}-")
+    assert "site_name" not in table_sql(backup, "articles")
+    assert "site_name" in table_sql(path, "articles")
+
+
+def baseline_index(url: str) -> None:
+    """An index at revision 0001 (as watcher made it before revision 0002) holding one
+    matched article, written with the statements of that time."""
+    from alembic import command
+
+    engine = create_index_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(PACKAGED.config(conn), BASELINE)
+            key = conn.execute(articles.insert().values(
+                url="https://news.example/1", canonical_url="https://news.example/1",
+                url_hash="f1372b7cd058c104", feed="bbc-world", site="news.example",
+                entry_id="1", title="MI6 chief speaks", description="", author="",
+                body="MI6 chief speaks in Berlin.", language="en", published=NOW,
+                fetched=NOW, text_source="page")).inserted_primary_key
+            assert key is not None
+            conn.execute(matches.insert().values(
+                article_number=key[0], rule="mi6", hits=[["body", 0, 3, "MI6"]],
+                matched_at=NOW, origin="live"))
+    finally:
+        engine.dispose()
+
+
+def test_revision_0002_adds_the_date_source_and_outlet_to_an_existing_index(
+        index_url: str, tmp_path: Path) -> None:
+    baseline_index(index_url)
+    # what `watcher db upgrade` does (on SQLite, opening the store would do it too)
+    assert f"upgraded from schema revision {BASELINE} to {PACKAGED.head()}" in \
+        upgrade_index(index_url)
+    with Store.at(index_url, tmp_path / "articles") as store:
+        assert PACKAGED.drift(store.engine) == []
+        old = store.get_article(1)
+        assert old is not None and old.article.title == "MI6 chief speaks"
+        assert (old.article.published_source, old.article.site_name) == ("", "")
+        (candidate,) = store.outbox.candidates(NOW - timedelta(days=1), NOW, ["mi6"])
+        assert candidate.outlet == "news.example"  # no name was recorded: the host
+        article = Article(url="https://news.example/2", canonical_url="https://news.example/2",
+                          feed="bbc-world", site="news.example", title="Two",
+                          description="", paragraphs=("x",), fetched=NOW,
+                          published=NOW - timedelta(days=2), published_source="url",
+                          site_name="News Example")
+        stored = store.store_article(article, [], entry_row_id=None, write_file=False,
+                                     now=NOW)
+        assert stored is not None and stored.number == 2
+        again = store.get_article(2)
+        assert again is not None and again.article == article
 
 
 def test_a_later_column_change_applies_to_an_existing_file_after_a_backup(
@@ -102,9 +161,10 @@ def test_a_later_column_change_applies_to_an_existing_file_after_a_backup(
         assert_legacy_rows_kept(store)
     assert "language_hint" in table_sql(path, "feeds")
     assert "VARCHAR(20)" in table_sql(path, "outbox_deliveries")
-    (backup,) = [p for p in path.parent.iterdir() if p.name != path.name
+    # the copy made before 9001, beside the one made when today's watcher upgraded it
+    (backup,) = [p for p in path.parent.iterdir()
+                 if p.name.startswith(f"index.sqlite3.before-{PACKAGED.head()}-")
                  and not p.name.endswith(("-wal", "-shm"))]
-    assert backup.name.startswith(f"index.sqlite3.before-{BASELINE}-")
     assert "language_hint" not in table_sql(backup, "feeds")
     with Store.at(f"sqlite:///{backup}", tmp_path / "articles") as old:
         assert_legacy_rows_kept(old)
@@ -135,7 +195,8 @@ def test_postgresql_waits_for_watcher_db_upgrade(postgres_server: PostgresServer
     assert "created" in upgrade_index(index_url)
     Store.at(index_url, tmp_path / "articles").close()
     later = later_migrations(tmp_path / "later")
-    with pytest.raises(StoreError, match=rf"at revision {BASELINE}.*watcher db upgrade"):
+    with pytest.raises(StoreError,
+                       match=rf"at revision {PACKAGED.head()}.*watcher db upgrade"):
         Store.at(index_url, tmp_path / "articles", migrations=later)
     assert "upgraded from schema revision" in upgrade_index(index_url, later)
     with Store.at(index_url, tmp_path / "articles", migrations=later) as store:
@@ -162,7 +223,9 @@ def test_a_failed_upgrade_names_the_backup_and_changes_nothing_else(tmp_path: Pa
     # a revision that cannot apply: the column is there already
     (broken / "r9001_broken.py").write_text(LATER_REVISION.format(head=PACKAGED.head())
                                             .replace('"language_hint"', '"etag"'))
-    with pytest.raises(StoreError, match=r"(?s)from 0001 to 9001 failed: .*kept in .*before-0001"):
+    head = PACKAGED.head()
+    with pytest.raises(StoreError,
+                       match=rf"(?s)from {head} to 9001 failed: .*kept in .*before-{head}"):
         Store.at(f"sqlite:///{path}", tmp_path / "articles", migrations=Migrations([broken]))
     with Store.at(f"sqlite:///{path}", tmp_path / "articles") as store:
         assert_legacy_rows_kept(store)

@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 SEEDS = DATA / "seeds"
 CORPUS = DATA / "corpus"
+# A corpus page from Florida Today: JSON-LD dates of year 1 (issue 17), og:site_name
+# "floridatoday" and a JSON-LD publisher "Florida Today".
+FLORIDA_TODAY = "c81e134ed49902bcf69b551426b4a346c5a77ae993cac8bda68b5541a664ef4c"
 
 
 @cache

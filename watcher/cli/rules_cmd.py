@@ -100,6 +100,7 @@ def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 shown += 1
                 _print_hit(out, stored, found[0].hits, colour)
                 if args.explain:
+                    print(f"      {provenance(stored)}", file=out)
                     for line in explain(rule, stored.article).lines(stored.article):
                         print(f"      {line}", file=out)
     total = sum(per_feed.values())
@@ -127,6 +128,14 @@ def _print_hit(out: TextIO, stored: StoredArticle, hits: Any, colour: bool) -> N
         print(f"      {found.highlight(before, after)}", file=out)
     terms = sorted({h.term for h in hits})
     print(f"      terms: {', '.join(terms) if terms else '(metadata only)'}", file=out)
+
+
+def provenance(stored: StoredArticle) -> str:
+    """Where the article's date and outlet name came from, as the index recorded them."""
+    article = stored.article
+    moment = article.published or article.fetched
+    source = article.published_source or "not recorded"
+    return f"dated {moment:%Y-%m-%d %H:%M} UTC from: {source}; outlet: {one_line(article.outlet)}"
 
 
 def cmd_backfill(args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -81,20 +81,21 @@ def _item(story: list[Candidate], rank: dict[str, int]) -> DigestItem:
     story = sorted(story, key=lambda c: (c.when, c.number), reverse=True)
     lead = story[0]
     rules = sorted({r for c in story for r in c.rules if r in rank}, key=rank.__getitem__)
-    also: list[str] = []
+    # Outlets are told apart by host (one site may name itself two ways), shown by name.
+    also: dict[str, str] = {}
     for c in story[1:]:
-        if c.site != lead.site and c.site not in also:
-            also.append(c.site)
+        if c.site != lead.site:
+            also.setdefault(c.site, one_line(c.outlet))
     return DigestItem(
         number=lead.number, url=one_line(lead.url),
         title=one_line(lead.title) or one_line(lead.url),
-        outlet=one_line(lead.site), published=lead.when,
+        outlet=one_line(lead.outlet), published=lead.when,
         snippet=item_snippet(lead, rules[0]), rules=tuple(rules),
-        partial=lead.text_source == "partial", also=tuple(also),
+        partial=lead.text_source == "partial", also=tuple(also.values()),
         folded=tuple(c.number for c in story[1:]),
         versions=sum(1 for c in story[1:] if c.site == lead.site),
         others=tuple(Version(c.number, one_line(c.url), one_line(c.title) or one_line(c.url),
-                             one_line(c.site), c.when) for c in story[1:]),
+                             one_line(c.outlet), c.when) for c in story[1:]),
     )
 
 

@@ -37,7 +37,7 @@ class PageMetadata:
     published: datetime | None = None  # the best plausible claim (fetch time not yet known)
     dates: tuple[DateClaim, ...] = ()  # every date the page claims, best source first
     author: str = ""
-    site_name: str = ""
+    site_name: str = ""  # what the site calls itself (``_site_name``), "" when unnamed
     html_lang: str | None = None  # <html lang>, og:locale, Content-Language, inLanguage
     paywall: bool = False
     canonical_url: str = ""  # <link rel=canonical> or og:url: the address the site gives it
@@ -190,6 +190,35 @@ def _title(meta: dict[str, str], ld: list[dict[str, Any]], tree: HtmlElement,
     return ""
 
 
+def _compact(name: str) -> str:
+    """``name`` as a slug spells it: no article in front, no spaces or punctuation."""
+    return "".join(ch for ch in re.sub(r"^the\s+", "", name.casefold()) if ch.isalnum())
+
+
+def _declared_site_name(meta: dict[str, str]) -> str:
+    return clean_text(meta.get("og:site_name", "") or meta.get("application-name", ""))
+
+
+def _site_name(meta: dict[str, str], ld: list[dict[str, Any]]) -> str:
+    """What the page calls its outlet: ``og:site_name`` (else ``application-name``), else the
+    article's JSON-LD publisher. A declared name written as a slug ("floridatoday", as the
+    Gannett sites do) gives way to the publisher's name when that is the same name spelled
+    for people ("Florida Today", "The Detroit News"); a publisher of another name (often
+    the parent company) never replaces the site's own."""
+    declared = _declared_site_name(meta)
+    if declared.startswith("http"):  # an address where the name belongs is no name
+        declared = ""
+    publishers = [name for name in (_ld_text(o.get("publisher")) for o in ld)
+                  if name and not name.startswith("http")]
+    if not declared:
+        return publishers[0] if publishers else ""
+    if declared == declared.lower() and " " not in declared:
+        for name in publishers:
+            if _compact(name) == _compact(declared):
+                return name
+    return declared
+
+
 def _paywalled(meta: dict[str, str], ld: list[dict[str, Any]]) -> bool:
     """Structured paywall markers only (schema.org isAccessibleForFree, content tier):
     CSS class names saying "paywall" sit on free pages too, and would mislabel them."""
@@ -243,7 +272,8 @@ def _canonical_url(tree: HtmlElement, meta: dict[str, str]) -> str:
 def read_metadata(tree: HtmlElement) -> PageMetadata:
     meta = _meta_tags(tree)
     ld = _article_ld(tree)
-    site_name = clean_text(meta.get("og:site_name", "") or meta.get("application-name", ""))
+    # The title is cut at the name the page declares, as it spells it in its <title>.
+    declared = _declared_site_name(meta)
     description = ""
     for candidate in (meta.get("og:description"), meta.get("description"),
                       meta.get("twitter:description"),
@@ -264,12 +294,12 @@ def read_metadata(tree: HtmlElement) -> PageMetadata:
                 authors = [re.sub(r"^by\s+", "", value, flags=re.IGNORECASE)]
                 break
     return PageMetadata(
-        title=_title(meta, ld, tree, site_name),
+        title=_title(meta, ld, tree, declared),
         description=description,
         published=first_plausible(c.value for c in claims),
         dates=claims,
         author=", ".join(dict.fromkeys(authors)),
-        site_name=site_name,
+        site_name=_site_name(meta, ld),
         html_lang=_language_hint(tree, meta, ld),
         paywall=_paywalled(meta, ld),
         canonical_url=_canonical_url(tree, meta),

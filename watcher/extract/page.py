@@ -168,4 +168,5 @@ def extract_with(html: bytes, url: str, content_type: str | None,
         author=meta.author,
         language=choose_language(meta.html_lang, text),
         paywall=meta.paywall,
+        site_name=meta.site_name,
     )

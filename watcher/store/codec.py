@@ -35,6 +35,9 @@ def article_values(article: Article) -> dict[str, Any]:
         "description": article.description, "body": article.body, "author": article.author,
         "language": article.language, "published": article.published,
         "fetched": article.fetched, "text_source": article.text_source,
+        # NULL, as in the rows stored before these columns, when the article does not say
+        "published_source": article.published_source or None,
+        "site_name": article.site_name or None,
     }
 
 
@@ -46,7 +49,8 @@ def article_from_row(row: Mapping[Any, Any]) -> Article:
         site=row["site"], title=row["title"], description=row["description"],
         paragraphs=tuple(body.split("\n")) if body else (), fetched=row["fetched"],
         published=row["published"], author=row["author"], language=row["language"],
-        text_source=source, entry_id=row["entry_id"])
+        text_source=source, entry_id=row["entry_id"],
+        published_source=row["published_source"] or "", site_name=row["site_name"] or "")
 
 
 def hits_to_json(hits: Sequence[Hit]) -> list[list[Any]]:

@@ -125,7 +125,8 @@ class Outbox:
             number=n, url=r.url, title=r.title, site=r.site, feed=r.feed,
             published=r.published, fetched=r.fetched, text_source=r.text_source,
             description=r.description or "", body=r.body or "", rules=tuple(rules[n]),
-            hits=tuple(dict.fromkeys(hits[n])), rule_hits=tuple(per_rule[n]))
+            hits=tuple(dict.fromkeys(hits[n])), rule_hits=tuple(per_rule[n]),
+            site_name=r.site_name or "")
             for n, r in rows.items()]
 
     def pending_notices(self) -> list[FeedNotice]:

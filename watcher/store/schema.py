@@ -122,6 +122,9 @@ articles = Table(
     Column("fetched", UTCDateTime(), nullable=False),
     Column("text_source", String(10), nullable=False),  # page feed partial
     Column("file_name", Text),  # seed-format file in articles/, when written
+    # Added by revision 0002; NULL in rows stored before it (not known then):
+    Column("published_source", String(16)),  # which claimed date `published` is (dates.py)
+    Column("site_name", Text),  # the outlet by its own name (pipeline.outlet_name)
 )
 Index("ix_articles_fetched", articles.c.fetched)
 Index("ix_articles_feed", articles.c.feed)
