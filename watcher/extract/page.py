@@ -25,7 +25,7 @@ from watcher.extract.body import (
 from watcher.extract.chunks import continuation_chunks, merge_chunks
 from watcher.extract.cleanup import CleanupOptions, clean_blocks, fill_interior_gaps, site_key
 from watcher.extract.embeds import lift_embedded_posts
-from watcher.extract.encoding import decode_html
+from watcher.charset import decode_html
 from watcher.extract.language import choose_language
 from watcher.extract.metadata import marked_standfirst, read_metadata
 from watcher.types import ExtractedPage

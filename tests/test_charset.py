@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.extract.encoding import codec_for_label, decode_html, sniff_encoding
+from watcher.charset import codec_for_label, decode_html, sniff_encoding
 
 TEXT = "Café, naïve façade — “quoted” – 5 €"
 
@@ -79,3 +79,19 @@ def test_refused_or_unknown_labels(label: str) -> None:
     "text/html; charset=utf-7"])))
 def test_never_raises(data: bytes, content_type: str | None) -> None:
     assert isinstance(decode_html(data, content_type), str)
+
+
+def test_pages_and_feeds_share_one_decision() -> None:
+    # One sniffer for both: an unlabelled Cyrillic page is read as a feed would be.
+    from watcher.charset import decode
+
+    text = "Новости дня: правительство объявило о новых мерах поддержки экономики"
+    data = f"<html><body><p>{text}</p></body></html>".encode("cp1251")
+    assert decode_html(data) == decode(data).text
+    assert text in decode_html(data)
+    assert "cp1251" in decode(data).notes[0]
+
+
+def test_wide_label_read_from_the_bytes_means_utf8() -> None:
+    data = b'<?xml version="1.0" encoding="UTF-16"?><rss/>'
+    assert sniff_encoding(data) == "utf-8"
