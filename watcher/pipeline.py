@@ -51,7 +51,7 @@ from watcher.workers import WorkerPool
 log = logging.getLogger("watcher.poll")
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
-               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+               "application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 FEED_PARSE_TIMEOUT = 15.0  # seconds; feedparser has quadratic regexes on crafted input
 ENTRIES_IN_PARALLEL = 4  # pages fetched/extracted at once per feed (hosts limit further)

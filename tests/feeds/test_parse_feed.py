@@ -139,7 +139,7 @@ def test_html_page_names_the_feeds_it_advertises() -> None:
 
 
 def test_html_page_without_feed_links_says_so() -> None:
-    with pytest.raises(ParseError, match="advertises no RSS/Atom feed"):
+    with pytest.raises(ParseError, match="advertises no RSS, Atom or JSON feed"):
         parse("<html><body>Not found</body></html>", "text/html")
 
 

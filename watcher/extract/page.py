@@ -13,6 +13,7 @@ from functools import partial
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
 
+from watcher.charset import decode_html
 from watcher.dates import DateClaim, first_plausible, url_date
 from watcher.errors import ExtractError
 from watcher.extract.body import (
@@ -25,7 +26,6 @@ from watcher.extract.body import (
 from watcher.extract.chunks import continuation_chunks, merge_chunks
 from watcher.extract.cleanup import CleanupOptions, clean_blocks, fill_interior_gaps, site_key
 from watcher.extract.embeds import lift_embedded_posts
-from watcher.charset import decode_html
 from watcher.extract.language import choose_language
 from watcher.extract.metadata import marked_standfirst, read_metadata
 from watcher.types import ExtractedPage

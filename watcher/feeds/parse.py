@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from dataclasses import replace
 
 import feedparser
 
 from watcher.charset import content_type_parts, decode
 from watcher.errors import ParseError
 from watcher.feeds.entries import bozo_reason, feedparser_entries, plain, text_field, ttl
+from watcher.feeds.jsonfeed import looks_like_json_feed, parse_json_feed
 from watcher.feeds.links import html_instead_of_feed, not_a_feed
 from watcher.feeds.prolog import make_safe, scan_prolog
 from watcher.types import ParsedFeed
@@ -52,6 +54,9 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     mime, _ = content_type_parts(content_type)
     decoded = decode(content, content_type, html=mime.endswith("html"))
     text, notes = decoded.text, list(decoded.notes)
+    base = resolve(url, lowered["content-location"]) if "content-location" in lowered else url
+    if looks_like_json_feed(text, mime):
+        return _with_notes(parse_json_feed(text, base), notes)
     prolog = scan_prolog(text)
     if prolog.is_html:
         raise ParseError(html_instead_of_feed(text, url))
@@ -62,7 +67,6 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     text, more_notes = make_safe(text, prolog)
     notes += more_notes
 
-    base = resolve(url, lowered["content-location"]) if "content-location" in lowered else url
     fp_headers = {"content-type": "application/xml; charset=utf-8", "content-location": base}
     if "content-language" in lowered:
         fp_headers["content-language"] = lowered["content-language"]
@@ -90,3 +94,9 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     )
 
 
+
+
+def _with_notes(feed: ParsedFeed, notes: list[str]) -> ParsedFeed:
+    if not notes:
+        return feed
+    return replace(feed, warning="; ".join([*notes, *filter(None, [feed.warning])]))
