@@ -196,7 +196,7 @@ store: all
 keep_text: 2d
 log_level: debug
 poll: {interval: 20m, jitter: 0.2, max_entries: 5, concurrency: 3, max_backoff: 1h,
-       failing_after: 2}
+       failing_after: 2, min_interval: 1m, max_interval: 2h}
 network: {allow: [10.0.0.0/8, localhost], user_agent: ua, connect_timeout: 1, read_timeout: 2.5,
           total_timeout: 9, max_feed_bytes: 1MiB, max_page_bytes: 2kb, max_redirects: 0,
           per_host_concurrency: 4, per_host_min_gap: 0}
@@ -204,6 +204,7 @@ extract: {workers: 2, timeout: 3, boilerplate_min_articles: 4, boilerplate_windo
 feeds:
   - {name: a, url: "https://a.example/x", interval: 45s, enabled: false}
   - {name: b, url: " http://b.example/x "}
+  - {name: c, url: "https://c.example/s", type: sitemap, tags: [t1, t2], interval: auto}
 channels:
   - {name: m, type: email, smtp: "smtp://h:25", from: a@b, to: c@d}
   - {name: s, type: slack, webhook: "https://hooks"}
@@ -224,13 +225,17 @@ def test_every_key_is_read_with_its_own_parser(tmp_path: Path) -> None:
     assert config.database_url == "postgresql://w:pw@db.example/watcher"
     assert (config.store, config.keep_text, config.log_level) == ("all", timedelta(days=2),
                                                                   "DEBUG")
-    assert config.poll == PollConfig(timedelta(minutes=20), 0.2, 5, 3, timedelta(hours=1), 2)
+    assert config.poll == PollConfig(timedelta(minutes=20), 0.2, 5, 3, timedelta(hours=1), 2,
+                                     min_interval=timedelta(minutes=1),
+                                     max_interval=timedelta(hours=2))
     assert config.network == NetworkConfig(("10.0.0.0/8", "localhost"), "ua", 1.0, 2.5, 9.0,
                                            1024 * 1024, 2000, 0, 4, 0.0)
     assert config.extract == ExtractConfig(2, 3.0, 4, timedelta(weeks=1))
     assert config.feeds == (
         FeedConfig("a", "https://a.example/x", timedelta(seconds=45), enabled=False),
-        FeedConfig("b", "http://b.example/x", timedelta(minutes=20)))
+        FeedConfig("b", "http://b.example/x", timedelta(minutes=20)),
+        FeedConfig("c", "https://c.example/s", timedelta(minutes=20), kind="sitemap",
+                   tags=("t1", "t2"), adaptive=True))
     assert config.channels == (
         EmailChannel("m", "smtp://h:25", "a@b", ("c@d",)),
         SlackChannel("s", "https://hooks"),
@@ -322,3 +327,23 @@ def test_a_new_field_is_a_key_with_nothing_else_to_edit(tmp_path: Path) -> None:
     assert [str(p) for p in doc.problems] == [
         "w.yaml:1:1: unknown key 'min_interva' (did you mean 'min_interval'?)",
         "w.yaml:3:8: tries: must be at least 1"]
+
+
+def test_interval_auto_at_poll_level_is_every_feeds_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, """\
+poll: {interval: auto, min_interval: 3m}
+feeds:
+  - {name: a, url: "https://a.example/x"}
+  - {name: b, url: "https://b.example/x", interval: 5m}
+"""), environ={})
+    assert (config.poll.adaptive, config.poll.interval) == (True, timedelta(minutes=15))
+    assert [(f.adaptive, f.interval) for f in config.feeds] == [
+        (True, timedelta(minutes=15)), (False, timedelta(minutes=5))]
+
+
+def test_auto_bounds_are_checked(tmp_path: Path) -> None:
+    found = messages(write(tmp_path, "poll: {min_interval: 10s, max_interval: 5s}\n"
+                                     "feeds:\n  - {name: a, url: 'https://a/x', type: rss}\n"))
+    assert "1:22: min_interval: must be at least 30s" in found
+    assert "1:41: max_interval: must be at least min_interval" in found
+    assert "3:41: type: expected 'feed' or 'sitemap', got 'rss'" in found

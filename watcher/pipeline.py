@@ -31,6 +31,8 @@ from watcher.extract import (
 )
 from watcher.extract.cleanup import site_key
 from watcher.feeds import parse_feed
+from watcher.feeds.sitemap import SitemapDocument, parse_sitemap
+from watcher.feeds.sitemap_poll import poll_sitemap
 from watcher.fetch import Fetcher, parse_max_age, redirect_kind
 from watcher.lifecycle import FeedState, PollOutcome, advance, initial_state
 from watcher.rules import RuleSet
@@ -215,14 +217,23 @@ class Pipeline:
         return report
 
     async def _poll_feed(self, feed: FeedConfig, state: FeedState) -> tuple[PollOutcome, int]:
+        max_bytes = self.config.network.max_feed_bytes
         try:
-            result = await self.fetcher.get(
-                state.url, max_bytes=self.config.network.max_feed_bytes, etag=state.etag,
-                last_modified=state.last_modified, accept=FEED_ACCEPT)
-            if result.not_modified:
-                return success_outcome(result, None), 0
-            parsed = await self.pool.run(parse_feed, result.content, dict(result.headers),
-                                         result.url, timeout=FEED_PARSE_TIMEOUT)
+            if feed.kind == "sitemap":
+                result, maybe = await poll_sitemap(
+                    self.fetcher, self._parse_sitemap, state.url, max_bytes=max_bytes,
+                    etag=state.etag, last_modified=state.last_modified)
+                if maybe is None:
+                    return success_outcome(result, None), 0
+                parsed = maybe
+            else:
+                result = await self.fetcher.get(
+                    state.url, max_bytes=max_bytes, etag=state.etag,
+                    last_modified=state.last_modified, accept=FEED_ACCEPT)
+                if result.not_modified:
+                    return success_outcome(result, None), 0
+                parsed = await self.pool.run(parse_feed, result.content, dict(result.headers),
+                                             result.url, timeout=FEED_PARSE_TIMEOUT)
         except (FetchError, ParseError) as exc:
             return failure_outcome(exc), 0
         except TimeoutError:
@@ -234,6 +245,11 @@ class Pipeline:
                  for entry in parsed.entries[: self.config.poll.max_entries]]
         new = self.store.register_entries(feed.name, found, self.clock())
         return success_outcome(result, parsed), new
+
+    async def _parse_sitemap(self, result: HttpResult) -> SitemapDocument:
+        return await self.pool.run(parse_sitemap, result.content, result.url,
+                                   self.config.network.max_feed_bytes,
+                                   timeout=FEED_PARSE_TIMEOUT)
 
     async def _process_pending(self, feed: FeedConfig, polled: FeedState
                                ) -> list[StoredArticle]:

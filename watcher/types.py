@@ -60,6 +60,7 @@ class FeedEntry:
     content: str  # plain text, one paragraph per line; "" when the feed has no content
     published: datetime | None
     author: str = ""
+    language: str = ""  # as the feed states it (a news sitemap's <news:language>), or ""
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,29 @@ def serve_seeds(server: LocalHTTPServer) -> dict[str, Item]:
         items[name] = Item(guid=f"seed-{index}", path=path, title=seed.title,
                            summary=seed.standfirst, published=BASE_TIME + timedelta(hours=index))
     return items
+
+
+def news_sitemap(items: Sequence[Item], server: LocalHTTPServer, language: str = "en") -> str:
+    """A Google News sitemap (sitemaps.org urlset with the news extension) for ``items``."""
+    urls = "\n".join(
+        f"""<url><loc>{server.url(i.path)}</loc><news:news><news:publication>
+<news:name>World news</news:name><news:language>{language}</news:language></news:publication>
+<news:publication_date>{i.published.isoformat()}</news:publication_date>
+<news:title>{html.escape(i.title)}</news:title></news:news></url>""" for i in items)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+{urls}
+</urlset>"""
+
+
+def sitemap_index(paths: Sequence[str], server: LocalHTTPServer) -> str:
+    """A sitemap index listing ``paths``, the first the newest."""
+    children = "\n".join(
+        f"<sitemap><loc>{server.url(path)}</loc>"
+        f"<lastmod>{(BASE_TIME - timedelta(days=n)).isoformat()}</lastmod></sitemap>"
+        for n, path in enumerate(paths))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+{children}
+</sitemapindex>"""

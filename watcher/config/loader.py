@@ -56,3 +56,5 @@ def _check_across_keys(doc: YamlDoc, config: Config) -> None:
         if name not in known:
             doc.problem(("alerts", "channels", position),
                         f"unknown channel '{name}'{did_you_mean(name, known)}")
+    if config.poll.max_interval < config.poll.min_interval:
+        doc.problem(("poll", "max_interval"), "max_interval: must be at least min_interval")

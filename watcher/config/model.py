@@ -20,6 +20,7 @@ from watcher.config.values import (
     as_timezone,
     as_upper_str,
     at_least,
+    parse_duration,
     parse_size,
 )
 
@@ -44,20 +45,48 @@ def _default_interval(reading: Reading) -> timedelta:
     return interval
 
 
+def is_auto(value: object) -> bool:
+    """``interval: auto`` (any case); other values are left to ``duration_unless_auto``."""
+    return isinstance(value, str) and value.strip().lower() == "auto"
+
+
+def duration_unless_auto(value: object) -> timedelta:
+    """A duration; ``auto`` keeps the key's default (``is_auto`` reads it)."""
+    if is_auto(value):
+        raise KeepDefault
+    return parse_duration(value)
+
+
+def _default_adaptive(reading: Reading) -> bool:
+    adaptive: bool = reading.top["poll"].adaptive
+    return adaptive
+
+
+FeedKind = Literal["feed", "sitemap"]
+
+
 @dataclass(frozen=True)
 class FeedConfig:
     name: str = field(metadata=key(unique=UNIQUE_NAME))
     url: str = field(metadata=key(parse=as_http_url,
                                   unique="duplicate {what} url (also on line {line})"))
-    # default: poll.interval; never under 30s, whichever of the two set it
+    # default: poll.interval; never under 30s, whichever of the two set it. With
+    # ``interval: auto`` (``adaptive``) it is only the fallback of a feed with no history.
     interval: timedelta = field(metadata=key(default_from=_default_interval,
+                                             parse=duration_unless_auto,
                                              check=at_least(timedelta(seconds=30))))
     enabled: bool = True
+    kind: FeedKind = field(default="feed", metadata=key(yaml="type"))  # or a sitemap
+    tags: tuple[str, ...] = ()
+    # ``interval: auto``: polled as often as it publishes (watcher.polling)
+    adaptive: bool = field(default=False, metadata=key(yaml="interval", parse=is_auto,
+                                                       default_from=_default_adaptive))
 
 
 @dataclass(frozen=True)
 class PollConfig:
-    interval: timedelta = timedelta(minutes=15)
+    interval: timedelta = field(default=timedelta(minutes=15),
+                                metadata=key(parse=duration_unless_auto))
     jitter: float = 0.1  # fraction of the interval added at random, spreads polls out
     # entries taken from one feed in one poll
     max_entries: int = field(default=100, metadata=key(parse=as_positive_int))
@@ -65,6 +94,12 @@ class PollConfig:
     max_backoff: timedelta = timedelta(hours=6)
     # consecutive failures before the user is told
     failing_after: int = field(default=5, metadata=key(parse=as_positive_int))
+    # ``interval: auto``: every feed's default is to be polled as often as it publishes
+    adaptive: bool = field(default=False, metadata=key(yaml="interval", parse=is_auto))
+    # the bounds of ``auto``
+    min_interval: timedelta = field(default=timedelta(minutes=5),
+                                    metadata=key(check=at_least(timedelta(seconds=30))))
+    max_interval: timedelta = timedelta(hours=6)
 
 
 @dataclass(frozen=True)

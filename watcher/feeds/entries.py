@@ -15,7 +15,7 @@ from watcher.types import FeedEntry
 from watcher.urls import is_http_url, resolve
 
 __all__ = ["bozo_reason", "collapse", "feedparser_entries", "html_paragraphs", "plain",
-           "text_field", "ttl", "utc_from_struct"]
+           "text_field", "ttl", "utc_from_iso", "utc_from_struct"]
 
 # A sane RSS <ttl> is minutes to a day; a year is already absurd, more is garbage.
 _MAX_TTL_MINUTES = 366 * 24 * 60
@@ -114,6 +114,23 @@ def utc_from_struct(parsed: Any) -> datetime | None:
         return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def utc_from_iso(raw: Any) -> datetime | None:
+    """An RFC 3339 / W3C datetime (``2026-12-04``, ``...T10:00:00+01:00``) in UTC, or None.
+
+    Without an offset the time is taken as UTC: both formats require one, and UTC is the
+    least surprising guess.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0)
 
 
 def ttl(raw: Any) -> timedelta | None:

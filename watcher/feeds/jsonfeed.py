@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from watcher.errors import ParseError
-from watcher.feeds.entries import collapse, html_paragraphs
+from watcher.feeds.entries import collapse, html_paragraphs, utc_from_iso
 from watcher.types import FeedEntry, ParsedFeed
 from watcher.urls import is_http_url, resolve
 
@@ -82,7 +81,7 @@ def _entry(item: Mapping[str, Any], base: str) -> FeedEntry | None:
         url = ""
     entry_id = entry_id or url
     title = collapse(_string(item, "title"))
-    published = _date(item.get("date_published")) or _date(item.get("date_modified"))
+    published = utc_from_iso(item.get("date_published")) or utc_from_iso(item.get("date_modified"))
     if not entry_id:
         if not title:
             return None
@@ -117,15 +116,3 @@ def _author(item: Mapping[str, Any]) -> str:
         if isinstance(author, dict) and _string(author, "name"):
             return collapse(_string(author, "name"))
     return ""
-
-
-def _date(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)  # RFC 3339 requires an offset; UTC is the guess
-    return parsed.astimezone(UTC).replace(microsecond=0)

@@ -79,4 +79,4 @@ def entry_from_json(data: Mapping[str, Any]) -> FeedEntry:
         entry_id=data["entry_id"], url=data["url"], title=data["title"],
         summary=data["summary"], content=data["content"],
         published=datetime.fromisoformat(published).astimezone(UTC) if published else None,
-        author=data.get("author", ""))
+        author=data.get("author", ""), language=data.get("language", ""))
