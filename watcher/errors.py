@@ -30,7 +30,8 @@ class Problem:
     detail: str = ""  # extra lines (e.g. a query with a caret under the column)
 
     def __str__(self) -> str:
-        head = f"{self.file}:{self.line}:{self.col}: {self.message}"
+        where = f"{self.line}:{self.col}" if self.col else str(self.line)  # 0: no column
+        head = f"{self.file}:{where}: {self.message}"
         return f"{head}\n{self.detail}" if self.detail else head
 
 

@@ -18,8 +18,8 @@ from watcher import __version__
 from watcher.cli.exit_codes import ExitCode
 from watcher.errors import ConfigError, WatcherError
 
-COMMAND_MODULES = ("watcher.cli.core", "watcher.cli.rules_cmd", "watcher.cli.digest_cmd",
-                   "watcher.cli.db_cmd")
+COMMAND_MODULES = ("watcher.cli.core", "watcher.cli.feeds_cmd", "watcher.cli.rules_cmd",
+                   "watcher.cli.digest_cmd", "watcher.cli.db_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
