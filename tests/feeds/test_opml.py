@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.feeds.conftest import config_file
 from tests.support.data import DATA
 from watcher.cli import main
 from watcher.config import load_config
@@ -36,10 +37,7 @@ alerts:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    (tmp_path / "rules.yaml").write_text("rules: []\n", encoding="utf-8")
-    path = tmp_path / "watcher.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
+    return config_file(tmp_path, CONFIG)
 
 
 def test_readers_exports_are_read_with_folders_as_tags() -> None:
@@ -81,9 +79,7 @@ def test_round_trip_import_export_import(tmp_path: Path, capsys: pytest.CaptureF
     first, second = tmp_path / "one", tmp_path / "two"
     for folder in (first, second):
         folder.mkdir()
-        (folder / "rules.yaml").write_text("rules: []\n", encoding="utf-8")
-        (folder / "watcher.yaml").write_text("state_dir: state\nrules: rules.yaml\n",
-                                             encoding="utf-8")
+        config_file(folder, "state_dir: state\nrules: rules.yaml\n")
     for name in ("miniflux.opml", "freshrss.opml", "feedly.opml"):
         assert main(["feeds", "import", str(OPML / name),
                      "--config", str(first / "watcher.yaml")]) == 0
