@@ -52,3 +52,10 @@ def test_folding_benchmark_scores_the_labels_and_times_a_small_flood() -> None:
     out = _run("bench_folding.py", "--copies", "40", "--repeat", "1")
     assert "evidence (issue 15)   all" in out and "shingles only         all" in out
     assert "CPU  evidence / shingles only:" in out
+
+
+@pytest.mark.timeout(300)
+def test_polling_benchmark_runs_both_strategies() -> None:
+    out = _run("bench_polling.py", "--feeds", "12")
+    assert "fixed 15 min" in out and "\nauto " in out
+    assert "auto / fixed: requests" in out

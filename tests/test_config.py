@@ -339,6 +339,7 @@ feeds:
     assert (config.poll.adaptive, config.poll.interval) == (True, timedelta(minutes=15))
     assert [(f.adaptive, f.interval) for f in config.feeds] == [
         (True, timedelta(minutes=15)), (False, timedelta(minutes=5))]
+    assert load_config(SHIPPED, environ={}).poll.adaptive  # the shipped default
 
 
 def test_auto_bounds_are_checked(tmp_path: Path) -> None:

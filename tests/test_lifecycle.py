@@ -71,7 +71,8 @@ def test_backoff(failures: int, retry_after: float | None, expected: timedelta) 
 ])
 def test_caching_hints_raise_the_interval(max_age: float | None, ttl: timedelta | None,
                                           expected: timedelta) -> None:
-    assert polling_interval(FEED, PollOutcome(kind="ok", max_age=max_age, ttl=ttl)) == expected
+    outcome = PollOutcome(kind="ok", max_age=max_age, ttl=ttl)
+    assert polling_interval(FEED.interval, outcome) == expected
 
 
 def test_failing_is_told_once_then_recovery_is_told() -> None:

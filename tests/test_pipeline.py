@@ -31,15 +31,22 @@ def test_only_an_all_permanent_chain_is_a_move() -> None:
     parsed = ParsedFeed(title="T", site_url="", entries=())
     permanent = (Redirect(301, "https://a.example/feed", "https://b.example/feed"),)
     mixed = (*permanent, Redirect(302, "https://b.example/feed", "https://c.example/feed"))
-    assert success_outcome(result(permanent), parsed).moved_to == "https://b.example/feed"
-    assert success_outcome(result(mixed), parsed).moved_to is None
-    assert success_outcome(result(), parsed).moved_to is None
+    assert success_outcome(result(permanent), parsed, NOW).moved_to == "https://b.example/feed"
+    assert success_outcome(result(mixed), parsed, NOW).moved_to is None
+    assert success_outcome(result(), parsed, NOW).moved_to is None
 
 
 def test_success_outcome_reads_caching_hints() -> None:
     outcome = success_outcome(
-        result(headers={"cache-control": "public, max-age=1800", "etag": '"x"'}), None)
+        result(headers={"cache-control": "public, max-age=1800", "etag": '"x"'}), None, NOW)
     assert (outcome.kind, outcome.max_age, outcome.etag) == ("not_modified", 1800.0, '"x"')
+    # Expires counts from the response's Date; Retry-After on a success is kept too.
+    expires = success_outcome(result(headers={
+        "date": "Mon, 23 Nov 2026 07:00:00 GMT", "expires": "Mon, 23 Nov 2026 07:20:00 GMT",
+        "retry-after": "600"}), None, NOW)
+    assert (expires.max_age, expires.retry_after) == (1200.0, 600.0)
+    garbage = success_outcome(result(headers={"date": "x", "expires": "0"}), None, NOW)
+    assert (garbage.max_age, garbage.retry_after) == (None, None)
 
 
 def test_failure_outcome_keeps_status_and_retry_after() -> None:

@@ -1,20 +1,23 @@
 """What a poll's outcome means for a feed: next poll, backoff, moves, failing, gone.
 
 Pure: ``advance(state, outcome, ...)`` returns the feed's new state; the store persists it
-and the scheduler only asks the store what is due. Follows feed-reader practice: honour
-Retry-After, Cache-Control max-age and RSS <ttl> (they can only slow us down), back off
+and the scheduler only asks the store what is due. The interval is fixed or, with
+``interval: auto``, learned from the feed's entry times (``watcher.polling``). Follows
+feed-reader practice: honour Retry-After, Cache-Control max-age, Expires and RSS <ttl>
+(they can only slow us down), back off
 exponentially with jitter on failures, tell the user once when a feed starts failing,
 recovers, moves permanently (301/308, after the new URL answered) or is gone (410).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from watcher.config import FeedConfig, PollConfig
+from watcher.polling import PollDecision, decide_interval
 from watcher.types import FeedState as FeedState
 from watcher.types import FeedStatus
 
@@ -68,11 +71,13 @@ def settle(configured: Iterable[FeedConfig], known: Mapping[str, FeedState]
     return changed
 
 
-def polling_interval(feed: FeedConfig, outcome: PollOutcome) -> timedelta:
-    """The configured interval, raised (never lowered) by the server's caching hints."""
-    hints = [timedelta(seconds=outcome.max_age) if outcome.max_age else None, outcome.ttl]
+def polling_interval(interval: timedelta, outcome: PollOutcome) -> timedelta:
+    """The decided interval, raised (never lowered) by the server's caching hints and a
+    Retry-After that came with a success."""
+    hints = [timedelta(seconds=outcome.max_age) if outcome.max_age else None, outcome.ttl,
+             timedelta(seconds=outcome.retry_after) if outcome.retry_after else None]
     hinted = max((h for h in hints if h), default=timedelta(0))
-    return max(feed.interval, min(hinted, MAX_HINTED_INTERVAL))
+    return max(interval, min(hinted, MAX_HINTED_INTERVAL))
 
 
 def backoff_delay(feed: FeedConfig, poll: PollConfig, failures: int,
@@ -91,19 +96,22 @@ def with_jitter(delay: timedelta, jitter: float, random_fraction: float) -> time
 
 
 def advance(state: FeedState, outcome: PollOutcome, feed: FeedConfig, poll: PollConfig,
-            now: datetime, random_fraction: float) -> FeedState:
-    """The feed's state after a poll. ``random_fraction`` in [0, 1) drives the jitter."""
+            now: datetime, random_fraction: float, history: Sequence[datetime] = ()
+            ) -> FeedState:
+    """The feed's state after a poll. ``random_fraction`` in [0, 1) drives the jitter;
+    ``history`` is the feed's recent entry times (for ``interval: auto``)."""
     counted = replace(state, last_poll=now, polls=state.polls + 1,
                       entries_seen=state.entries_seen + outcome.new_entries,
                       articles_stored=state.articles_stored + outcome.stored,
                       matches=state.matches + outcome.matched)
     if outcome.kind == "error":
         return _after_failure(counted, outcome, feed, poll, now, random_fraction)
-    return _after_success(counted, outcome, feed, poll, now, random_fraction)
+    decided = decide_interval(feed, poll, history, now).interval
+    return _after_success(counted, outcome, feed, poll, now, random_fraction, decided)
 
 
 def _after_success(state: FeedState, outcome: PollOutcome, feed: FeedConfig, poll: PollConfig,
-                   now: datetime, random_fraction: float) -> FeedState:
+                   now: datetime, random_fraction: float, decided: timedelta) -> FeedState:
     notice, notice_sent = state.notice, state.notice_sent
     if state.status == "failing":
         notice, notice_sent = f"feed {feed.name} recovered", False
@@ -113,7 +121,7 @@ def _after_success(state: FeedState, outcome: PollOutcome, feed: FeedConfig, pol
         notice = (f"feed {feed.name} moved permanently to {url} "
                   f"(update {feed.url} in the config)")
         notice_sent = False
-    interval = polling_interval(feed, outcome)
+    interval = polling_interval(decided, outcome)
     changed = outcome.kind == "ok"
     return replace(
         state, url=url, status="ok", last_success=now, consecutive_failures=0,
@@ -147,3 +155,25 @@ def _after_failure(state: FeedState, outcome: PollOutcome, feed: FeedConfig, pol
                    last_error_at=now, next_poll=now + with_jitter(delay, poll.jitter,
                                                                   random_fraction),
                    notice=notice, notice_sent=notice_sent)
+
+
+def interval_in_force(state: FeedState, decision: PollDecision, poll: PollConfig
+                      ) -> PollDecision:
+    """What ``watcher feeds`` shows: the decided interval, or what the last poll's outcome
+    made of it (backoff, the server's hints), read from the schedule it left behind."""
+    if state.status == "gone":
+        return PollDecision(timedelta(0), "stopped: the feed is gone (HTTP 410)")
+    if state.consecutive_failures:
+        return PollDecision(_scheduled_gap(state) or decision.interval,
+                            f"backoff after {state.consecutive_failures} failed polls")
+    gap = _scheduled_gap(state)
+    if gap is not None and gap > decision.interval * (1 + poll.jitter) + timedelta(seconds=1):
+        return PollDecision(gap, f"{decision.reason}; raised by the server's caching hints "
+                                 "or Retry-After")
+    return decision
+
+
+def _scheduled_gap(state: FeedState) -> timedelta | None:
+    if state.last_poll is None or state.next_poll is None:
+        return None
+    return state.next_poll - state.last_poll

@@ -16,7 +16,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from watcher.clock import Clock
 from watcher.config import Config, FeedConfig
@@ -33,8 +34,9 @@ from watcher.extract.cleanup import site_key
 from watcher.feeds import parse_feed
 from watcher.feeds.sitemap import SitemapDocument, parse_sitemap
 from watcher.feeds.sitemap_poll import poll_sitemap
-from watcher.fetch import Fetcher, parse_max_age, redirect_kind
+from watcher.fetch import Fetcher, parse_max_age, parse_retry_after, redirect_kind
 from watcher.lifecycle import FeedState, PollOutcome, advance, initial_state
+from watcher.polling import HISTORY
 from watcher.rules import RuleSet
 from watcher.store import PendingEntry, Store
 from watcher.textsafe import one_line
@@ -63,16 +65,33 @@ ENTRIES_IN_PARALLEL = 4  # pages fetched/extracted at once per feed (hosts limit
 # Pure decisions
 
 
-def success_outcome(result: HttpResult, parsed: ParsedFeed | None) -> PollOutcome:
+def success_outcome(result: HttpResult, parsed: ParsedFeed | None,
+                    now: datetime) -> PollOutcome:
     return PollOutcome(
         kind="not_modified" if parsed is None else "ok",
         http_status=result.status,
-        max_age=parse_max_age(result.headers.get("cache-control", "")),
+        max_age=_max_age(result.headers),
+        retry_after=parse_retry_after(result.headers.get("retry-after"), now),
         ttl=parsed.ttl if parsed else None,
         # A 302/307 anywhere in the chain means the feed has not really moved.
         moved_to=result.url if redirect_kind(result.redirects) == "permanent" else None,
         etag=result.etag, last_modified=result.last_modified,
         title=parsed.title if parsed else None)
+
+
+def _max_age(headers: Mapping[str, str]) -> float | None:
+    """Seconds the response stays fresh: Cache-Control max-age, else Expires minus Date."""
+    max_age = parse_max_age(headers.get("cache-control", ""))
+    if max_age is not None or "expires" not in headers or "date" not in headers:
+        return max_age
+    try:
+        sent = parsedate_to_datetime(headers["date"])
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    # An Expires that is not a date means "already expired" (RFC 9111): no hint.
+    return parse_retry_after(headers["expires"], sent) or None
 
 
 def failure_outcome(error: WatcherError) -> PollOutcome:
@@ -201,7 +220,9 @@ class Pipeline:
         outcome = replace(outcome, new_entries=new, stored=len(stored),
                           matched=sum(1 for s in stored if s.matches))
         now = self.clock()
-        updated = advance(state, outcome, feed, self.config.poll, now, self.random_fraction())
+        history = (self.store.entry_times(feed.name, now - HISTORY) if feed.adaptive else ())
+        updated = advance(state, outcome, feed, self.config.poll, now, self.random_fraction(),
+                          history)
         self.store.save_feed_state(updated)
         if updated.notice and not updated.notice_sent and (
                 updated.notice != state.notice or state.notice_sent):
@@ -224,14 +245,14 @@ class Pipeline:
                     self.fetcher, self._parse_sitemap, state.url, max_bytes=max_bytes,
                     etag=state.etag, last_modified=state.last_modified)
                 if maybe is None:
-                    return success_outcome(result, None), 0
+                    return success_outcome(result, None, self.clock()), 0
                 parsed = maybe
             else:
                 result = await self.fetcher.get(
                     state.url, max_bytes=max_bytes, etag=state.etag,
                     last_modified=state.last_modified, accept=FEED_ACCEPT)
                 if result.not_modified:
-                    return success_outcome(result, None), 0
+                    return success_outcome(result, None, self.clock()), 0
                 parsed = await self.pool.run(parse_feed, result.content, dict(result.headers),
                                              result.url, timeout=FEED_PARSE_TIMEOUT)
         except (FetchError, ParseError) as exc:
@@ -244,7 +265,7 @@ class Pipeline:
         found = [(entry, entry_key(feed.name, entry))
                  for entry in parsed.entries[: self.config.poll.max_entries]]
         new = self.store.register_entries(feed.name, found, self.clock())
-        return success_outcome(result, parsed), new
+        return success_outcome(result, parsed, self.clock()), new
 
     async def _parse_sitemap(self, result: HttpResult) -> SitemapDocument:
         return await self.pool.run(parse_sitemap, result.content, result.url,

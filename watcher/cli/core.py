@@ -12,8 +12,10 @@ from typing import Any
 from watcher.checks import validated as validated_files
 from watcher.cli.common import add_command, config_from_args
 from watcher.cli.exit_codes import ExitCode
-from watcher.cli.output import shorten, table, when
+from watcher.cli.output import duration, shorten, table, when
 from watcher.config import Config, resolve_config_path
+from watcher.lifecycle import interval_in_force
+from watcher.polling import HISTORY, decide_interval
 from watcher.rules import RuleSet
 
 # A feed whose pages mostly fail to extract (text from the feed, or cut short) is flagged
@@ -78,13 +80,19 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     with Store.open(config) as store:
         states = store.feed_states()
         sources = store.text_sources(now - timedelta(days=7))
+        decisions = {feed.name: decide_interval(
+            feed, config.poll, store.entry_times(feed.name, now - HISTORY), now)
+            for feed in config.feeds}
     rows = []
     for feed in config.feeds:
         state = states.get(feed.name)
         if state is None:
+            decided = decisions[feed.name]
             rows.append([feed.name, "never polled" if feed.enabled else "disabled",
-                         "-", "-", "-", "0", "0", "0", "0", "-"])
+                         "-", "-", "-", "0", "0", "0", "0", "-", duration(decided.interval),
+                         decided.reason])
             continue
+        in_force = interval_in_force(state, decisions[feed.name], config.poll)
         text = sources.get(feed.name, {})
         total = sum(text.values())
         from_page = text.get("page", 0)
@@ -101,9 +109,9 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             shorten(state.last_error, 50) if state.consecutive_failures else "-",
             when(state.next_poll, now) if state.status != "gone" else "stopped",
             str(state.polls), str(state.entries_seen), str(state.articles_stored),
-            str(state.matches), quality])
+            str(state.matches), quality, duration(in_force.interval), in_force.reason])
     print(table(["FEED", "STATUS", "LAST OK", "LAST ERROR", "NEXT POLL", "POLLS", "ENTRIES",
-                 "STORED", "MATCHED", "TEXT (7d)"], rows))
+                 "STORED", "MATCHED", "TEXT (7d)", "INTERVAL", "WHY"], rows))
     # The table shortens errors; the whole reason (e.g. the feed URLs an HTML page
     # advertises) is what the user needs to fix the config, so it follows in full.
     failing = [(f.name, states[f.name]) for f in config.feeds

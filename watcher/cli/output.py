@@ -22,15 +22,17 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
         return "-"
     now = now or datetime.now(UTC)
     delta = moment - now
-    ahead = delta > timedelta(0)
-    seconds = abs(delta.total_seconds())
+    amount = duration(abs(delta))
+    return f"in {amount}" if delta > timedelta(0) else f"{amount} ago"
+
+
+def duration(span: timedelta) -> str:
+    """A short length of time in its largest unit: '3m', '2h', '45s'."""
+    seconds = span.total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
-            amount = f"{int(seconds // size)}{unit}"
-            break
-    else:
-        amount = f"{int(seconds)}s"
-    return f"in {amount}" if ahead else f"{amount} ago"
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 def shorten(text: str | None, width: int = 60) -> str:
