@@ -5,6 +5,8 @@ writing a real watcher.yaml whose comments must survive."""
 from __future__ import annotations
 
 import io
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from tests.feeds.conftest import config_file
 from tests.support.newsroom import atom, news_sitemap, rss, serve_seeds
 from tests.support.servers import LocalHTTPServer
+from tests.test_end_to_end import wait_for, watcher_process, write_config
 from watcher.cli import main
 from watcher.config import load_config
 
@@ -153,3 +156,28 @@ def test_the_ssrf_guard_applies(tmp_path: Path, site: LocalHTTPServer,
 def test_bad_interval_is_refused(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(config, "https://x.example/", "--interval", "often") == 2
     assert "--interval:1: 'often' is not a duration" in capsys.readouterr().err
+
+
+def test_a_running_daemon_polls_an_added_feed(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with LocalHTTPServer() as server:
+        seeds = serve_seeds(server)
+        server.route("/rss", rss(list(seeds.values()), server, title="Daemon side"),
+                     content_type="application/rss+xml")
+        server.route("/other", rss([], server, title="Already there"),
+                     content_type="application/rss+xml")
+        config = write_config(tmp_path, server, {"other": "/other"})
+        daemon = watcher_process(config, "run")
+        try:
+            wait_for(lambda: server.hits("/other") >= 1)
+            assert run(config, server.url("/rss")) == 0
+            assert "added: daemon-side" in capsys.readouterr().out
+            wait_for(lambda: server.hits("/rss") >= 2)  # ours, then the daemon's
+            time.sleep(1)
+            daemon.send_signal(signal.SIGTERM)
+            output, _ = daemon.communicate(timeout=30)
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+    assert "config reloaded: 2 feeds" in output
+    assert "poll feed=daemon-side status=ok new=2" in output
