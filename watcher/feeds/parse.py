@@ -61,7 +61,7 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     if prolog.is_html:
         raise ParseError(html_instead_of_feed(text, url))
     if prolog.root and not prolog.is_feed:
-        # feedparser would still walk every element (tens of microseconds each): a large
+        # feedparser would still walk every element before giving up: a large
         # non-feed document would hold a worker for nothing.
         raise not_a_feed(text, url, mime, prolog.root)
     text, more_notes = make_safe(text, prolog)
