@@ -71,3 +71,12 @@ def test_json_feed_in_latin1_is_decoded_by_the_shared_sniffer() -> None:
            '[{"id": "1", "title": "Café"}]}').encode("latin-1")
     feed = parse_feed(doc, {"Content-Type": "application/feed+json; charset=iso-8859-1"}, URL)
     assert feed.entries[0].title == "Café"
+
+
+def test_implausible_dates_are_not_dates() -> None:
+    # As for RSS and Atom: 1970 from a broken feed is no date; date_modified is next.
+    doc = (b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": "1", '
+           b'"date_published": "1970-01-01T00:00:00Z", '
+           b'"date_modified": "2026-12-03T08:00:00Z"}]}')
+    assert parse_feed(doc, JSON_TYPE, URL).entries[0].published == datetime(
+        2026, 12, 3, 8, 0, tzinfo=UTC)

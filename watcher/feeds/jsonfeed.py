@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from watcher.dates import first_plausible
 from watcher.errors import ParseError
 from watcher.feeds.entries import collapse, html_paragraphs, utc_from_iso
 from watcher.types import FeedEntry, ParsedFeed
@@ -81,7 +82,8 @@ def _entry(item: Mapping[str, Any], base: str) -> FeedEntry | None:
         url = ""
     entry_id = entry_id or url
     title = collapse(_string(item, "title"))
-    published = utc_from_iso(item.get("date_published")) or utc_from_iso(item.get("date_modified"))
+    published = first_plausible((utc_from_iso(item.get("date_published")),
+                                 utc_from_iso(item.get("date_modified"))))
     if not entry_id:
         if not title:
             return None

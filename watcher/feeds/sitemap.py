@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
+from watcher.dates import first_plausible
 from watcher.errors import ParseError
 from watcher.feeds.entries import collapse, utc_from_iso
 from watcher.types import FeedEntry, ParsedFeed
@@ -127,7 +128,8 @@ def _read(content: bytes, url: str) -> SitemapDocument:
         loc = resolve(url, fields.get("loc", "")) if fields.get("loc") else ""
         if not is_http_url(loc):
             continue
-        when = utc_from_iso(fields.get("publication_date")) or utc_from_iso(fields.get("lastmod"))
+        when = first_plausible((utc_from_iso(fields.get("publication_date")),
+                                utc_from_iso(fields.get("lastmod"))))
         if name == "sitemap":
             children.setdefault(loc, when or _OLDEST)
         elif loc not in entries:
