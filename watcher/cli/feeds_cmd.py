@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher.cli.common import config_from_args
+from watcher.cli.exit_codes import ExitCode
 from watcher.config import Config, FeedConfig, parse_duration, resolve_config_path
 from watcher.errors import ConfigError, Problem
 from watcher.feeds.discover import Candidate, Discovery, discover
@@ -25,7 +26,6 @@ from watcher.feeds.yaml_edit import add_feeds, feeds_yaml
 from watcher.fetch import Fetcher, build_client
 from watcher.urls import canonical_url, is_http_url
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 MAX_OPML_BYTES = 16 * 1024 * 1024
 
 
@@ -105,7 +105,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"added: {entry['name']} {entry['url']}{tags}")
     print(f"{len(entries)} added, {len(found) - len(entries)} already present or repeated; "
           f"{path}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -123,13 +123,13 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(f"no feed found for {args.url}; tried:", file=sys.stderr)
         for note in discovery.notes:
             print(f"  {note}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     for number, candidate in enumerate(discovery.candidates, 1):
         print(f"{number}. {_shown(candidate)}")
     chosen = _choose(discovery.candidates, args.add_all)
     if not chosen:
         print("nothing added", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     known = _existing(config)
     fresh = []
     for candidate in chosen:
@@ -139,7 +139,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         else:
             fresh.append(candidate)
     if not fresh:
-        return EXIT_OK
+        return ExitCode.OK
     titles = [args.name or c.title or urlsplit(c.url).hostname or "" for c in fresh]
     names = names_for(titles, (f.name for f in config.feeds))
     if args.name and names[0] != args.name:
@@ -149,11 +149,11 @@ def cmd_add(args: argparse.Namespace) -> int:
                for name, c in zip(names, fresh, strict=True)]
     if args.print_only:
         sys.stdout.write(feeds_yaml(entries))
-        return EXIT_OK
+        return ExitCode.OK
     add_feeds(path, entries)
     for entry in entries:
         print(f"added: {entry['name']} {entry['url']} to {path}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 async def _discover(config: Config, url: str) -> Discovery:
@@ -200,4 +200,4 @@ def cmd_export(args: argparse.Namespace) -> int:
     if skipped:
         print(f"note: sitemap feeds are not written (other readers cannot read them): "
               f"{', '.join(skipped)}", file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK
