@@ -89,3 +89,10 @@ def test_fast_words_agree_on_any_text(text: str) -> None:
 def test_both_paths_in_one_field() -> None:
     # Cyrillic and Korean lines: the field cannot take one code page, each line its own path.
     _check("Зеленский сказал\n서울 발표 O’Brien's\nDüsseldorf, naïve — Straße")
+
+
+def test_possessives_of_both_apostrophes_in_a_row() -> None:
+    # Hypothesis found it: the code-page path judged the curly apostrophe after the straight
+    # one had already dropped its "s", and kept the second "s" as a word.
+    for text in ("Zelenskyy's’s ", "a's’s", "a’s's"):
+        _check(text)

@@ -190,16 +190,21 @@ class _CodePage:
             if any(map(raw.__contains__, self.unsupported)):
                 return None
         folded = raw.translate(self.table)
-        for apostrophe in self.apostrophes:
-            if apostrophe in raw:
-                folded = _drop_possessives(raw, folded, apostrophe)
-        return folded
+        found = [index for apostrophe in self.apostrophes if apostrophe in raw
+                 for index in _possessives(raw, folded, apostrophe)]
+        if not found:
+            return folded
+        changed = bytearray(folded)
+        for index in found:
+            changed[index] = 32
+        return bytes(changed)
 
 
-def _drop_possessives(raw: bytes, folded: bytes, apostrophe: int) -> bytes:
-    """``folded`` with each possessive "s" (a lone s after a word and an apostrophe, as in
-    ``_PLAIN``) made a space. Apostrophes are few, so a loop over them is cheaper than a
-    regex over every byte."""
+def _possessives(raw: bytes, folded: bytes, apostrophe: int) -> list[int]:
+    """Where each possessive "s" is (a lone s after a word and an apostrophe, as in
+    ``_PLAIN``). Every kind of apostrophe is judged on the same folded text, before any s is
+    dropped, as the general path's one regex does ("a's’s" loses both). Apostrophes are few,
+    so a loop over them is cheaper than a regex over every byte."""
     found: list[int] = []
     find, size, start = raw.find, len(raw), 1
     while (index := find(apostrophe, start)) >= 0:
@@ -208,12 +213,7 @@ def _drop_possessives(raw: bytes, folded: bytes, apostrophe: int) -> bytes:
         if (raw[index + 1:after] in (b"s", b"S") and folded[index - 1] != 32
                 and (after >= size or folded[after] == 32)):
             found.append(index + 1)
-    if not found:
-        return folded
-    changed = bytearray(folded)
-    for index in found:
-        changed[index] = 32
-    return bytes(changed)
+    return found
 
 
 _PAGES = tuple(_CodePage(name) for name in _CODE_PAGES)
