@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from watcher import metrics
 from watcher.clock import Clock
 from watcher.config import Config, FeedConfig
 from watcher.dates import DateClaim, publication_time, url_date
@@ -232,6 +233,7 @@ class Pipeline:
         report = PollReport(feed=feed.name, status=outcome.kind, error=outcome.error,
                             new_entries=new, stored=tuple(stored), matches=dict(counts),
                             elapsed_ms=elapsed)
+        metrics.record_poll(report.status, len(stored), counts)
         log.info("poll feed=%s status=%s new=%d stored=%d matched=%d ms=%.0f%s",
                  feed.name, report.status, new, len(stored), report.matched, elapsed,
                  f" error={outcome.error!r}" if outcome.error else "")
@@ -308,9 +310,10 @@ class Pipeline:
             result = await self.fetcher.get(entry.url, max_bytes=self.config.network.max_page_bytes,
                                             accept=PAGE_ACCEPT)
             final_url, canonical = result.url, canonical_url(result.url)
-            page = await self.pool.run(extract_page, result.content, result.url,
-                                       result.headers.get("content-type"), self.clock(),
-                                       timeout=self.config.extract.timeout)
+            with metrics.EXTRACTION_SECONDS.time():
+                page = await self.pool.run(extract_page, result.content, result.url,
+                                           result.headers.get("content-type"), self.clock(),
+                                           timeout=self.config.extract.timeout)
         except (FetchError, ExtractError) as exc:
             log.info("page feed=%s url=%s: %s; using the feed's text", feed.name, entry.url, exc)
         except TimeoutError:
@@ -329,7 +332,8 @@ class Pipeline:
         if article.language is None:
             article = replace(article, language=detect_language(
                 f"{article.title}\n{article.description}\n{article.body}"))
-        found = self.rules().match(article)
+        with metrics.MATCH_SECONDS.time():
+            found = self.rules().match(article)
         write_file = bool(found) or self.config.store == "all"
         stored = self.store.store_article(article, found, entry_row_id=item.row_id,
                                           write_file=write_file, now=now)

@@ -16,10 +16,10 @@ from watcher.cli.exit_codes import ExitCode
 from watcher.cli.output import table
 from watcher.config import Config, did_you_mean, parse_duration
 from watcher.errors import ConfigError, Problem
-from watcher.rules import QuerySyntaxError, Rule, RuleSet, best_snippet, explain
-from watcher.rules.loader import caret
+from watcher.rules import Rule, RuleSet, best_snippet, explain
 from watcher.store import Store
 from watcher.textsafe import flatten, one_line
+from watcher.trial import TrialTargetError, trial_target
 from watcher.types import StoredArticle
 
 ANSI_MARK, ANSI_TITLE, ANSI_RESET = "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
@@ -64,20 +64,10 @@ def _target(config: Config, target: str) -> tuple[Rule, str]:
     # A broken rules.yaml does not stop anyone from testing a query: its problems are for
     # `watcher check`; only the rule names are wanted here.
     rules, _ = check_rules_for(config)
-    if rules is not None and (rule := rules.get(target)) is not None:
-        return Rule(rule.name, rule.query, feeds=rule.feeds, min_hits=rule.min_hits), \
-            f"rule '{rule.name}'"
     try:
-        rule = Rule("query", target)
-        RuleSet([rule])
-    except QuerySyntaxError as exc:
-        names = [r.name for r in rules.rules] if rules is not None else []
-        hint = did_you_mean(target, names) if " " not in target else ""
-        message = (f"not a rule name{hint}, and not a valid query: {exc.message}"
-                   if hint else exc.message)
-        raise ConfigError([Problem("query", 1, exc.column, message,
-                                   caret(target, exc.column - 1))]) from exc
-    return rule, "query"
+        return trial_target(rules, target)
+    except TrialTargetError as exc:
+        raise ConfigError([Problem("query", 1, exc.column, exc.message, exc.pointer)]) from exc
 
 
 def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -14,6 +14,7 @@ from watcher.config.model import Config
 from watcher.config.reader import Reading, read_mapping
 from watcher.config.values import did_you_mean
 from watcher.errors import ConfigError, Problem
+from watcher.web.access import is_loopback
 from watcher.yamlpos import YamlDoc, load_yaml
 
 DEFAULT_CONFIG = Path("config/watcher.yaml")
@@ -58,3 +59,8 @@ def _check_across_keys(doc: YamlDoc, config: Config) -> None:
                         f"unknown channel '{name}'{did_you_mean(name, known)}")
     if config.poll.max_interval < config.poll.min_interval:
         doc.problem(("poll", "max_interval"), "max_interval: must be at least min_interval")
+    if config.http is not None and config.http.token is None and not is_loopback(
+            config.http.host):
+        doc.problem(("http", "listen"),
+                    f"listen: {config.http.host} is reachable from other machines; set "
+                    "http.token (e.g. token: ${WATCHER_HTTP_TOKEN}) or listen on 127.0.0.1")

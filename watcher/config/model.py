@@ -177,6 +177,43 @@ class AlertConfig:
     throttle: timedelta = timedelta(minutes=10)  # at most one message per rule per window
 
 
+def as_listen_host(value: Any) -> str:
+    """``listen: host:port`` (``[::1]:8080`` for IPv6): the host."""
+    host, _, port = as_str(value).strip().rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"'{value}' is not host:port (e.g. 127.0.0.1:8080)")
+    return host
+
+
+def as_listen_port(value: Any) -> int:
+    """``listen: host:port``: the port (a bad value is reported once, by the host's parser)."""
+    _, _, port = as_str(value).strip().rpartition(":")
+    if not port.isdigit():
+        raise KeepDefault
+    return int(port)
+
+
+def as_secret(value: Any) -> str:
+    """A token from ``${VAR}``; empty (the variable unset with ``:-``) means none."""
+    text = as_str(value)
+    if not text:
+        raise KeepDefault
+    return text
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """The web pages, API and metrics ``watcher run`` serves (docs/web.md)."""
+
+    host: str = field(default="127.0.0.1", metadata=key(yaml="listen", parse=as_listen_host))
+    port: int = field(default=8080, metadata=key(yaml="listen", parse=as_listen_port))
+    # bearer token or basic-auth password; required unless listening on loopback
+    token: str | None = field(default=None, metadata=key(parse=as_secret))
+    # how others reach the pages (Atom links, WebSub callbacks)
+    public_url: str | None = field(default=None, metadata=key(parse=as_http_url))
+
+
 def _default_state_dir(reading: Reading) -> Path:
     return (reading.folder / "../state").resolve()
 
@@ -202,6 +239,7 @@ class Config:
     channels: tuple[ChannelConfig, ...] = field(default=(), metadata=key(item="channel"))
     digests: tuple[DigestConfig, ...] = field(default=(), metadata=key(item="digest"))
     alerts: AlertConfig = field(default_factory=AlertConfig)
+    http: HttpConfig | None = None  # None: no web pages
 
     @property
     def articles_dir(self) -> Path:

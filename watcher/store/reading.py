@@ -1,0 +1,145 @@
+"""What the web pages read from the index: the latest matched articles with their hits,
+matches per rule and day, delivery counts, and whether the index answers.
+
+Read-only queries on the tables of ``schema.py`` and ``outbox.py``; each opens its own short
+connection, so the web server's threads never hold one across a request.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from watcher.store.outbox import outbox_deliveries
+from watcher.store.schema import articles, matches
+from watcher.types import Hit, TextSource
+
+
+@dataclass(frozen=True)
+class MatchedArticle:
+    """A stored article with every match recorded for it (rules in the order matched)."""
+
+    number: int
+    url: str
+    title: str
+    site: str
+    feed: str
+    published: datetime | None
+    fetched: datetime
+    text_source: TextSource
+    description: str
+    body: str
+    rules: tuple[str, ...]
+    hits: tuple[Hit, ...]
+    matched_at: datetime  # the newest of its matches
+
+    @property
+    def when(self) -> datetime:
+        return self.published or self.fetched
+
+
+@dataclass(frozen=True)
+class MatchFilter:
+    """Which matched articles a page lists. Empty fields filter nothing."""
+
+    rules: tuple[str, ...] | None = None  # any of these rules (None: all)
+    feed: str | None = None
+    fetched_from: datetime | None = None  # inclusive
+    fetched_until: datetime | None = None  # exclusive
+    before: int | None = None  # article numbers below this (paging)
+
+
+class Reading:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def latest_matched(self, wanted: MatchFilter, limit: int) -> list[MatchedArticle]:
+        """The newest matched articles (by article number, highest first) fitting ``wanted``."""
+        where: list[Any] = []
+        if wanted.rules is not None:
+            where.append(matches.c.rule.in_(list(wanted.rules)))
+        if wanted.feed:
+            where.append(articles.c.feed == wanted.feed)
+        if wanted.fetched_from is not None:
+            where.append(articles.c.fetched >= wanted.fetched_from)
+        if wanted.fetched_until is not None:
+            where.append(articles.c.fetched < wanted.fetched_until)
+        if wanted.before is not None:
+            where.append(matches.c.article_number < wanted.before)
+        numbers_query = (select(matches.c.article_number)
+                         .join(articles, articles.c.number == matches.c.article_number)
+                         .where(and_(True, *where)).group_by(matches.c.article_number)
+                         .order_by(matches.c.article_number.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            numbers = list(conn.execute(numbers_query).scalars())
+            if not numbers:
+                return []
+            return self._with_matches(conn, numbers)
+
+    def matched_article(self, number: int) -> MatchedArticle | None:
+        with self.engine.connect() as conn:
+            found = self._with_matches(conn, [number])
+        return found[0] if found else None
+
+    def _with_matches(self, conn: Any, numbers: list[int]) -> list[MatchedArticle]:
+        query = (select(articles, matches.c.rule, matches.c.hits, matches.c.matched_at)
+                 .join(matches, matches.c.article_number == articles.c.number)
+                 .where(articles.c.number.in_(numbers))
+                 .order_by(articles.c.number.desc(), matches.c.id))
+        rows: dict[int, Any] = {}
+        rules: dict[int, list[str]] = defaultdict(list)
+        hits: dict[int, list[Hit]] = defaultdict(list)
+        newest: dict[int, datetime] = {}
+        for row in conn.execute(query):
+            rows.setdefault(row.number, row)
+            rules[row.number].append(row.rule)
+            hits[row.number].extend(Hit(str(f), int(s), int(e), str(t))
+                                    for f, s, e, t in (row.hits or []))
+            newest[row.number] = max(newest.get(row.number, row.matched_at), row.matched_at)
+        return [MatchedArticle(
+            number=n, url=r.url, title=r.title, site=r.site, feed=r.feed,
+            published=r.published, fetched=r.fetched, text_source=r.text_source,
+            description=r.description or "", body=r.body or "", rules=tuple(rules[n]),
+            hits=tuple(dict.fromkeys(hits[n])), matched_at=newest[n])
+            for n, r in rows.items()]
+
+    def matches_per_day(self, since: datetime) -> dict[str, dict[date, int]]:
+        """Per rule, how many articles it matched each day (UTC) since ``since``."""
+        day = func.date(matches.c.matched_at)
+        query = (select(matches.c.rule, day, func.count())
+                 .where(matches.c.matched_at >= since).group_by(matches.c.rule, day))
+        out: dict[str, dict[date, int]] = defaultdict(dict)
+        with self.engine.connect() as conn:
+            for rule, when, count in conn.execute(query):
+                moment = when if isinstance(when, date) else date.fromisoformat(str(when))
+                out[rule][moment] = int(count)
+        return dict(out)
+
+    def match_totals(self) -> dict[str, int]:
+        """Per rule, every match ever recorded."""
+        query = select(matches.c.rule, func.count()).group_by(matches.c.rule)
+        with self.engine.connect() as conn:
+            return {rule: int(count) for rule, count in conn.execute(query)}
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Outbox deliveries per state (pending, sending, sent, failed)."""
+        query = (select(outbox_deliveries.c.state, func.count())
+                 .group_by(outbox_deliveries.c.state))
+        with self.engine.connect() as conn:
+            return {state: int(count) for state, count in conn.execute(query)}
+
+    def answers(self) -> bool:
+        """Whether the index answers a query (``/readyz``, the systemd watchdog)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(func.count()).select_from(
+                    select(articles.c.number).limit(1).subquery())).scalar()
+        except SQLAlchemyError:
+            return False
+        return True

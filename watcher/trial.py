@@ -1,0 +1,87 @@
+"""Trying a query or a rule on the archive before it goes into rules.yaml: what
+``watcher rules test`` and the web page's tester both do.
+
+``trial_target`` turns what the user typed into a rule (a rule's name wins over a query);
+``try_on`` matches it against stored articles, newest first, keeping the first hits and,
+when asked, stopping at a deadline so a page stays quick on a large archive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from watcher.config import did_you_mean
+from watcher.rules import QuerySyntaxError, Rule, RuleSet
+from watcher.rules.loader import caret
+from watcher.types import Hit, StoredArticle
+
+
+class TrialTargetError(Exception):
+    """Neither a rule's name nor a valid query: ``column`` (1-based) and ``pointer`` (the
+    query with a caret under the column, as ``watcher check`` shows it)."""
+
+    def __init__(self, message: str, column: int, pointer: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.pointer = pointer
+
+
+def trial_target(rules: RuleSet | None, text: str) -> tuple[Rule, str]:
+    """The rule named ``text`` (its matching settings only), else ``text`` as a query; with
+    a label for the output ("rule 'x'" or "query")."""
+    if rules is not None and (rule := rules.get(text)) is not None:
+        return (Rule(rule.name, rule.query, feeds=rule.feeds, min_hits=rule.min_hits),
+                f"rule '{rule.name}'")
+    try:
+        rule = Rule("query", text)
+        RuleSet([rule])
+    except QuerySyntaxError as exc:
+        names = [r.name for r in rules.rules] if rules is not None else []
+        hint = did_you_mean(text, names) if " " not in text else ""
+        message = (f"not a rule name{hint}, and not a valid query: {exc.message}"
+                   if hint else exc.message)
+        raise TrialTargetError(message, exc.column, caret(text, exc.column - 1)) from exc
+    return rule, "query"
+
+
+@dataclass(frozen=True)
+class TrialHit:
+    stored: StoredArticle
+    hits: tuple[Hit, ...]
+
+
+@dataclass
+class TrialResult:
+    hits: list[TrialHit] = field(default_factory=list)  # the first ``keep``, newest first
+    scanned: int = 0
+    matched: int = 0
+    per_feed: Counter[str] = field(default_factory=Counter)
+    complete: bool = True  # False: stopped early (enough hits, or the deadline)
+
+
+def try_on(rule: Rule, articles: Iterable[StoredArticle], *, keep: int,
+           stop_at_keep: bool = False, seconds: float | None = None,
+           clock: Callable[[], float] = time.perf_counter) -> TrialResult:
+    """Match ``rule`` against ``articles`` (newest first). Counts every match unless told to
+    stop once ``keep`` hits are kept, or after ``seconds``."""
+    rules = RuleSet([rule])
+    result = TrialResult()
+    deadline = None if seconds is None else clock() + seconds
+    for stored in articles:
+        if (stop_at_keep and len(result.hits) >= keep) or (
+                deadline is not None and clock() > deadline):
+            result.complete = False
+            break
+        result.scanned += 1
+        found = rules.match(stored.article)
+        if not found:
+            continue
+        result.matched += 1
+        result.per_feed[stored.article.feed] += 1
+        if len(result.hits) < keep:
+            result.hits.append(TrialHit(stored, found[0].hits))
+    return result

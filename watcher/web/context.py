@@ -1,0 +1,185 @@
+"""The web's view of a running watcher: the store, the rules in force and the config, and
+the questions the pages ask of them (each answered for the HTML page and the API alike).
+
+Query parameters are checked here; a bad one raises ``BadRequest`` with a message meant for
+the user. Every method is synchronous: Starlette runs them on its thread pool, off the
+server's event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from watcher.config import Config, parse_duration
+from watcher.rules import Explanation, Rule, RuleSet, explain
+from watcher.store import Store
+from watcher.store.boilerplate import BoilerplateStore
+from watcher.store.outbox import Delivery, Outbox
+from watcher.store.reading import MatchedArticle, MatchFilter, Reading
+from watcher.trial import TrialResult, TrialTargetError, trial_target, try_on
+from watcher.types import StoredArticle
+from watcher.web.model import FeedRow, StoryItem, feed_rows, last_days, story_items
+
+PAGE_SIZE = 25  # matched articles read per page of the front page
+ATOM_SIZE = 50
+TESTER_LIMIT = 20  # hits the tester shows
+# The tester answers within this, on any archive: past it, it shows the hits found so far
+# and says how far back it looked (bench/bench_web.py measures the page as a whole).
+TESTER_SECONDS = 0.06
+RULE_DAYS = 14  # days of matches per rule on /rules
+
+
+class BadRequest(ValueError):
+    """A query parameter the page cannot use; the message says why."""
+
+
+@dataclass(frozen=True)
+class FrontPage:
+    items: list[StoryItem]
+    next_before: int | None  # the ``before`` of the next page; None on the last one
+    wanted: dict[str, str]  # the filters as given, for links and forms
+
+
+@dataclass(frozen=True)
+class TesterOutcome:
+    target: str
+    label: str = ""  # "rule 'x'" or "query"
+    result: TrialResult | None = None
+    explanations: list[Explanation] = field(default_factory=list)
+    error: str | None = None
+    column: int | None = None
+    pointer: str | None = None  # the query with a caret under the error
+    since: datetime | None = None
+
+
+class WebContext:
+    def __init__(self, store: Store, rules: Callable[[], RuleSet],
+                 config: Config | Callable[[], Config]) -> None:
+        self.store = store
+        self.rules = rules
+        self._config = config
+        self.reading = Reading(store.engine)
+        self.outbox = Outbox(store.engine)
+        self.boilerplate = BoilerplateStore(store.engine)
+
+    @property
+    def config(self) -> Config:
+        return self._config if isinstance(self._config, Config) else self._config()
+
+    # -- the front page and the Atom feeds -------------------------------------------------
+
+    def front_page(self, params: Mapping[str, str]) -> FrontPage:
+        wanted = {k: params[k].strip() for k in ("rule", "feed", "tag", "day", "before")
+                  if params.get(k, "").strip()}
+        rules = self.rules()
+        chosen: tuple[str, ...] | None = None
+        if "rule" in wanted:
+            chosen = (wanted["rule"],)
+        if "tag" in wanted:
+            tagged = tuple(r.name for r in rules.rules if wanted["tag"] in r.tags)
+            chosen = tagged if chosen is None else tuple(r for r in chosen if r in tagged)
+        start = end = None
+        if "day" in wanted:
+            try:
+                day = date.fromisoformat(wanted["day"])
+            except ValueError as exc:
+                raise BadRequest(f"day: '{wanted['day']}' is not a date (YYYY-MM-DD)") from exc
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            end = start + timedelta(days=1)
+        before = _number(wanted.get("before"), "before")
+        found = self.reading.latest_matched(MatchFilter(
+            rules=chosen, feed=wanted.get("feed"), fetched_from=start, fetched_until=end,
+            before=before), PAGE_SIZE)
+        items = story_items(found, [r.name for r in rules.rules], self._boilerplate(found))
+        more = found[-1].number if len(found) == PAGE_SIZE else None
+        return FrontPage(items, more, {k: v for k, v in wanted.items() if k != "before"})
+
+    def rule_feed(self, name: str) -> list[StoryItem] | None:
+        """The newest stories of one rule (None: no such rule, now or in the index)."""
+        found = self.reading.latest_matched(MatchFilter(rules=(name,)), ATOM_SIZE)
+        if not found and self.rules().get(name) is None:
+            return None
+        return story_items(found, [r.name for r in self.rules().rules],
+                           self._boilerplate(found))
+
+    def _boilerplate(self, found: list[MatchedArticle]) -> dict[str, frozenset[str]]:
+        settings = self.config.extract
+        since = datetime.now(UTC) - settings.boilerplate_window
+        return {site: self.boilerplate.known(site, settings.boilerplate_min_articles, since)
+                for site in {a.site for a in found}}
+
+    # -- one article ----------------------------------------------------------------------
+
+    def article(self, number: int) -> tuple[StoredArticle, dict[str, Explanation]] | None:
+        """The stored article and, per rule it matched that still exists, why."""
+        stored = self.store.get_article(number)
+        if stored is None:
+            return None
+        rules = self.rules()
+        explained = {}
+        for match in stored.matches:
+            rule = rules.get(match.rule)
+            if rule is not None:
+                explained[match.rule] = explain(rule, stored.article)
+        return stored, explained
+
+    # -- rules ----------------------------------------------------------------------------
+
+    def rules_overview(self) -> tuple[list[Rule], dict[str, dict[str, int]], list[str]]:
+        """Every rule, its matches per day over the last days, and those days."""
+
+        now = datetime.now(UTC)
+        days = last_days(now, RULE_DAYS)
+        per_day = self.reading.matches_per_day(
+            datetime.fromisoformat(days[0]).replace(tzinfo=UTC))
+        counts = {rule: {d.isoformat(): n for d, n in by_day.items()}
+                  for rule, by_day in per_day.items()}
+        return list(self.rules().rules), counts, days
+
+    def test(self, params: Mapping[str, str]) -> TesterOutcome | None:
+        """The tester's answer for ``q`` (a query) or ``rule`` (a rule's name); None when
+        neither was given."""
+        target = (params.get("q") or params.get("rule") or "").strip()
+        if not target:
+            return None
+        try:
+            since_delta = parse_duration(params.get("since") or "7d")
+        except ValueError as exc:
+            raise BadRequest(f"since: {exc}") from exc
+        limit = _number(params.get("limit"), "limit") or TESTER_LIMIT
+
+        try:
+            rule, label = trial_target(self.rules(), target)
+        except TrialTargetError as exc:
+            return TesterOutcome(target, error=exc.message, column=exc.column,
+                                 pointer=exc.pointer)
+        since = datetime.now(UTC) - since_delta
+        articles = self.store.recent_articles(since, params.get("feed") or None)
+        with contextlib.closing(articles):
+            result = try_on(rule, articles, keep=min(limit, 100), stop_at_keep=True,
+                            seconds=TESTER_SECONDS)
+        explanations = [explain(rule, hit.stored.article) for hit in result.hits]
+        return TesterOutcome(target, label, result, explanations, since=since)
+
+    # -- feeds and the outbox -------------------------------------------------------------
+
+    def feeds(self) -> list[FeedRow]:
+        return feed_rows(self.config.feeds, self.store.feed_states())
+
+    def deliveries(self, limit: int = 200) -> list[Delivery]:
+        return self.outbox.deliveries(limit=limit)
+
+    def retry(self, delivery_id: int) -> bool:
+        """A failed delivery back in the queue; False when it is not (or no longer) failed."""
+        return self.outbox.requeue([delivery_id], datetime.now(UTC)) == 1
+
+
+def _number(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise BadRequest(f"{name}: expected a whole number, got '{value}'")
+    return int(value)

@@ -1,0 +1,56 @@
+"""``/metrics``: the process's own counters (``watcher.metrics``) and gauges read from the
+index at scrape time (outbox states, each feed's last success), in Prometheus text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from watcher import metrics
+from watcher.store import Store
+from watcher.store.reading import Reading
+
+DELIVERY_STATES = ("pending", "sending", "sent", "failed")
+
+
+class IndexCollector(Collector):
+    """Gauges that describe the index as it is now."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.reading = Reading(store.engine)
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self.reading.delivery_counts()
+        outbox = GaugeMetricFamily("watcher_outbox_deliveries",
+                                   "Outbox deliveries by state (pending, sending, sent, "
+                                   "failed).", labels=["state"])
+        for state in sorted({*DELIVERY_STATES, *counts}):
+            outbox.add_metric([state], counts.get(state, 0))
+        yield outbox
+        last = GaugeMetricFamily("watcher_feed_last_success_timestamp_seconds",
+                                 "When each feed was last polled successfully (Unix time).",
+                                 labels=["feed"])
+        for name, state in sorted(self.store.feed_states().items()):
+            if state.last_success is not None:
+                last.add_metric([name], state.last_success.timestamp())
+        yield last
+        stored = GaugeMetricFamily("watcher_index_articles", "Articles in the index.")
+        stored.add_metric([], self.store.article_count())
+        yield stored
+
+
+def build_registry(store: Store) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in metrics.process_collectors():
+        registry.register(collector)
+    registry.register(IndexCollector(store))
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
