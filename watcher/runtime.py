@@ -41,6 +41,7 @@ from watcher.lifecycle import settle
 from watcher.live_rules import LiveRules
 from watcher.notify.service import DeliveryService
 from watcher.pipeline import Pipeline, PollReport
+from watcher.progress import Progress
 from watcher.rules import RuleSet
 from watcher.store import Store
 from watcher.store.lock import state_lock
@@ -261,12 +262,19 @@ class Runtime:
 
     async def poll_all(self, feeds: Sequence[FeedConfig]) -> CycleSummary:
         """Every feed once; one round of immediate alerts for all that was stored."""
-        found = await asyncio.gather(*(self.poll(feed) for feed in feeds))
+        with Progress("feeds polled", len(feeds)) as progress:
+            found = await asyncio.gather(*(self._poll_counted(feed, progress)
+                                           for feed in feeds))
         reports = tuple(report for report in found if report is not None)
         stored = [s for report in reports for s in report.stored]
         if stored:
             await self.alert(stored)
         return CycleSummary(reports)
+
+    async def _poll_counted(self, feed: FeedConfig, progress: Progress) -> PollReport | None:
+        report = await self.poll(feed)
+        progress.advance()
+        return report
 
     async def alert(self, stored: Sequence[StoredArticle]) -> None:
         async with self.using() as parts:

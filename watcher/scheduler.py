@@ -63,6 +63,12 @@ class Daemon:
                      len(self.runtime.config.feeds), len(self.runtime.rules().rules),
                      len(self.runtime.config.digests))
             await self.tick()
+            for service in started:
+                # A service that tells a supervisor the daemon is up (systemd's READY) does
+                # so once the first polls have started.
+                after_first_tick = getattr(service, "after_first_tick", None)
+                if after_first_tick is not None:
+                    after_first_tick()
             await self.runtime.stopping.wait()
         finally:
             await self._shutdown(started)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from watcher import __version__
 from watcher.cli.exit_codes import ExitCode
 from watcher.errors import ConfigError, WatcherError
+from watcher.logformat import LOG_FORMATS, formatter
 
 COMMAND_MODULES = ("watcher.cli.core", "watcher.cli.feeds_cmd", "watcher.cli.rules_cmd",
                    "watcher.cli.digest_cmd", "watcher.cli.db_cmd")
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Self-hosted news watcher: polls feeds, matches rules, sends digests.")
     parser.add_argument("--version", action="version", version=f"watcher {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="text (default) or json: one JSON object per line, for log "
+                             "shippers")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers, common)
@@ -43,9 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not hasattr(args, "config"):
         args.config = None
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(args.log_format))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        handlers=[handler])
     # httpx logs every request URL at INFO; a webhook URL is a secret, and our own poll
     # lines already say what was fetched.
     logging.getLogger("httpx").setLevel(logging.WARNING)

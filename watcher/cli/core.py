@@ -55,13 +55,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from watcher.cli.summary import render_summary
     from watcher.runtime import run_once
     from watcher.scheduler import run_daemon
+    from watcher.supervision import Supervision
 
     config, rules = validated(args)
     if args.once:
         summary = asyncio.run(run_once(config, rules))
         print(render_summary(summary))
         return ExitCode.OK
-    asyncio.run(run_daemon(resolve_config_path(args.config), config, rules))
+    asyncio.run(run_daemon(resolve_config_path(args.config), config, rules,
+                           services=[Supervision()]))
     return ExitCode.OK
 
 

@@ -16,6 +16,7 @@ from watcher.cli.exit_codes import ExitCode
 from watcher.cli.output import table
 from watcher.config import Config, did_you_mean, parse_duration
 from watcher.errors import ConfigError, Problem
+from watcher.progress import Progress
 from watcher.rules import Rule, RuleSet, best_snippet, explain
 from watcher.store import Store
 from watcher.textsafe import flatten, one_line
@@ -145,8 +146,12 @@ def cmd_backfill(args: argparse.Namespace, out: TextIO | None = None) -> int:
     since = now - args.since
     with Store.open(config) as store:
         # Matched first, recorded after: no write transaction while the read is open.
-        found = [(s.number, m) for s in store.recent_articles(since)
-                 if (m := single.match(s.article))]
+        found = []
+        with Progress(f"articles matched against '{rule.name}'") as progress:
+            for stored in store.recent_articles(since):
+                progress.advance()
+                if matched := single.match(stored.article):
+                    found.append((stored.number, matched))
         added = sum(store.record_matches(number, matches, origin="backfill", now=now)
                     for number, matches in found)
     print(f"rule '{rule.name}': {len(found)} articles since {since:%Y-%m-%d %H:%M} UTC "

@@ -8,7 +8,6 @@ connection, so the web server's threads never hold one across a request.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any

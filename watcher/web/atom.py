@@ -37,8 +37,8 @@ def rule_feed(rule: str, items: Sequence[StoryItem], *, base_url: str,
         _text(entry, "summary", item.snippet.text)
         source = ElementTree.SubElement(entry, f"{{{ATOM}}}category")
         source.set("term", item.site)
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
-        feed, encoding="utf-8", xml_declaration=False)
+    body: bytes = ElementTree.tostring(feed, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
 
 
 def _text(parent: ElementTree.Element, name: str, value: str) -> None:

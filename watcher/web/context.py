@@ -8,7 +8,6 @@ server's event loop.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -158,9 +157,14 @@ class WebContext:
                                  pointer=exc.pointer)
         since = datetime.now(UTC) - since_delta
         articles = self.store.recent_articles(since, params.get("feed") or None)
-        with contextlib.closing(articles):
+        try:
             result = try_on(rule, articles, keep=min(limit, 100), stop_at_keep=True,
                             seconds=TESTER_SECONDS)
+        finally:
+            # Stopped early, the generator still holds its connection until closed.
+            close = getattr(articles, "close", None)
+            if close is not None:
+                close()
         explanations = [explain(rule, hit.stored.article) for hit in result.hits]
         return TesterOutcome(target, label, result, explanations, since=since)
 

@@ -35,9 +35,9 @@ class IndexCollector(Collector):
         last = GaugeMetricFamily("watcher_feed_last_success_timestamp_seconds",
                                  "When each feed was last polled successfully (Unix time).",
                                  labels=["feed"])
-        for name, state in sorted(self.store.feed_states().items()):
-            if state.last_success is not None:
-                last.add_metric([name], state.last_success.timestamp())
+        for name, feed in sorted(self.store.feed_states().items()):
+            if feed.last_success is not None:
+                last.add_metric([name], feed.last_success.timestamp())
         yield last
         stored = GaugeMetricFamily("watcher_index_articles", "Articles in the index.")
         stored.add_metric([], self.store.article_count())

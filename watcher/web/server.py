@@ -20,7 +20,7 @@ import uvicorn
 from watcher.errors import WatcherError
 
 log = logging.getLogger("watcher.web")
-STOP_SECONDS = 5.0
+STOP_SECONDS = 5
 START_SECONDS = 10.0
 
 
