@@ -24,6 +24,7 @@ class Notifier:
         env = os.environ if environ is None else environ
         self.address = env.get("NOTIFY_SOCKET") or None
         self.watchdog_seconds = _watchdog_seconds(env)
+        self._failing = False  # told the log already; said again only after a success
 
     @property
     def enabled(self) -> bool:
@@ -37,11 +38,17 @@ class Notifier:
         target = "\0" + self.address[1:] if self.address.startswith("@") else self.address
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                # Never wait: a listener that stopped reading must not stall the event loop
+                # (a full queue fails this one message; the next one tries again).
+                sock.setblocking(False)
                 sock.connect(target)
                 sock.sendall("\n".join(fields).encode("utf-8"))
         except OSError as exc:
-            log.warning("cannot notify systemd at %s: %s", self.address, exc)
+            if not self._failing:
+                log.warning("cannot notify systemd at %s: %s", self.address, exc)
+            self._failing = True
             return False
+        self._failing = False
         return True
 
     def ready(self, status: str = "") -> bool:
