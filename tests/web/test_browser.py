@@ -1,0 +1,107 @@
+"""The pages in a real browser: Debian's chromium, headless, driven by Playwright (never
+``playwright install``: the system's browser is used). Loads the matches, filters by a rule,
+uses the tester, opens an article; screenshots at 375 px and 1280 px are kept as test output
+(the test's temp folder, or WATCHER_TEST_OUTPUT when set)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import Site
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-extensions", "--no-first-run",
+                "--disable-sync", "--metrics-recording-only", "--mute-audio"]
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    if not Path(CHROMIUM).exists():
+        return "chromium is not installed (apt-get install chromium; .ci/run does it)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    missing = _missing()
+    if missing:
+        if os.environ.get("WATCHER_REQUIRE_SERVERS") == "1":
+            pytest.fail(f"WATCHER_REQUIRE_SERVERS=1 but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def output(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("WATCHER_TEST_OUTPUT") or tmp_path) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_browse_filter_test_and_open_an_article(browser: Any, site: Site, output: Path,
+                                                width: int) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" else None)
+
+    page.goto(site.url + "/")
+    assert page.locator("li.item").count() == 3
+    assert page.locator("li.item mark").first.is_visible()
+    # readable on a phone: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(output / f"matches-{width}.png"), full_page=True)
+
+    page.select_option("#filter-rule", "wagner")
+    page.click("form.filters button")
+    page.wait_for_url("**/?rule=wagner**")
+    titles = page.locator("li.item h2").all_inner_texts()
+    assert titles and all("Spy chief" not in t for t in titles)
+    assert any("Wagner convoy" in t for t in titles)
+
+    page.goto(site.url + "/rules")
+    page.fill("#tester-query", "Prigozhin AND Belarus")
+    page.click("#tester-run")
+    page.wait_for_selector("#tester-summary")
+    assert "query: 3 of 6 articles" in page.inner_text("#tester-summary")
+    page.locator("#tester-hits details summary").first.click()
+    assert page.locator("#tester-hits details .tree li.yes").first.is_visible()
+    page.screenshot(path=str(output / f"tester-{width}.png"), full_page=True)
+
+    page.fill("#tester-query", "MI6 AND (")
+    page.click("#tester-run")
+    assert "^" in page.inner_text("#tester-error pre")
+
+    page.goto(site.url + "/")
+    page.locator("li.item h2 a", has_text="Spy chief").click()
+    page.wait_for_selector("#explain")
+    assert "<script>alert(1)</script>" in page.inner_text("#article-title")
+    assert page.locator("article mark").count() >= 2
+    assert "mi6-defection" in page.inner_text("#explain")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=str(output / f"article-{width}.png"), full_page=True)
+
+    assert dialogs == []  # nothing from the hostile page ran
+    assert not [e for e in errors if "Content Security Policy" not in e]
+    page.close()
+    assert (output / f"matches-{width}.png").stat().st_size > 1000
