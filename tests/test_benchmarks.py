@@ -59,3 +59,12 @@ def test_polling_benchmark_runs_both_strategies() -> None:
     out = _run("bench_polling.py", "--feeds", "12")
     assert "fixed 15 min" in out and "\nauto " in out
     assert "auto / fixed: requests" in out
+
+
+@pytest.mark.timeout(300)
+def test_web_benchmark_runs_with_and_without_clients() -> None:
+    out = _run("bench_web.py", "--articles", "1500", "--matches", "300", "--feeds", "2",
+               "--entries", "2", "--repeat", "1", "--requests", "3", "--clients", "2",
+               "--workers", "1")
+    assert "/, one at a time" in out and "tester, 2 clients" in out
+    assert "polling, articles/s" in out and "ratio" in out

@@ -69,6 +69,10 @@ NUM_PERM = 128
 # LSH only proposes pairs; it is set well below the fold threshold so that a pair at the
 # threshold is proposed with near certainty, and the exact check decides.
 LSH_THRESHOLD = FOLD_THRESHOLD / 2
+# Up to this many texts every pair is checked exactly, without MinHash: setting up LSH
+# costs more than all the pairs of a small window (a web page of matches, a quiet digest),
+# and the exact check is what decides a fold either way. docs/web.md has the measurement.
+ALL_PAIRS_UP_TO = 64
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,12 @@ def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> Iterator[tuple[int, i
     of pairs (4.5 million for 3,000), which must never be held all at once."""
     usable = {k: s for k, s in sets.items() if len(s) >= MIN_SHINGLES}
     if len(usable) < 2:
+        return
+    if len(usable) <= ALL_PAIRS_UP_TO:
+        keys = sorted(usable)
+        for index, key in enumerate(keys):
+            for other in keys[index + 1:]:
+                yield key, other
         return
     # Imported here: datasketch pulls in scipy, which every command (watcher check, rules
     # test) would otherwise load at start-up; only building a digest needs it.

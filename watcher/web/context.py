@@ -29,6 +29,9 @@ TESTER_LIMIT = 20  # hits the tester shows
 # and says how far back it looked (bench/bench_web.py measures the page as a whole).
 TESTER_SECONDS = 0.06
 RULE_DAYS = 14  # days of matches per rule on /rules
+# A site's learned boilerplate changes over days; re-reading it for every page of matches
+# would be one query per outlet on the page.
+BOILERPLATE_TTL = timedelta(minutes=10)
 
 
 class BadRequest(ValueError):
@@ -63,6 +66,7 @@ class WebContext:
         self.reading = Reading(store.engine)
         self.outbox = Outbox(store.engine)
         self.boilerplate = BoilerplateStore(store.engine)
+        self._known: dict[str, tuple[datetime, frozenset[str]]] = {}
 
     @property
     def config(self) -> Config:
@@ -105,10 +109,19 @@ class WebContext:
                            self._boilerplate(found))
 
     def _boilerplate(self, found: list[MatchedArticle]) -> dict[str, frozenset[str]]:
+        """Per site on the page, the paragraphs ingestion learned as its boilerplate, so
+        folding ignores them as a digest does."""
         settings = self.config.extract
-        since = datetime.now(UTC) - settings.boilerplate_window
-        return {site: self.boilerplate.known(site, settings.boilerplate_min_articles, since)
-                for site in {a.site for a in found}}
+        now = datetime.now(UTC)
+        out = {}
+        for site in {a.site for a in found}:
+            cached = self._known.get(site)
+            if cached is None or cached[0] < now:
+                known = self.boilerplate.known(site, settings.boilerplate_min_articles,
+                                               now - settings.boilerplate_window)
+                cached = self._known[site] = (now + BOILERPLATE_TTL, known)
+            out[site] = cached[1]
+        return out
 
     # -- one article ----------------------------------------------------------------------
 

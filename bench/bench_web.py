@@ -1,0 +1,316 @@
+"""Web benchmark: ``python bench/bench_web.py [--articles 100000 --matches 20000]``.
+
+Fills an index with ARTICLES articles (paragraphs of the real dev corpus, recombined so
+each is distinct) and MATCHES matches over ten rules, then runs ``watcher run`` with its
+web server on that index (a copy per run) polling a local world of FEEDS x ENTRIES real
+pages. Prints:
+
+- p50/p99 of ``/`` (filters and pages varied), the rule tester and ``/api/matches``, one
+  request at a time on the idle daemon (goal: p99 < 100 ms);
+- the same pages' p50/p99 while CLIENTS concurrent clients hammer them;
+- articles stored per second while the pages are hammered, against runs of the same
+  daemon without clients, alternated in one session (goal: within 5%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_cycle import distinct_copy  # noqa: E402
+from tests.support.data import corpus_page, ground_truth  # noqa: E402
+from tests.support.newsroom import Item, rss  # noqa: E402
+from tests.support.servers import LocalHTTPServer  # noqa: E402
+from watcher.config import load_config  # noqa: E402
+from watcher.store import Store  # noqa: E402
+from watcher.store.schema import articles, matches  # noqa: E402
+
+RULE_WORDS = ("government", "minister", "police", "election", "president", "court",
+              "military", "economy", "climate", "health")
+QUERIES = ("government AND minister*", "police NEAR/5 court", '"prime minister"',
+           "election OR president*", "climate AND NOT health")
+
+
+def rules_yaml() -> str:
+    return "rules:\n" + "".join(f"  - name: r-{w}\n    query: '{w}'\n    tags: [t{i % 3}]\n"
+                                for i, w in enumerate(RULE_WORDS))
+
+
+def paragraphs() -> list[str]:
+    pool = []
+    for page in ground_truth().values():
+        pool.extend(p for p in page["articleBody"].split("\n") if len(p) > 80)
+    return pool
+
+
+def fill_index(store: Store, total: int, matched: int, seed: int = 1) -> None:
+    """``total`` articles over the last 30 days, ``matched`` matches over the rules."""
+    rng = random.Random(seed)
+    pool = paragraphs()
+    now = datetime.now(UTC)
+    rows, match_rows = [], []
+    matched_numbers = sorted(rng.sample(range(1, total + 1), k=min(total, matched * 4 // 5)))
+    for number in range(1, total + 1):
+        body = "\n".join(rng.sample(pool, 3)) + f"\nReference {number}."
+        fetched = now - timedelta(seconds=(total - number) * 30 * 86400 / total)
+        url = f"https://site{number % 50}.example/news/{number}"
+        rows.append({"number": number, "url": url, "canonical_url": url,
+                     "url_hash": f"{number:016x}", "feed": f"archive-{number % 200}",
+                     "site": f"site{number % 50}.example", "entry_id": str(number),
+                     "title": body.split(".")[0][:120], "description": "", "body": body,
+                     "author": "", "language": "en", "published": fetched,
+                     "fetched": fetched, "text_source": "page", "file_name": None})
+    made = 0
+    for number in matched_numbers:
+        body = rows[number - 1]["body"]
+        for word in rng.sample(RULE_WORDS, 2 if made < matched - len(matched_numbers) else 1):
+            at = max(body.find(word), 0)
+            match_rows.append({"article_number": number, "rule": f"r-{word}",
+                               "hits": [["body", at, at + len(word), word]],
+                               "matched_at": rows[number - 1]["fetched"], "origin": "live"})
+            made += 1
+            if made >= matched:
+                break
+    with store.engine.begin() as conn:
+        for start in range(0, len(rows), 5000):
+            conn.execute(articles.insert(), rows[start:start + 5000])
+        conn.execute(matches.insert(), match_rows)
+
+
+def page_urls(rng: random.Random, total: int) -> list[str]:
+    rule = f"r-{rng.choice(RULE_WORDS)}"
+    return [
+        rng.choice(["/", f"/?rule={rule}", f"/?tag=t{rng.randrange(3)}",
+                    f"/?before={rng.randrange(total // 2, total)}"]),
+        f"/rules?q={rng.choice(QUERIES)}",
+        rng.choice(["/api/matches", f"/api/matches?rule={rule}&before={rng.randrange(total)}"]),
+    ]
+
+
+KINDS = ("/", "tester", "/api/matches")
+
+
+def timed(client: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    reply = client.get(url)
+    elapsed = time.perf_counter() - started
+    if reply.status_code != 200:
+        raise SystemExit(f"{url}: HTTP {reply.status_code}: {reply.text[:300]}")
+    return elapsed
+
+
+def hammer(base: str, clients: int, total: int, stop: Any, results: Any) -> None:
+    """CLIENTS threads requesting pages back to back until ``stop`` is set (own process)."""
+    latencies: dict[str, list[float]] = {k: [] for k in KINDS}
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=base, timeout=60) as http:
+            while not stop.is_set():
+                for kind, url in zip(KINDS, page_urls(rng, total), strict=True):
+                    took = timed(http, url)
+                    with lock:
+                        latencies[kind].append(took)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(latencies)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Daemon:
+    """``watcher run`` on a copy of the index; READY arrives on a notify socket."""
+
+    def __init__(self, folder: Path, base_index: Path, feeds: str, workers: int) -> None:
+        if folder.exists():
+            shutil.rmtree(folder)
+        (folder / "state").mkdir(parents=True)
+        shutil.copy(base_index, folder / "state" / "index.sqlite3")
+        (folder / "rules.yaml").write_text(rules_yaml(), encoding="utf-8")
+        self.port = free_port()
+        config = folder / "watcher.yaml"
+        config.write_text(
+            f"state_dir: state\nrules: rules.yaml\nnetwork:\n  allow: [127.0.0.1]\n"
+            f"  per_host_min_gap: 0\n  per_host_concurrency: 16\nextract:\n"
+            f"  workers: {workers}\npoll:\n  concurrency: 16\n"
+            f"http:\n  listen: 127.0.0.1:{self.port}\nfeeds:\n{feeds}", encoding="utf-8")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(folder / "notify.sock"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, "NOTIFY_SOCKET": str(folder / "notify.sock"),
+                 "PYTHONPATH": str(ROOT)})
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 300) -> None:
+        self.notify.settimeout(timeout)
+        while b"READY=1" not in self.notify.recv(4096):
+            pass
+
+    def stored(self, http: httpx.Client) -> float:
+        for line in http.get("/metrics").text.splitlines():
+            if line.startswith("watcher_articles_stored_total "):
+                return float(line.split()[1])
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        _, errors = self.process.communicate(timeout=60)
+        self.notify.close()
+        if self.process.returncode != 0:
+            raise SystemExit(f"watcher run failed:\n{errors[-3000:]}")
+
+
+def poll_run(daemon: Daemon, expected: int, clients: int, total: int
+             ) -> tuple[float, dict[str, list[float]]]:
+    """Seconds from READY until ``expected`` articles are stored, with or without clients."""
+    context = multiprocessing.get_context("spawn")
+    stop, results = context.Event(), context.Queue()
+    load = None
+    daemon.wait_ready()
+    started = time.perf_counter()
+    if clients:
+        load = context.Process(target=hammer, args=(daemon.base, clients, total, stop, results))
+        load.start()
+    with httpx.Client(base_url=daemon.base, timeout=60) as http:
+        while daemon.stored(http) < expected:
+            if daemon.process.poll() is not None:
+                raise SystemExit("the daemon exited during the run")
+            time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    latencies: dict[str, list[float]] = {k: [] for k in KINDS}
+    if load is not None:
+        stop.set()
+        latencies = results.get(timeout=120)
+        load.join()
+    return elapsed, latencies
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return f"{'-':>9}{'-':>9}{0:>7}"
+    ordered = sorted(values)
+    p50 = ordered[len(ordered) // 2] * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return f"{p50:>9.1f}{p99:>9.1f}{len(values):>7}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--matches", type=int, default=20_000)
+    parser.add_argument("--feeds", type=int, default=20)
+    parser.add_argument("--entries", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=200, help="per page kind, idle")
+    parser.add_argument("--repeat", type=int, default=3, help="runs with and without clients")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder_name, LocalHTTPServer() as server:
+        folder = Path(folder_name)
+        base = folder / "base"
+        (base / "state").mkdir(parents=True)
+        (base / "rules.yaml").write_text(rules_yaml(), encoding="utf-8")
+        (base / "watcher.yaml").write_text("state_dir: state\nrules: rules.yaml\n")
+        started = time.perf_counter()
+        with Store.open(load_config(base / "watcher.yaml")) as store:
+            fill_index(store, args.articles, args.matches)
+        size = (base / "state" / "index.sqlite3").stat().st_size
+        print(f"index: {args.articles} articles, {args.matches} matches, "
+              f"{size / 2**20:.0f} MiB, filled in {time.perf_counter() - started:.1f} s")
+
+        pages = [corpus_page(page_id) for page_id in sorted(ground_truth())]
+        expected = args.feeds * args.entries
+        feeds = ""
+        for run in range(2 * args.repeat):
+            # each run polls pages it has never seen: distinct copies, fresh paths
+            for feed in range(args.feeds):
+                items = []
+                for entry in range(args.entries):
+                    number = (run * args.feeds + feed) * args.entries + entry
+                    path = f"/r{run}/f{feed}/a{entry}"
+                    server.route(path, distinct_copy(pages[number % len(pages)], number))
+                    items.append(Item(guid=f"r{run}-f{feed}-{entry}", path=path,
+                                      title=f"Story {number}", summary="summary",
+                                      published=datetime(2026, 11, 23, tzinfo=UTC)))
+                server.route(f"/r{run}/feed{feed}.xml", rss(items, server),
+                             content_type="application/rss+xml")
+        rng = random.Random(7)
+        idle: dict[str, list[float]] = {k: [] for k in KINDS}
+        loaded: dict[str, list[float]] = {k: [] for k in KINDS}
+        rates: dict[bool, list[float]] = {False: [], True: []}
+        print(f"polling {args.feeds} feeds x {args.entries} pages per run, {args.workers} "
+              f"workers; {args.repeat} runs with {args.clients} clients, {args.repeat} without, "
+              "alternated")
+        for run in range(2 * args.repeat):
+            hammered = run % 2 == 1
+            feeds = "".join(f"  - name: r{run}f{i}\n    url: {server.url(f'/r{run}/feed{i}.xml')}\n"
+                            for i in range(args.feeds))
+            daemon = Daemon(folder / f"run{run}", base / "state" / "index.sqlite3", feeds,
+                            args.workers)
+            try:
+                seconds, latencies = poll_run(daemon, expected,
+                                              args.clients if hammered else 0, args.articles)
+                rates[hammered].append(expected / seconds)
+                for kind in KINDS:
+                    loaded[kind].extend(latencies[kind])
+                print(f"  run {run + 1}: {'with' if hammered else 'without':>7} clients: "
+                      f"{expected / seconds:6.1f} articles/s")
+                if run == 0:
+                    with httpx.Client(base_url=daemon.base, timeout=60) as http:
+                        for url in ("/", "/rules?q=x", "/api/matches"):
+                            timed(http, url)  # warm: imports, first query plans
+                        for _ in range(args.requests):
+                            for kind, url in zip(KINDS, page_urls(rng, args.articles),
+                                                 strict=True):
+                                idle[kind].append(timed(http, url))
+            finally:
+                daemon.stop()
+
+    print()
+    print(f"{'milliseconds':28}{'p50':>9}{'p99':>9}{'n':>7}")
+    for kind in KINDS:
+        print(f"{kind + ', one at a time':28}{percentiles(idle[kind])}")
+    for kind in KINDS:
+        print(f"{kind + f', {args.clients} clients':28}{percentiles(loaded[kind])}")
+    without, with_clients = statistics.median(rates[False]), statistics.median(rates[True])
+    spread = [f"{min(v):.1f}-{max(v):.1f}" for v in (rates[False], rates[True])]
+    print()
+    print(f"polling, articles/s (median of {args.repeat}): without clients {without:.1f} "
+          f"[{spread[0]}], with {args.clients} clients {with_clients:.1f} [{spread[1]}]; "
+          f"ratio {with_clients / without:.3f}")
+
+
+if __name__ == "__main__":
+    main()
