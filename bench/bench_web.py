@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_cycle import distinct_copy  # noqa: E402
+
 from tests.support.data import corpus_page, ground_truth  # noqa: E402
 from tests.support.newsroom import Item, rss  # noqa: E402
 from tests.support.servers import LocalHTTPServer  # noqa: E402
@@ -57,7 +58,7 @@ def rules_yaml() -> str:
 
 
 def paragraphs() -> list[str]:
-    pool = []
+    pool: list[str] = []
     for page in ground_truth().values():
         pool.extend(p for p in page["articleBody"].split("\n") if len(p) > 80)
     return pool
@@ -68,7 +69,8 @@ def fill_index(store: Store, total: int, matched: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     pool = paragraphs()
     now = datetime.now(UTC)
-    rows, match_rows = [], []
+    rows: list[dict[str, Any]] = []
+    match_rows: list[dict[str, Any]] = []
     matched_numbers = sorted(rng.sample(range(1, total + 1), k=min(total, matched * 4 // 5)))
     for number in range(1, total + 1):
         body = "\n".join(rng.sample(pool, 3)) + f"\nReference {number}."
@@ -82,7 +84,7 @@ def fill_index(store: Store, total: int, matched: int, seed: int = 1) -> None:
                      "fetched": fetched, "text_source": "page", "file_name": None})
     made = 0
     for number in matched_numbers:
-        body = rows[number - 1]["body"]
+        body: str = rows[number - 1]["body"]
         for word in rng.sample(RULE_WORDS, 2 if made < matched - len(matched_numbers) else 1):
             at = max(body.find(word), 0)
             match_rows.append({"article_number": number, "rule": f"r-{word}",
