@@ -84,9 +84,9 @@ def fill_index(store: Store, total: int, matched: int, seed: int = 1) -> None:
                      "fetched": fetched, "text_source": "page", "file_name": None})
     made = 0
     for number in matched_numbers:
-        body: str = rows[number - 1]["body"]
+        text: str = rows[number - 1]["body"]
         for word in rng.sample(RULE_WORDS, 2 if made < matched - len(matched_numbers) else 1):
-            at = max(body.find(word), 0)
+            at = max(text.find(word), 0)
             match_rows.append({"article_number": number, "rule": f"r-{word}",
                                "hits": [["body", at, at + len(word), word]],
                                "matched_at": rows[number - 1]["fetched"], "origin": "live"})
