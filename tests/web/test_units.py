@@ -126,3 +126,12 @@ def test_progress_only_on_a_terminal(stream: io.StringIO) -> None:
         assert stream.getvalue().endswith("\r")
     else:
         assert stream.getvalue() == ""
+
+
+def test_systemd_unit_is_notify_with_a_watchdog() -> None:
+    unit = Path(__file__).resolve().parents[2] / "contrib" / "systemd" / "watcher.service"
+    settings = dict(line.split("=", 1) for line in unit.read_text().splitlines()
+                    if "=" in line and not line.startswith("#"))
+    assert settings["Type"] == "notify"
+    assert int(settings["WatchdogSec"]) > 0
+    assert " run " in settings["ExecStart"] and "--log-format json" in settings["ExecStart"]
