@@ -8,8 +8,9 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
-from tests.web.archive import HOSTILE_URL
+from tests.web.archive import HOSTILE_URL, Archive
 from tests.web.conftest import Site
+from watcher.store.outbox import Outbox
 from watcher.web.access import CSRF_COOKIE
 
 pytestmark = pytest.mark.timeout(60)
@@ -169,9 +170,7 @@ def test_outbox_retry_needs_the_csrf_token_and_requeues(site: Site) -> None:
         done = client.post("/outbox/retry", data={"delivery": str(delivery),
                                                   "csrf_token": token.group(1)})
         assert done.status_code == 303 and done.headers["location"].endswith("retried")
-    states = {d.id: d.state for d in site.archive.store and
-              __import__("watcher.store.outbox", fromlist=["Outbox"]).Outbox(
-                  site.archive.store.engine).deliveries()}
+    states = {d.id: d.state for d in Outbox(site.archive.store.engine).deliveries()}
     assert states[delivery] == "pending"
     assert httpx.get(site.url + "/outbox/retry", timeout=10).status_code == 405
 
@@ -191,3 +190,27 @@ def test_readyz_fails_when_the_index_does_not_answer(site: Site) -> None:
     site.archive.config.index_path.mkdir()  # a folder where the index was: cannot open
     assert get(site, "/readyz").status_code == 503
     assert get(site, "/livez").status_code == 200
+
+
+def test_a_token_guards_everything_but_the_probes_and_open_routes(archive: Archive) -> None:
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from watcher.web.app import create_app
+    from watcher.web.server import WebServer
+
+    hook = Route("/websub/callback", lambda _r: PlainTextResponse("hub"), methods=["GET"])
+    app = create_app(archive.store, lambda: archive.rules, archive.config, token="s3cret",
+                     extra_routes=[hook], open_prefixes=["/websub/"])
+    with WebServer(app, "127.0.0.1", 0) as server:
+        refused = httpx.get(server.url + "/", timeout=10)
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith("Basic")
+        assert httpx.get(server.url + "/metrics", timeout=10).status_code == 401
+        assert httpx.get(server.url + "/", headers={"authorization": "Bearer s3cret"},
+                         timeout=10).status_code == 200
+        assert httpx.get(server.url + "/api/feeds", auth=("me", "s3cret"),
+                         timeout=10).status_code == 200
+        assert httpx.get(server.url + "/livez", timeout=10).status_code == 200
+        assert httpx.get(server.url + "/readyz", timeout=10).status_code == 200
+        assert httpx.get(server.url + "/websub/callback", timeout=10).text == "hub"

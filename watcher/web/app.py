@@ -8,7 +8,7 @@ forms and an ASGI app that uvicorn serves on its own loop, and nothing else (doc
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from watcher.config import Config
@@ -41,8 +41,11 @@ OPEN_PATHS = ("/livez", "/readyz")  # probes from the machine's supervisor need 
 
 
 def create_app(store: Store, rules: Callable[[], RuleSet],
-               config: Config | Callable[[], Config], *, token: str | None = None
+               config: Config | Callable[[], Config], *, token: str | None = None,
+               extra_routes: Sequence[BaseRoute] = (), open_prefixes: Sequence[str] = ()
                ) -> Starlette:
+    """``extra_routes``: more endpoints on the same server (e.g. WebSub callbacks), those
+    under ``open_prefixes`` reachable without the token (they check their own signature)."""
     context = WebContext(store, rules, config)
     registry = build_registry(store)
 
@@ -65,8 +68,10 @@ def create_app(store: Store, rules: Callable[[], RuleSet],
         Route("/livez", livez),
         Route("/readyz", readyz),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        *extra_routes,
     ]
-    middleware = [Middleware(BaseHTTPMiddleware, dispatch=_guard(token))]
+    middleware = [Middleware(BaseHTTPMiddleware,
+                             dispatch=_guard(token, tuple(open_prefixes)))]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.context = context
     return app
@@ -75,11 +80,12 @@ def create_app(store: Store, rules: Callable[[], RuleSet],
 Dispatch = Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]
 
 
-def _guard(token: str | None) -> Dispatch:
+def _guard(token: str | None, open_prefixes: tuple[str, ...]) -> Dispatch:
     async def dispatch(request: Request,
                        call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path not in OPEN_PATHS and not authorized(
-                request.headers.get("authorization"), token):
+        path = request.url.path
+        if (path not in OPEN_PATHS and not (open_prefixes and path.startswith(open_prefixes))
+                and not authorized(request.headers.get("authorization"), token)):
             response: Response = PlainTextResponse(
                 "authorization required\n", status_code=401,
                 headers={"www-authenticate": 'Basic realm="watcher", charset="UTF-8"'})
