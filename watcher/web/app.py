@@ -25,7 +25,7 @@ from watcher.store import Store
 from watcher.web import api, pages
 from watcher.web.access import authorized
 from watcher.web.context import WebContext
-from watcher.web.metrics_view import build_registry, exposition
+from watcher.web.metrics_view import exposition, index_registry, process_exposition
 
 STATIC = Path(__file__).parent / "static"
 # Scripts are never needed: every page works with links and forms. Article text therefore
@@ -42,16 +42,22 @@ OPEN_PATHS = ("/livez", "/readyz")  # probes from the machine's supervisor need 
 
 def create_app(store: Store, rules: Callable[[], RuleSet],
                config: Config | Callable[[], Config], *, token: str | None = None,
-               extra_routes: Sequence[BaseRoute] = (), open_prefixes: Sequence[str] = ()
-               ) -> Starlette:
+               extra_routes: Sequence[BaseRoute] = (), open_prefixes: Sequence[str] = (),
+               process_metrics: Callable[[], bytes] = process_exposition) -> Starlette:
     """``extra_routes``: more endpoints on the same server (e.g. WebSub callbacks), those
-    under ``open_prefixes`` reachable without the token (they check their own signature)."""
+    under ``open_prefixes`` reachable without the token (they check their own signature).
+    ``process_metrics``: the daemon's counters in Prometheus text (this process's own by
+    default; the web process of ``watcher run`` asks the daemon for them)."""
     context = WebContext(store, rules, config)
-    registry = build_registry(store)
+    registry = index_registry(store)
 
     def metrics(_request: Request) -> Response:
-        return Response(exposition(registry),
-                        media_type="text/plain; version=0.0.4; charset=utf-8")
+        try:
+            body = exposition(registry, process_metrics)
+        except (TimeoutError, OSError, EOFError) as exc:
+            return PlainTextResponse(f"the daemon's counters are not available: {exc}\n",
+                                     status_code=503)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     def livez(_request: Request) -> Response:
         return PlainTextResponse("ok\n")

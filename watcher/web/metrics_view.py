@@ -3,7 +3,7 @@ index at scrape time (outbox states, each feed's last success), in Prometheus te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -44,13 +44,21 @@ class IndexCollector(Collector):
         yield stored
 
 
-def build_registry(store: Store) -> CollectorRegistry:
+def process_exposition() -> bytes:
+    """This process's counters and histograms in Prometheus text."""
     registry = CollectorRegistry(auto_describe=True)
     for collector in metrics.process_collectors():
         registry.register(collector)
+    return generate_latest(registry)
+
+
+def index_registry(store: Store) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
     registry.register(IndexCollector(store))
     return registry
 
 
-def exposition(registry: CollectorRegistry) -> bytes:
-    return generate_latest(registry)
+def exposition(index: CollectorRegistry, process_metrics: Callable[[], bytes]) -> bytes:
+    """The daemon's counters (from wherever they are kept) followed by the index's gauges;
+    the two never share a metric name, so the texts join as they are."""
+    return process_metrics() + generate_latest(index)

@@ -1,9 +1,9 @@
-"""Serving the web app beside the daemon: uvicorn on a thread of its own, with its own
-event loop, so a slow page never holds up a poll (and a busy poll never a page).
+"""Serving the web app with uvicorn on a socket bound beforehand.
 
-``WebServer(app, host, port).start()`` binds the socket first, so a port already in use
-fails ``watcher run`` at start-up with a clear error, and port 0 picks a free port
-(``.port`` says which); ``stop()`` lets requests in flight finish.
+``bind(host, port)`` opens the listening socket first, so a port already in use fails
+``watcher run`` at start-up with a clear error, and port 0 picks a free port. ``WebServer``
+serves on a thread of its own with its own event loop (tests, benchmarks, embedding);
+``serve(app, sock)`` serves on the calling thread (the web process of ``watcher run``).
 """
 
 from __future__ import annotations
@@ -24,29 +24,37 @@ STOP_SECONDS = 5
 START_SECONDS = 10.0
 
 
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise WatcherError(f"http: cannot listen on {host}:{port}: {exc.strerror or exc}"
+                           ) from exc
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def uvicorn_server(app: Any) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="off",
+        timeout_graceful_shutdown=STOP_SECONDS, server_header=False))
+
+
 class WebServer:
     def __init__(self, app: Any, host: str, port: int) -> None:
-        self.host = host
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self._socket.bind((host, port))
-        except OSError as exc:
-            self._socket.close()
-            raise WatcherError(f"http: cannot listen on {host}:{port}: "
-                               f"{exc.strerror or exc}") from exc
-        self._socket.listen(128)
-        self.port: int = self._socket.getsockname()[1]
-        self._server = uvicorn.Server(uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="off",
-            timeout_graceful_shutdown=STOP_SECONDS, server_header=False))
+        self._socket = bind(host, port)
+        self.url = url_of(self._socket)
+        self._server = uvicorn_server(app)
         self._thread = threading.Thread(target=self._run, name="watcher-web", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     def _run(self) -> None:
         asyncio.run(self._server.serve(sockets=[self._socket]))
@@ -58,7 +66,6 @@ class WebServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise WatcherError(f"http: the web server did not start on {self.url}")
             time.sleep(0.01)
-        log.info("web pages at %s", self.url)
         return self
 
     def stop(self) -> None:
