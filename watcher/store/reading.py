@@ -1,4 +1,4 @@
-"""What the web pages read from the index: the latest matched articles with their hits,
+"""What the web pages read from the index: the latest matched articles with their matches,
 matches per rule and day, delivery counts, and whether the index answers.
 
 Read-only queries on the tables of ``schema.py`` and ``outbox.py``; each opens its own short
@@ -15,32 +15,10 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from watcher.store import article_from_row
 from watcher.store.outbox import outbox_deliveries
 from watcher.store.schema import articles, matches
-from watcher.types import Hit, TextSource
-
-
-@dataclass(frozen=True)
-class MatchedArticle:
-    """A stored article with every match recorded for it (rules in the order matched)."""
-
-    number: int
-    url: str
-    title: str
-    site: str
-    feed: str
-    published: datetime | None
-    fetched: datetime
-    text_source: TextSource
-    description: str
-    body: str
-    rules: tuple[str, ...]
-    hits: tuple[Hit, ...]
-    matched_at: datetime  # the newest of its matches
-
-    @property
-    def when(self) -> datetime:
-        return self.published or self.fetched
+from watcher.types import Hit, RuleMatch, StoredArticle
 
 
 @dataclass(frozen=True)
@@ -58,7 +36,7 @@ class Reading:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def latest_matched(self, wanted: MatchFilter, limit: int) -> list[MatchedArticle]:
+    def latest_matched(self, wanted: MatchFilter, limit: int) -> list[StoredArticle]:
         """The newest matched articles (by article number, highest first) fitting ``wanted``."""
         where: list[Any] = []
         if wanted.rules is not None:
@@ -81,32 +59,19 @@ class Reading:
                 return []
             return self._with_matches(conn, numbers)
 
-    def matched_article(self, number: int) -> MatchedArticle | None:
-        with self.engine.connect() as conn:
-            found = self._with_matches(conn, [number])
-        return found[0] if found else None
-
-    def _with_matches(self, conn: Any, numbers: list[int]) -> list[MatchedArticle]:
-        query = (select(articles, matches.c.rule, matches.c.hits, matches.c.matched_at)
+    def _with_matches(self, conn: Any, numbers: list[int]) -> list[StoredArticle]:
+        query = (select(articles, matches.c.rule, matches.c.hits)
                  .join(matches, matches.c.article_number == articles.c.number)
                  .where(articles.c.number.in_(numbers))
                  .order_by(articles.c.number.desc(), matches.c.id))
         rows: dict[int, Any] = {}
-        rules: dict[int, list[str]] = defaultdict(list)
-        hits: dict[int, list[Hit]] = defaultdict(list)
-        newest: dict[int, datetime] = {}
+        found: dict[int, list[RuleMatch]] = defaultdict(list)
         for row in conn.execute(query):
-            rows.setdefault(row.number, row)
-            rules[row.number].append(row.rule)
-            hits[row.number].extend(Hit(str(f), int(s), int(e), str(t))
-                                    for f, s, e, t in (row.hits or []))
-            newest[row.number] = max(newest.get(row.number, row.matched_at), row.matched_at)
-        return [MatchedArticle(
-            number=n, url=r.url, title=r.title, site=r.site, feed=r.feed,
-            published=r.published, fetched=r.fetched, text_source=r.text_source,
-            description=r.description or "", body=r.body or "", rules=tuple(rules[n]),
-            hits=tuple(dict.fromkeys(hits[n])), matched_at=newest[n])
-            for n, r in rows.items()]
+            rows.setdefault(row.number, row._mapping)
+            found[row.number].append(RuleMatch(row.rule, tuple(
+                Hit(str(f), int(s), int(e), str(t)) for f, s, e, t in (row.hits or []))))
+        return [StoredArticle(number=n, article=article_from_row(r), file_name=r["file_name"],
+                              matches=tuple(found[n])) for n, r in rows.items()]
 
     def matches_per_day(self, since: datetime) -> dict[str, dict[date, int]]:
         """Per rule, how many articles it matched each day (UTC) since ``since``."""

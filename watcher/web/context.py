@@ -17,7 +17,7 @@ from watcher.rules import Explanation, Rule, RuleSet, explain
 from watcher.store import Store
 from watcher.store.boilerplate import BoilerplateStore
 from watcher.store.outbox import Delivery, Outbox
-from watcher.store.reading import MatchedArticle, MatchFilter, Reading
+from watcher.store.reading import MatchFilter, Reading
 from watcher.trial import TrialResult, TrialTargetError, trial_target, try_on
 from watcher.types import StoredArticle
 from watcher.web.model import FeedRow, StoryItem, feed_rows, last_days, story_items
@@ -108,13 +108,13 @@ class WebContext:
         return story_items(found, [r.name for r in self.rules().rules],
                            self._boilerplate(found))
 
-    def _boilerplate(self, found: list[MatchedArticle]) -> dict[str, frozenset[str]]:
+    def _boilerplate(self, found: list[StoredArticle]) -> dict[str, frozenset[str]]:
         """Per site on the page, the paragraphs ingestion learned as its boilerplate, so
         folding ignores them as a digest does."""
         settings = self.config.extract
         now = datetime.now(UTC)
         out = {}
-        for site in {a.site for a in found}:
+        for site in {s.article.site for s in found}:
             cached = self._known.get(site)
             if cached is None or cached[0] < now:
                 known = self.boilerplate.known(site, settings.boilerplate_min_articles,

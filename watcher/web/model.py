@@ -15,8 +15,7 @@ from watcher.digest import BuildSpec, Candidate, build_digest
 from watcher.digest.render import safe_url
 from watcher.lifecycle import FeedState
 from watcher.rules import Explanation, Snippet
-from watcher.store.reading import MatchedArticle
-from watcher.types import Article, Hit
+from watcher.types import Article, Hit, StoredArticle
 
 Parts = list[tuple[str, bool]]  # text pieces, each with whether it is highlighted
 
@@ -43,23 +42,25 @@ class StoryItem:
                 "also": list(self.also), "folded": list(self.folded)}
 
 
-def story_items(found: Sequence[MatchedArticle], rule_order: Sequence[str],
+def story_items(found: Sequence[StoredArticle], rule_order: Sequence[str],
                 boilerplate: Mapping[str, frozenset[str]] | None = None) -> list[StoryItem]:
     """``found`` folded into stories as a digest folds them, newest first."""
-    order = list(dict.fromkeys([*rule_order, *(r for a in found for r in a.rules)]))
+    order = list(dict.fromkeys([*rule_order, *(m.rule for s in found for m in s.matches)]))
     rank = {name: i for i, name in enumerate(order)}
     candidates = [Candidate(
-        number=a.number, url=a.url, title=a.title, site=a.site, feed=a.feed,
+        number=s.number, url=a.url, title=a.title, site=a.site, feed=a.feed,
         published=a.published, fetched=a.fetched, text_source=a.text_source,
         description=a.description, body=a.body,
-        rules=tuple(sorted(a.rules, key=rank.__getitem__)),
-        hits=tuple((h.field, h.start, h.end, h.term) for h in a.hits)) for a in found]
+        rules=tuple(sorted((m.rule for m in s.matches), key=rank.__getitem__)),
+        hits=tuple(dict.fromkeys((h.field, h.start, h.end, h.term)
+                                 for m in s.matches for h in m.hits)))
+        for s in found for a in [s.article]]
     if not candidates:
         return []
     now = max(c.fetched for c in candidates)
     spec = BuildSpec(name="web", timezone="UTC", since=now, until=now, rule_order=tuple(order))
     digest = build_digest(spec, candidates, boilerplate=boilerplate)
-    feeds = {a.number: a.feed for a in found}
+    feeds = {s.number: s.article.feed for s in found}
     items = [StoryItem(number=i.number, title=i.title, url=safe_url(i.url), site=i.outlet,
                        feed=feeds[i.number], when=i.published, rules=i.rules,
                        snippet=i.snippet, also=i.also, folded=i.folded)
