@@ -98,6 +98,13 @@ class Reading:
         with self.engine.connect() as conn:
             return {state: int(count) for state, count in conn.execute(query)}
 
+    def version(self) -> tuple[int, int]:
+        """Changes whenever a match or an article is added: (newest match, newest article)."""
+        with self.engine.connect() as conn:
+            newest_match = conn.execute(select(func.max(matches.c.id))).scalar()
+            newest_article = conn.execute(select(func.max(articles.c.number))).scalar()
+        return int(newest_match or 0), int(newest_article or 0)
+
     def answers(self) -> bool:
         """Whether the index answers a query (``/readyz``, the systemd watchdog)."""
         try:

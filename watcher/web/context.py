@@ -8,9 +8,12 @@ server's event loop.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from watcher.config import Config, parse_duration
 from watcher.rules import Explanation, Rule, RuleSet, explain
@@ -32,6 +35,11 @@ RULE_DAYS = 14  # days of matches per rule on /rules
 # A site's learned boilerplate changes over days; re-reading it for every page of matches
 # would be one query per outlet on the page.
 BOILERPLATE_TTL = timedelta(minutes=10)
+# Pages of matches change only when a match is added; the same page asked again (everyone's
+# front page, a refresh) is answered from here. Entries also expire, so a purged text or a
+# relearned boilerplate shows within a minute.
+PAGE_CACHE_SIZE = 256
+PAGE_CACHE_TTL = timedelta(minutes=1)
 
 
 class BadRequest(ValueError):
@@ -67,6 +75,8 @@ class WebContext:
         self.outbox = Outbox(store.engine)
         self.boilerplate = BoilerplateStore(store.engine)
         self._known: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._pages: OrderedDict[tuple[Any, ...], tuple[datetime, FrontPage]] = OrderedDict()
+        self._pages_lock = threading.Lock()
 
     @property
     def config(self) -> Config:
@@ -93,12 +103,24 @@ class WebContext:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             end = start + timedelta(days=1)
         before = _number(wanted.get("before"), "before")
+        key = (tuple(sorted(wanted.items())), self.reading.version(), id(rules))
+        now = datetime.now(UTC)
+        with self._pages_lock:
+            cached = self._pages.get(key)
+            if cached is not None and cached[0] > now:
+                self._pages.move_to_end(key)
+                return cached[1]
         found = self.reading.latest_matched(MatchFilter(
             rules=chosen, feed=wanted.get("feed"), fetched_from=start, fetched_until=end,
             before=before), PAGE_SIZE)
         items = story_items(found, [r.name for r in rules.rules], self._boilerplate(found))
         more = found[-1].number if len(found) == PAGE_SIZE else None
-        return FrontPage(items, more, {k: v for k, v in wanted.items() if k != "before"})
+        page = FrontPage(items, more, {k: v for k, v in wanted.items() if k != "before"})
+        with self._pages_lock:
+            self._pages[key] = (now + PAGE_CACHE_TTL, page)
+            while len(self._pages) > PAGE_CACHE_SIZE:
+                self._pages.popitem(last=False)
+        return page
 
     def rule_feed(self, name: str) -> list[StoryItem] | None:
         """The newest stories of one rule (None: no such rule, now or in the index)."""
