@@ -214,3 +214,19 @@ def test_a_token_guards_everything_but_the_probes_and_open_routes(archive: Archi
         assert httpx.get(server.url + "/livez", timeout=10).status_code == 200
         assert httpx.get(server.url + "/readyz", timeout=10).status_code == 200
         assert httpx.get(server.url + "/websub/callback", timeout=10).text == "hub"
+
+
+def test_a_new_match_shows_at_once_despite_the_page_cache(site: Site) -> None:
+    from datetime import UTC, datetime
+
+    from watcher.types import Article
+
+    assert "Minsk summit opens" not in get(site, "/").text
+    archive = site.archive
+    article = Article(url="https://wires.example/minsk", canonical_url="https://wires.example/minsk",
+                      feed="wires", site="wires.example", title="Minsk summit opens",
+                      description="", paragraphs=("Leaders met in Belarus today.",),
+                      fetched=datetime.now(UTC))
+    archive.store.store_article(article, archive.rules.match(article), entry_row_id=None,
+                                write_file=False, now=article.fetched)
+    assert "Minsk summit opens" in get(site, "/").text
