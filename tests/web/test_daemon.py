@@ -92,15 +92,15 @@ def test_daemon_serves_pages_metrics_and_tells_systemd(
     try:
         notify.wait_for("READY=1")
         notify.wait_for("WATCHDOG=1")
-        assert httpx.get(base + "/readyz", timeout=10).status_code == 200
+        assert httpx.get(base + "/readyz", timeout=60).status_code == 200
         deadline = time.monotonic() + 100
         while True:
-            values = metric_values(httpx.get(base + "/metrics", timeout=10).text)
+            values = metric_values(httpx.get(base + "/metrics", timeout=60).text)
             polls = sum(v for (name, _), v in values.items() if name == "watcher_polls_total")
             if polls >= 3 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        front = httpx.get(base + "/", timeout=10)
+        front = httpx.get(base + "/", timeout=60)
         daemon.send_signal(signal.SIGTERM)
         notify.wait_for("STOPPING=1")
         output, _ = daemon.communicate(timeout=30)
