@@ -17,6 +17,7 @@ from watcher.config import (
     ExtractConfig,
     FeedConfig,
     FileChannel,
+    HttpConfig,
     KeepDefault,
     NetworkConfig,
     PollConfig,
@@ -216,6 +217,7 @@ digests:
   - {name: e, schedule: "*/5 * * * *", rules: }
   - {name: g, schedule: "1 2 * * *"}
 alerts: {channels: [f], throttle: 90}
+http: {listen: "[::]:9090", token: t0k, public_url: "https://w.example/"}
 """
 
 
@@ -246,6 +248,7 @@ def test_every_key_is_read_with_its_own_parser(tmp_path: Path) -> None:
         DigestConfig("e", "*/5 * * * *", rules=()),  # written empty: no rule, not every rule
         DigestConfig("g", "1 2 * * *", rules=None))
     assert config.alerts == AlertConfig(("f",), timedelta(seconds=90))
+    assert config.http == HttpConfig("::", 9090, "t0k", "https://w.example/")
 
 
 def test_bad_values_and_entries_are_all_reported(tmp_path: Path) -> None:

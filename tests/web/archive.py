@@ -12,11 +12,11 @@ from pathlib import Path
 from tests.digest.fixtures import HOSTILE_BODY, HOSTILE_TITLE
 from tests.support.data import SEEDS
 from watcher.config import Config, load_config
-from watcher.lifecycle import FeedState
+from watcher.lifecycle import settle
 from watcher.rules import RuleSet, load_rules
 from watcher.store import Store
-from watcher.store.outbox import NewRun, Outbox
-from watcher.types import Article
+from watcher.store.outbox import NewRun
+from watcher.types import Article, FeedState
 
 RULES = """\
 rules:
@@ -74,7 +74,7 @@ def build_archive(folder: Path, now: datetime | None = None) -> Archive:
     config = load_config(write_config(folder))
     rules = load_rules(config.rules_path)
     store = Store.open(config)
-    store.sync_feeds(config.feeds)
+    store.save_feed_states(settle(config.feeds, {}))
     numbers: dict[str, int] = {}
 
     def add(label: str, article: Article) -> None:
@@ -119,7 +119,7 @@ def build_archive(folder: Path, now: datetime | None = None) -> Archive:
     store.save_feed_state(FeedState(**{**ok.__dict__, "status": "ok", "last_success": now,
                                        "polls": 1, "articles_stored": 2}))
 
-    outbox = Outbox(store.engine)
+    outbox = store.outbox
     run = outbox.create_run(NewRun(
         key=f"digest:morning@{now.isoformat()}", kind="digest", name="morning", since=now,
         cutoff=now, created=now, item_count=1, payload={}, channels=("archive",)))

@@ -10,7 +10,6 @@ import pytest
 
 from tests.web.archive import HOSTILE_URL, Archive
 from tests.web.conftest import Site
-from watcher.store.outbox import Outbox
 from watcher.web.access import CSRF_COOKIE
 
 pytestmark = pytest.mark.timeout(60)
@@ -170,7 +169,7 @@ def test_outbox_retry_needs_the_csrf_token_and_requeues(site: Site) -> None:
         done = client.post("/outbox/retry", data={"delivery": str(delivery),
                                                   "csrf_token": token.group(1)})
         assert done.status_code == 303 and done.headers["location"].endswith("retried")
-    states = {d.id: d.state for d in Outbox(site.archive.store.engine).deliveries()}
+    states = {d.id: d.state for d in site.archive.store.outbox.deliveries()}
     assert states[delivery] == "pending"
     assert httpx.get(site.url + "/outbox/retry", timeout=10).status_code == 405
 

@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from watcher.store import article_from_row
-from watcher.store.outbox import outbox_deliveries
-from watcher.store.schema import articles, matches
-from watcher.types import Hit, RuleMatch, StoredArticle
+from watcher.store.codec import article_from_row, hits_from_json
+from watcher.store.schema import articles, matches, outbox_deliveries
+from watcher.types import RuleMatch, StoredArticle
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,7 @@ class Reading:
         found: dict[int, list[RuleMatch]] = defaultdict(list)
         for row in conn.execute(query):
             rows.setdefault(row.number, row._mapping)
-            found[row.number].append(RuleMatch(row.rule, tuple(
-                Hit(str(f), int(s), int(e), str(t)) for f, s, e, t in (row.hits or []))))
+            found[row.number].append(RuleMatch(row.rule, hits_from_json(row.hits or [])))
         return [StoredArticle(number=n, article=article_from_row(r), file_name=r["file_name"],
                               matches=tuple(found[n])) for n, r in rows.items()]
 

@@ -18,8 +18,7 @@ from typing import Any
 from watcher.config import Config, parse_duration
 from watcher.rules import Explanation, Rule, RuleSet, explain
 from watcher.store import Store
-from watcher.store.boilerplate import BoilerplateStore
-from watcher.store.outbox import Delivery, Outbox
+from watcher.store.outbox import Delivery
 from watcher.store.reading import MatchFilter, Reading
 from watcher.trial import TrialResult, TrialTargetError, trial_target, try_on
 from watcher.types import StoredArticle
@@ -72,8 +71,8 @@ class WebContext:
         self.rules = rules
         self._config = config
         self.reading = Reading(store.engine)
-        self.outbox = Outbox(store.engine)
-        self.boilerplate = BoilerplateStore(store.engine)
+        self.outbox = store.outbox
+        self.boilerplate = store.boilerplate
         self._known: dict[str, tuple[datetime, frozenset[str]]] = {}
         self._pages: OrderedDict[tuple[Any, ...], tuple[datetime, FrontPage]] = OrderedDict()
         self._pages_lock = threading.Lock()

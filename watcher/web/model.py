@@ -13,9 +13,8 @@ from typing import Any
 from watcher.config import FeedConfig
 from watcher.digest import BuildSpec, Candidate, build_digest
 from watcher.digest.render import safe_url
-from watcher.lifecycle import FeedState
 from watcher.rules import Explanation, Snippet
-from watcher.types import Article, Hit, StoredArticle
+from watcher.types import Article, FeedState, Hit, StoredArticle
 
 Parts = list[tuple[str, bool]]  # text pieces, each with whether it is highlighted
 
