@@ -17,6 +17,7 @@ import socket
 from collections.abc import Callable, Mapping
 
 log = logging.getLogger("watcher.systemd")
+ONCE_WAIT_SECONDS = 2.0
 
 
 class Notifier:
@@ -30,17 +31,19 @@ class Notifier:
     def enabled(self) -> bool:
         return self.address is not None
 
-    def send(self, *fields: str) -> bool:
+    def send(self, *fields: str, wait: float = 0.0) -> bool:
         """Send ``KEY=VALUE`` fields in one datagram; False when there is nobody to tell or
-        the socket refused (never raised: a supervisor's hiccup must not stop the work)."""
+        the socket refused (never raised: a supervisor's hiccup must not stop the work).
+        ``wait``: how long a full socket may hold the message up (0: not at all)."""
         if self.address is None:
             return False
         target = "\0" + self.address[1:] if self.address.startswith("@") else self.address
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-                # Never wait: a listener that stopped reading must not stall the event loop
-                # (a full queue fails this one message; the next one tries again).
-                sock.setblocking(False)
+                # A listener that stopped reading must not stall the event loop: a full
+                # queue fails a watchdog ping at once (the next one tries again); READY and
+                # STOPPING, sent once each, wait a moment for room.
+                sock.settimeout(wait)  # 0: non-blocking
                 sock.connect(target)
                 sock.sendall("\n".join(fields).encode("utf-8"))
         except OSError as exc:
@@ -52,13 +55,15 @@ class Notifier:
         return True
 
     def ready(self, status: str = "") -> bool:
-        return self.send("READY=1", *([f"STATUS={status}"] if status else []))
+        return self.send("READY=1", *([f"STATUS={status}"] if status else []),
+                         wait=ONCE_WAIT_SECONDS)
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")
 
     def stopping(self) -> bool:
-        return self.send("STOPPING=1", "STATUS=stopping: finishing the work in flight")
+        return self.send("STOPPING=1", "STATUS=stopping: finishing the work in flight",
+                         wait=ONCE_WAIT_SECONDS)
 
 
 def _watchdog_seconds(env: Mapping[str, str]) -> float | None:

@@ -59,6 +59,15 @@ class NotifySocket:
             self.sock.settimeout(remaining)
             self.received.append(self.sock.recv(4096).decode("utf-8"))
 
+    def drain(self) -> None:
+        """Read what is queued, as systemd would have by now."""
+        self.sock.setblocking(False)
+        while True:
+            try:
+                self.received.append(self.sock.recv(4096).decode("utf-8"))
+            except BlockingIOError:
+                return
+
     def close(self) -> None:
         self.sock.close()
 
@@ -101,6 +110,7 @@ def test_daemon_serves_pages_metrics_and_tells_systemd(
                 break
             time.sleep(0.2)
         front = httpx.get(base + "/", timeout=60)
+        notify.drain()
         daemon.send_signal(signal.SIGTERM)
         notify.wait_for("STOPPING=1")
         output, _ = daemon.communicate(timeout=30)

@@ -225,8 +225,9 @@ def event_pairs(prepared: Mapping[int, _Prepared]) -> Iterator[tuple[int, int]]:
 
 def candidate_pairs(sets: Mapping[int, frozenset[str]]) -> Iterator[tuple[int, int]]:
     """The pairs ``(a, b)``, ``a < b``, that MinHash LSH proposes as near-duplicates (every
-    pair, up to ``ALL_PAIRS_UP_TO`` texts), each once, in sorted order. Yielded key by key: a flood of near-copies has a quadratic number
-    of pairs (4.5 million for 3,000), which must never be held all at once."""
+    pair, up to ``ALL_PAIRS_UP_TO`` texts), each once, in sorted order. Yielded key by key: a
+    flood of near-copies has a quadratic number of pairs (4.5 million for 3,000), which must
+    never be held all at once."""
     usable = {k: s for k, s in sets.items() if len(s) >= MIN_SHINGLES}
     if len(usable) < 2:
         return
