@@ -59,11 +59,16 @@ class Supervision:
 
     async def _tell_stopping(self, stopping: asyncio.Event) -> None:
         await stopping.wait()
-        self._stopping.set()
-        self.notifier.stopping()
+        self._told_stopping()
+
+    def _told_stopping(self) -> None:
+        if not self._stopping.is_set():
+            self._stopping.set()
+            self.notifier.stopping()
 
     async def stop(self) -> None:
-        self._stopping.set()
+        # The daemon may stop its services before the task above got its turn.
+        self._told_stopping()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

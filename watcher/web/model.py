@@ -12,7 +12,7 @@ from typing import Any
 
 from watcher.config import FeedConfig
 from watcher.digest import BuildSpec, Candidate, build_digest
-from watcher.digest.render import safe_url
+from watcher.digest.present import safe_url
 from watcher.rules import Explanation, Snippet
 from watcher.types import Article, FeedState, Hit, StoredArticle
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from watcher.digest.render import safe_url
+from watcher.digest.present import safe_url
 from watcher.web.access import CSRF_COOKIE, CSRF_FIELD, csrf_ok, new_csrf_token
 from watcher.web.atom import rule_feed
 from watcher.web.context import BadRequest, WebContext
