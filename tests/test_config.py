@@ -194,6 +194,7 @@ state_dir: /abs/state
 rules: sub/r.yaml
 index: postgresql://w:pw@db.example/watcher
 store: all
+articles: s3://bucket/some/prefix
 keep_text: 2d
 log_level: debug
 poll: {interval: 20m, jitter: 0.2, max_entries: 5, concurrency: 3, max_backoff: 1h,
@@ -227,6 +228,7 @@ def test_every_key_is_read_with_its_own_parser(tmp_path: Path) -> None:
     assert config.database_url == "postgresql://w:pw@db.example/watcher"
     assert (config.store, config.keep_text, config.log_level) == ("all", timedelta(days=2),
                                                                   "DEBUG")
+    assert config.articles_location == "s3://bucket/some/prefix"
     assert config.poll == PollConfig(timedelta(minutes=20), 0.2, 5, 3, timedelta(hours=1), 2,
                                      min_interval=timedelta(minutes=1),
                                      max_interval=timedelta(hours=2))

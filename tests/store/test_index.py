@@ -13,6 +13,7 @@ from watcher.errors import StateLockedError, StoreError
 from watcher.store import MAX_STORED_HITS_PER_TERM, Store
 from watcher.store.files import FILE_NAME, file_name, render
 from watcher.store.lock import state_lock
+from watcher.store.objects import LocalArticleFiles
 from watcher.types import Article, FeedEntry, Hit, RuleMatch
 from watcher.urls import url_hash
 
@@ -146,7 +147,7 @@ def test_reconcile_removes_orphans_and_restores_missing_files(store: Store, tmp_
 
 def test_a_failed_file_write_stores_nothing(store: Store, tmp_path: Path) -> None:
     # Stands in for a full disk: any OSError while writing must roll the article back.
-    store.articles_dir = tmp_path / "not-a-folder"
+    store.files = LocalArticleFiles(tmp_path / "not-a-folder")
     (tmp_path / "not-a-folder").write_text("a file where the folder should be")
     store.register_entries("one", [(entry("1", "https://e.org/a"), "https://e.org/a")], NOW)
     row = store.pending_entries("one")[0].row_id
@@ -160,8 +161,9 @@ def test_a_failed_file_write_stores_nothing(store: Store, tmp_path: Path) -> Non
 def test_article_numbers_come_from_the_database(store: Store, backend: str) -> None:
     first = store.store_article(seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/1"),
                                 [], entry_row_id=None, write_file=False, now=NOW)
-    store.articles_dir.parent.joinpath("blocked").write_text("not a folder")
-    store.articles_dir = store.articles_dir.parent / "blocked"
+    assert isinstance(store.files, LocalArticleFiles)
+    store.files.folder.parent.joinpath("blocked").write_text("not a folder")
+    store.files = LocalArticleFiles(store.files.folder.parent / "blocked")
     with pytest.raises(StoreError):  # rolled back after the number was drawn
         store.store_article(seed_article("004_f3f2e1a6f771f557.txt", "https://e.org/2"),
                             [], entry_row_id=None, write_file=True, now=NOW)

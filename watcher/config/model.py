@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from watcher.config.reader import UNIQUE_NAME, KeepDefault, Reading, key
+from watcher.config.reader import UNIQUE_NAME, KeepDefault, Reading, key, relative_path
 from watcher.config.values import (
     as_crontab,
     as_http_url,
@@ -212,6 +212,13 @@ class HttpConfig:
     token: str | None = field(default=None, metadata=key(parse=as_secret))
     # how others reach the pages (Atom links, WebSub callbacks)
     public_url: str | None = field(default=None, metadata=key(parse=as_http_url))
+S3_SCHEME = "s3://"
+
+
+def _check_articles(value: str) -> str | None:
+    if value.startswith(S3_SCHEME) and not value[len(S3_SCHEME):].split("/")[0]:
+        return "an S3 location names its bucket: s3://bucket/prefix"
+    return None
 
 
 def _default_state_dir(reading: Reading) -> Path:
@@ -230,6 +237,9 @@ class Config:
     # the index's URL (postgresql://...); None: index.sqlite3 in state_dir (docs/store.md)
     index: str | None = field(default=None, metadata=key(parse=as_index_url))
     store: Literal["matched", "all"] = "matched"
+    # Where article files go: a folder (relative to this file; state_dir/articles when left
+    # out), possibly shared by several machines, or s3://bucket/prefix.
+    articles: str = field(default="", metadata=key(check=_check_articles))
     keep_text: timedelta = timedelta(days=30)  # text of unmatched articles kept for `rules test`
     log_level: str = field(default="INFO", metadata=key(parse=as_upper_str))
     poll: PollConfig = field(default_factory=PollConfig)
@@ -243,7 +253,15 @@ class Config:
 
     @property
     def articles_dir(self) -> Path:
-        return self.state_dir / "articles"
+        """The folder of article files (state_dir/articles when they go to a bucket)."""
+        if not self.articles or self.articles.startswith(S3_SCHEME):
+            return self.state_dir / "articles"
+        return relative_path(self.path.parent, self.articles)
+
+    @property
+    def articles_location(self) -> str:
+        """``articles`` as given when it is a bucket, else the folder."""
+        return self.articles if self.articles.startswith(S3_SCHEME) else str(self.articles_dir)
 
     @property
     def index_path(self) -> Path:

@@ -18,7 +18,7 @@ from watcher.types import Article
 from watcher.urls import url_hash
 
 FILE_NAME = re.compile(r"^(\d{3,})_([0-9a-f]{16})\.txt$")
-_TEMP_PREFIX = ".tmp-"
+TEMP_PREFIX = ".tmp-"
 
 
 def file_name(number: int, canonical_url: str) -> str:
@@ -45,7 +45,7 @@ def write_atomic(path: Path, text: str) -> None:
     """temp file in the same folder, fsync, rename, fsync the folder: no reader sees half."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=folder)
+    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(text.encode("utf-8"))
@@ -62,10 +62,3 @@ def write_atomic(path: Path, text: str) -> None:
     finally:
         os.close(directory)
 
-
-def stray_files(folder: Path, known: set[str]) -> list[Path]:
-    """Leftovers of a crash: temp files, and article files that no index row names."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and (
-        p.name.startswith(_TEMP_PREFIX) or (FILE_NAME.match(p.name) and p.name not in known)))

@@ -7,7 +7,6 @@ are the sub-stores on the same engine. Opening a store brings its schema up to d
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,8 +33,9 @@ from watcher.store.codec import (
     state_values,
 )
 from watcher.store.engine import create_index_engine, shown
-from watcher.store.files import file_name, render, stray_files, write_atomic
+from watcher.store.files import file_name, render
 from watcher.store.migrate import PACKAGED, Migrations
+from watcher.store.objects import ArticleFiles, is_object_store, open_article_files
 from watcher.store.outbox import Outbox
 from watcher.store.schema import articles, entries, feeds, matches
 from watcher.textsafe import storable
@@ -59,9 +59,9 @@ class PendingEntry:
 
 
 class Store:
-    def __init__(self, engine: Engine, articles_dir: Path) -> None:
+    def __init__(self, engine: Engine, articles: ArticleFiles | Path) -> None:
         self.engine = engine
-        self.articles_dir = articles_dir
+        self.files = articles if not isinstance(articles, Path) else open_article_files(articles)
         self.outbox = Outbox(engine)
         self.boilerplate = BoilerplateStore(engine)
 
@@ -71,13 +71,14 @@ class Store:
     def open(cls, config: Config) -> Store:
         try:
             config.state_dir.mkdir(parents=True, exist_ok=True)
-            config.articles_dir.mkdir(parents=True, exist_ok=True)
+            if not is_object_store(config.articles_location):
+                config.articles_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create state folder {config.state_dir}: {exc}") from exc
-        return cls.at(config.database_url, config.articles_dir)
+        return cls.at(config.database_url, open_article_files(config.articles_location))
 
     @classmethod
-    def at(cls, database_url: str, articles_dir: Path, *,
+    def at(cls, database_url: str, articles: ArticleFiles | Path, *,
            migrations: Migrations = PACKAGED) -> Store:
         """Open the index at ``database_url``; its schema is brought up to date first."""
         engine = create_index_engine(database_url)
@@ -89,7 +90,7 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, articles_dir)
+        return cls(engine, articles)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -228,11 +229,11 @@ class Store:
                 name = None
                 if write_file:
                     name = file_name(number, article.canonical_url)
-                    write_atomic(self.articles_dir / name, render(article))
+                    self.files.write(name, render(article))
                     conn.execute(update(articles).where(articles.c.number == number)
                                  .values(file_name=name))
         except OSError as exc:
-            raise StoreError(f"cannot write article file in {self.articles_dir}: "
+            raise StoreError(f"cannot write article file in {self.files.location}: "
                              f"{exc.strerror or exc}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store article {article.canonical_url}: {exc}") from exc
@@ -341,15 +342,14 @@ class Store:
             rows = conn.execute(select(articles).where(articles.c.file_name.is_not(None))).all()
         known = {row.file_name for row in rows}
         removed = 0
-        for path in stray_files(self.articles_dir, known):
-            log.warning("removing orphan file %s (left by an interrupted write)", path.name)
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        for name in self.files.strays(known):
+            log.warning("removing orphan file %s (left by an interrupted write)", name)
+            self.files.remove(name)
             removed += 1
+        present = set(self.files.names())
         restored = 0
         for row in rows:
-            target = self.articles_dir / row.file_name
-            if not target.exists() and row.body is not None:
-                write_atomic(target, render(article_from_row(row._mapping)))
+            if row.file_name not in present and row.body is not None:
+                self.files.write(row.file_name, render(article_from_row(row._mapping)))
                 restored += 1
         return removed, restored
