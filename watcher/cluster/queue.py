@@ -1,0 +1,98 @@
+"""The job queue of a cluster: procrastinate on the index's own PostgreSQL database.
+
+Two kinds of job, each on its own queue so ``watcher status`` can count them apart:
+
+- ``watcher.poll`` (queue ``polls``): poll one feed. Its ``lock`` is the feed's name, so
+  two polls of one feed never run at once anywhere in the cluster; its ``queueing_lock``
+  keeps at most one poll of a feed waiting, however often the scheduler finds it due.
+- ``watcher.entry`` (queue ``entries``): fetch, extract, match and store one new entry, so
+  one busy feed spreads over every worker. The index's unique constraints, not the job,
+  decide that an entry is stored once; the queueing lock only saves deferring it twice.
+
+Why procrastinate: an async PostgreSQL job queue that needs no other server (the index's
+database is the broker), with per-key locks, queueing locks, worker heartbeats and stalled
+job detection built in; see docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import procrastinate
+from procrastinate import exceptions as procrastinate_errors
+
+POLLS = "polls"
+ENTRIES = "entries"
+QUEUES = (POLLS, ENTRIES)
+POLL_TASK = "watcher.poll"
+ENTRY_TASK = "watcher.entry"
+
+PollHandler = Callable[[str], Awaitable[None]]
+EntryHandler = Callable[[int], Awaitable[None]]
+
+
+def conninfo(index_url: str) -> str:
+    """A libpq URL from the index's SQLAlchemy URL (``postgresql+psycopg://`` and the like)."""
+    scheme, sep, rest = index_url.partition("://")
+    if not sep or not scheme.startswith("postgresql"):
+        raise ValueError(f"a cluster needs a PostgreSQL index, not {scheme or index_url}")
+    return f"postgresql://{rest}"
+
+
+def make_app(index_url: str, *, poll: PollHandler | None = None,
+             entry: EntryHandler | None = None, **connector_options: Any) -> procrastinate.App:
+    """The app with both tasks; a process that only defers may leave the handlers out."""
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo(index_url),
+                                               **connector_options)
+    app = procrastinate.App(connector=connector)
+
+    async def poll_feed(feed: str) -> None:
+        if poll is None:
+            raise RuntimeError("this process defers polls but does not run them")
+        await poll(feed)
+
+    async def process_entry(entry_row_id: int) -> None:
+        if entry is None:
+            raise RuntimeError("this process defers entries but does not run them")
+        await entry(entry_row_id)
+
+    app.task(name=POLL_TASK, queue=POLLS)(poll_feed)
+    app.task(name=ENTRY_TASK, queue=ENTRIES)(process_entry)
+    return app
+
+
+def poll_lock(feed: str) -> str:
+    return f"feed:{feed}"
+
+
+async def defer_poll(app: procrastinate.App, feed: str) -> bool:
+    """Queue a poll of ``feed``; False when one is already waiting (it will do)."""
+    deferrer = app.configure_task(POLL_TASK, lock=poll_lock(feed),
+                                  queueing_lock=f"poll:{feed}")
+    try:
+        await deferrer.defer_async(feed=feed)
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
+
+
+async def defer_entry(app: procrastinate.App, entry_row_id: int) -> bool:
+    """Queue the work on one registered entry; False when it is already waiting."""
+    deferrer = app.configure_task(ENTRY_TASK, queueing_lock=f"entry:{entry_row_id}")
+    try:
+        await deferrer.defer_async(entry_row_id=entry_row_id)
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
+
+
+async def ensure_schema(app: procrastinate.App) -> bool:
+    """Apply procrastinate's schema when the database has none; True when it was applied."""
+    connector = app.connector
+    present = await connector.execute_query_one_async(
+        "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present")
+    if present["present"]:
+        return False
+    await app.schema_manager.apply_schema_async()
+    return True
