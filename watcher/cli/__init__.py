@@ -20,7 +20,7 @@ from watcher.errors import ConfigError, WatcherError
 from watcher.logformat import LOG_FORMATS, formatter
 
 COMMAND_MODULES = ("watcher.cli.core", "watcher.cli.feeds_cmd", "watcher.cli.rules_cmd",
-                   "watcher.cli.digest_cmd", "watcher.cli.db_cmd")
+                   "watcher.cli.digest_cmd", "watcher.cli.db_cmd", "watcher.cli.status_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

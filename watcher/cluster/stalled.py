@@ -23,6 +23,10 @@ from procrastinate.jobs import Status
 
 log = logging.getLogger(__name__)
 
+# A worker silent this long is taken for dead (procrastinate's own stalled_worker_timeout
+# default; workers send a heartbeat several times within it).
+STALL_SECONDS = 30.0
+
 
 @dataclass(frozen=True)
 class Recovered:

@@ -73,6 +73,16 @@ def _scheduler_host(holder: tuple[object, ...] | None) -> str | None:
     return name[len(APPLICATION_PREFIX):].strip() if name.startswith(APPLICATION_PREFIX) else name
 
 
+def oldest_due_feed(next_polls: Mapping[str, datetime | None], now: datetime
+                    ) -> tuple[str, datetime] | None:
+    """The feed that has waited longest past its poll time (a new feed is due now)."""
+    due = [(when or now, name) for name, when in next_polls.items() if (when or now) <= now]
+    if not due:
+        return None
+    when, name = min(due)
+    return name, when
+
+
 def render_status(status: ClusterStatus) -> list[str]:
     lines = [f"workers: {status.workers_alive} alive"
              + (f", {status.workers_silent} silent" if status.workers_silent else ""),
