@@ -1,0 +1,125 @@
+"""One ``watcher run`` process in a cluster: it works jobs, and may be the scheduler.
+
+Every member runs a procrastinate worker on both queues. A member with the default role
+also competes for the scheduler role (``leader.Leadership``); the one that holds it, each
+round: puts the jobs of dead workers back (``stalled``), defers a poll for every due feed,
+and does the once-per-cluster duties (outbox delivery, digests) through ``ClusterWork``.
+``--role worker`` members never schedule.
+
+What the work is (polling a feed, processing one entry) is the runtime's: this module only
+decides who does it and when, so it is tested with a stand-in ``ClusterWork``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import procrastinate
+
+from watcher.cluster.leader import Leadership
+from watcher.cluster.queue import QUEUES, conninfo, defer_entry, defer_poll, make_app
+from watcher.cluster.stalled import STALL_SECONDS, recover_stalled_jobs
+
+log = logging.getLogger(__name__)
+
+Role = Literal["all", "worker"]
+ROUND_SECONDS = 5.0
+HEARTBEAT_SECONDS = 5.0
+
+
+class ClusterWork(Protocol):
+    async def poll(self, feed: str) -> Sequence[int]:
+        """Poll ``feed`` if it is still due (a second queued poll finds it is not) and
+        return the row ids of its pending entries, whose work becomes entry jobs."""
+        ...
+
+    async def process_entry(self, entry_row_id: int) -> None:
+        """Fetch, extract, match and store one pending entry; nothing if it is done."""
+        ...
+
+    def due_feeds(self) -> Sequence[str]:
+        """The enabled feeds whose poll time has come."""
+        ...
+
+    async def scheduler_round(self) -> None:
+        """What one process in the cluster does: deliver the outbox, run due digests."""
+        ...
+
+
+class ClusterMember:
+    def __init__(self, index_url: str, work: ClusterWork, *, role: Role = "all",
+                 concurrency: int = 8, round_seconds: float = ROUND_SECONDS,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS,
+                 stall_seconds: float = STALL_SECONDS) -> None:
+        self.index_url = index_url
+        self.work = work
+        self.role = role
+        self.concurrency = concurrency
+        self.round_seconds = round_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stall_seconds = stall_seconds
+        self.app = make_app(index_url, poll=self._poll, entry=work.process_entry)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Work (and schedule) until ``stopping`` is set; jobs in hand are finished first."""
+        async with self.app.open_async():
+            worker = asyncio.create_task(self.app.run_worker_async(
+                queues=list(QUEUES), concurrency=self.concurrency,
+                install_signal_handlers=False, listen_notify=True,
+                update_heartbeat_interval=self.heartbeat_seconds,
+                stalled_worker_timeout=self.stall_seconds), name="cluster-worker")
+            scheduling = (asyncio.create_task(self._schedule(stopping), name="cluster-scheduler")
+                          if self.role == "all" else None)
+            try:
+                await _first_of(stopping, worker)
+            finally:
+                if scheduling is not None:
+                    scheduling.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await scheduling
+                # procrastinate's worker stops taking jobs and lets running ones finish.
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+
+    async def _poll(self, feed: str) -> None:
+        for entry_row_id in await self.work.poll(feed):
+            await defer_entry(self.app, entry_row_id)
+
+    async def _schedule(self, stopping: asyncio.Event) -> None:
+        leadership = Leadership(conninfo(self.index_url))
+        try:
+            while not stopping.is_set():
+                if await leadership.try_acquire():
+                    try:
+                        await self.scheduling_round(self.app)
+                    except Exception:
+                        log.exception("scheduler round failed; trying again next round")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self.round_seconds)
+        finally:
+            await leadership.release()
+
+    async def scheduling_round(self, app: procrastinate.App) -> int:
+        """One round of the scheduler's duties; returns how many polls it deferred."""
+        await recover_stalled_jobs(app, seconds_since_heartbeat=self.stall_seconds)
+        deferred = 0
+        for feed in self.work.due_feeds():
+            deferred += await defer_poll(app, feed)
+        await self.work.scheduler_round()
+        return deferred
+
+
+async def _first_of(stopping: asyncio.Event, worker: asyncio.Task[None]) -> None:
+    """Until stopping is set, or the worker ends by itself (its error is raised)."""
+    waiter = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({waiter, worker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if worker.done() and not worker.cancelled():
+        worker.result()
