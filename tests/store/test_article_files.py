@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,12 @@ def test_the_watcher_on_a_bucket_stores_what_it_stores_in_a_folder(
     # A second run finds nothing new and leaves the bucket as it was.
     assert main(["run", "--once", "--config", str(on_bucket)]) == 0
     assert s3.objects(bucket) == expected
+
+
+def test_orphans_newer_than_the_limit_are_spared(files: ArticleFiles) -> None:
+    # In a cluster another process writes the file before it commits the file's row.
+    files.write(file_name(2, URL), "being written by another process")
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
+    assert files.strays(set(), written_before=long_ago) == []
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    assert files.strays(set(), written_before=later) == [file_name(2, URL)]

@@ -333,16 +333,17 @@ class Store:
                 times.append(when)
         return times
 
-    def reconcile_files(self) -> tuple[int, int]:
+    def reconcile_files(self, *, written_before: datetime | None = None) -> tuple[int, int]:
         """After a crash: remove orphan/temp files, rewrite files whose row lost them.
 
-        Returns (removed, restored).
+        Returns (removed, restored). On shared files, ``written_before`` spares the files
+        other processes are writing now (see ``ArticleFiles.strays``).
         """
         with self.engine.connect() as conn:
             rows = conn.execute(select(articles).where(articles.c.file_name.is_not(None))).all()
         known = {row.file_name for row in rows}
         removed = 0
-        for name in self.files.strays(known):
+        for name in self.files.strays(known, written_before=written_before):
             log.warning("removing orphan file %s (left by an interrupted write)", name)
             self.files.remove(name)
             removed += 1

@@ -15,6 +15,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Set
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -48,8 +49,12 @@ class ArticleFiles(Protocol):
         """The article files present (seed-format names only)."""
         ...
 
-    def strays(self, known: Set[str]) -> list[str]:
-        """Leftovers of a crash: partial writes, and article files no index row names."""
+    def strays(self, known: Set[str], *, written_before: datetime | None = None) -> list[str]:
+        """Leftovers of a crash: partial writes, and article files no index row names.
+
+        ``written_before`` spares newer files: in a cluster another process may have
+        written one whose row it has not committed yet.
+        """
         ...
 
     def remove(self, name: str) -> None:
@@ -94,11 +99,13 @@ class LocalArticleFiles:
             if FILE_NAME.match(path.name) and path.is_file():
                 yield path.name
 
-    def strays(self, known: Set[str]) -> list[str]:
+    def strays(self, known: Set[str], *, written_before: datetime | None = None) -> list[str]:
         if not self.folder.is_dir():
             return []
+        limit = written_before.timestamp() if written_before else None
         return sorted(p.name for p in self.folder.iterdir() if p.is_file() and (
-            p.name.startswith(TEMP_PREFIX) or (FILE_NAME.match(p.name) and p.name not in known)))
+            p.name.startswith(TEMP_PREFIX) or (FILE_NAME.match(p.name) and p.name not in known))
+            and (limit is None or p.stat().st_mtime < limit))
 
     def remove(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -152,22 +159,23 @@ class S3ArticleFiles:
             body: bytes = answer["Body"].read()
         return body.decode("utf-8")
 
-    def _keys(self) -> Iterator[str]:
+    def _objects(self) -> Iterator[tuple[str, datetime]]:
+        """(name, last modified) of the article files under the prefix."""
         paginator = self._client().get_paginator("list_objects_v2")
         with _translated(self.location, ""):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
                 for item in page.get("Contents", ()):
-                    key: str = item["Key"]
-                    rest = key[len(self.prefix):]
-                    if "/" not in rest:
-                        yield rest
+                    name = str(item["Key"])[len(self.prefix):]
+                    if FILE_NAME.match(name):
+                        yield name, item["LastModified"]
 
     def names(self) -> Iterator[str]:
-        return (name for name in self._keys() if FILE_NAME.match(name))
+        return (name for name, _ in self._objects())
 
-    def strays(self, known: Set[str]) -> list[str]:
+    def strays(self, known: Set[str], *, written_before: datetime | None = None) -> list[str]:
         # A PUT leaves no partial object behind, so only unnamed article files are strays.
-        return sorted(name for name in self.names() if name not in known)
+        return sorted(name for name, modified in self._objects() if name not in known
+                      and (written_before is None or modified < written_before))
 
     def remove(self, name: str) -> None:
         with _translated(self.location, name):
