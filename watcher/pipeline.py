@@ -204,7 +204,10 @@ class Pipeline:
         # reload builds, so one signal reaches all of them.
         self.stopping = stopping or asyncio.Event()
 
-    async def poll(self, feed: FeedConfig) -> PollReport:
+    async def poll(self, feed: FeedConfig, *, entries_here: bool = True) -> PollReport:
+        """Poll ``feed`` and register its new entries; work them here too, unless
+        ``entries_here`` is False (in a cluster each becomes a job: ``process_entry_by_id``).
+        """
         started = time.perf_counter()
         state = self.store.feed_state(feed.name)
         if state is None:
@@ -216,7 +219,7 @@ class Pipeline:
         # so the next poll retries the same work.
         # The feed's title as just parsed: a new feed's state has none before this poll ends.
         polled = replace(state, title=outcome.title or state.title)
-        stored = await self._process_pending(feed, polled)
+        stored = await self._process_pending(feed, polled) if entries_here else []
         counts = Counter(m.rule for s in stored for m in s.matches)
         outcome = replace(outcome, new_entries=new, stored=len(stored),
                           matched=sum(1 for s in stored if s.matches))
@@ -297,6 +300,16 @@ class Pipeline:
             if result is not None:
                 stored.append(result)
         return stored
+
+    async def process_entry_by_id(self, entry_row_id: int) -> StoredArticle | None:
+        """One registered entry's work, as a cluster's entry job does it; nothing when the
+        entry is no longer pending (done by an earlier attempt) or its feed left the config."""
+        item = self.store.pending_entry(entry_row_id)
+        feed = next((f for f in self.config.feeds if item and f.name == item.feed), None)
+        state = self.store.feed_state(item.feed) if item else None
+        if item is None or feed is None or state is None:
+            return None
+        return await self._process_entry(feed, item, state)
 
     async def _process_entry(self, feed: FeedConfig, item: PendingEntry,
                              polled: FeedState) -> StoredArticle | None:

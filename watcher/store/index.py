@@ -7,6 +7,7 @@ are the sub-stores on the same engine. Opening a store brings its schema up to d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -177,8 +178,15 @@ class Store:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [PendingEntry(row.id, row.feed, entry_from_json(row.data), row.canonical_url,
-                             row.attempts) for row in rows]
+        return [_pending(row) for row in rows]
+
+    def pending_entry(self, row_id: int, *, max_attempts: int = 3) -> PendingEntry | None:
+        """The entry ``row_id`` if it still waits for its work, else None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(entries).where(
+                entries.c.id == row_id, entries.c.state == "pending",
+                entries.c.attempts < max_attempts)).first()
+        return None if row is None else _pending(row)
 
     def begin_attempt(self, row_id: int) -> None:
         """Counted before the work, so an entry that kills its worker is not retried forever."""
@@ -354,3 +362,8 @@ class Store:
                 self.files.write(row.file_name, render(article_from_row(row._mapping)))
                 restored += 1
         return removed, restored
+
+
+def _pending(row: Any) -> PendingEntry:
+    return PendingEntry(row.id, row.feed, entry_from_json(row.data), row.canonical_url,
+                        row.attempts)

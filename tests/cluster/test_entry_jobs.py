@@ -1,0 +1,37 @@
+"""A poll that leaves its entries for entry jobs, and an entry job, on the real pipeline
+(real HTTP server on 127.0.0.1, real worker processes, SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.newsroom import rss, serve_seeds
+from tests.support.servers import LocalHTTPServer
+from tests.test_end_to_end import write_config
+from watcher.config import load_config
+from watcher.rules import load_rules
+from watcher.scheduler import Runtime
+
+
+async def test_a_poll_leaves_entries_to_entry_jobs_which_store_each_once(tmp_path: Path
+                                                                         ) -> None:
+    with LocalHTTPServer() as server:
+        seeds = serve_seeds(server)
+        server.route("/world/rss", rss(list(seeds.values()), server),
+                     content_type="application/rss+xml")
+        config = load_config(write_config(tmp_path, server, {"world": "/world/rss"}))
+        async with Runtime.open(config, load_rules(config.rules_path)) as runtime:
+            feed = config.feeds[0]
+            report = await runtime.pipeline.poll(feed, entries_here=False)
+            assert (report.new_entries, report.stored) == (2, ())
+            pending = runtime.store.pending_entries(feed.name)
+            assert len(pending) == 2 and runtime.store.article_count() == 0
+            stored = [await runtime.pipeline.process_entry_by_id(item.row_id)
+                      for item in pending]
+            assert all(s is not None and s.matches for s in stored)
+            # A second attempt (a rerun job) finds the entry done and does nothing.
+            assert await runtime.pipeline.process_entry_by_id(pending[0].row_id) is None
+            assert await runtime.pipeline.process_entry_by_id(10_000) is None
+            assert runtime.store.article_count() == 2
+            assert runtime.store.pending_entries(feed.name) == []
+    assert len(list((tmp_path / "state" / "articles").iterdir())) == 2
