@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Protocol
 
 import httpx
@@ -49,6 +50,10 @@ from watcher.types import StoredArticle
 from watcher.workers import WorkerPool
 
 log = logging.getLogger("watcher.daemon")
+
+# How old an article file must be before a cluster member's start-up clean-up may take it
+# for an orphan: younger, another member may not have committed its row yet.
+SHARED_FILES_GRACE = timedelta(minutes=10)
 
 # Config fields a running process keeps until it restarts.
 RESTART_SETTINGS = ("state_dir", "index", "log_level")
@@ -126,12 +131,15 @@ class Runtime:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, config: Config, rules: RuleSet, *,
-                   clock: Clock = system_clock) -> AsyncIterator[Runtime]:
+    async def open(cls, config: Config, rules: RuleSet, *, clock: Clock = system_clock,
+                   files_shared: bool = False) -> AsyncIterator[Runtime]:
         """The state folder locked, the index opened and reconciled with the article files,
-        the configured feeds registered, and every part built; all closed on exit."""
+        the configured feeds registered, and every part built; all closed on exit.
+        ``files_shared``: other processes write article files too (a cluster), so the
+        newest are spared by the clean-up (their rows may not be committed yet)."""
         with state_lock(config.state_dir), Store.open(config) as store:
-            removed, restored = store.reconcile_files()
+            removed, restored = store.reconcile_files(
+                written_before=clock() - SHARED_FILES_GRACE if files_shared else None)
             if removed or restored:
                 log.warning("start-up: removed %d orphan files, restored %d missing files",
                             removed, restored)
@@ -243,14 +251,15 @@ class Runtime:
                         yield parts
                     return
 
-    async def poll(self, feed: FeedConfig) -> PollReport | None:
+    async def poll(self, feed: FeedConfig, *, entries_here: bool = True) -> PollReport | None:
         """One feed's poll, within the limit on feeds polled at once; None when stopping
-        before it started. Whatever goes wrong stays with that feed."""
+        before it started. Whatever goes wrong stays with that feed. ``entries_here``:
+        see ``Pipeline.poll``."""
         async with self._gated() as parts:
             if self.stopping.is_set():
                 return None
             try:
-                return await parts.pipeline.poll(feed)
+                return await parts.pipeline.poll(feed, entries_here=entries_here)
             except StoreError as exc:
                 # The feed's state did not advance: the next poll redoes the same work.
                 log.error("poll feed=%s: %s; will retry", feed.name, exc)

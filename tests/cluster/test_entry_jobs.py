@@ -8,9 +8,10 @@ from pathlib import Path
 from tests.support.newsroom import rss, serve_seeds
 from tests.support.servers import LocalHTTPServer
 from tests.test_end_to_end import write_config
+from watcher.cluster.work import RuntimeWork
 from watcher.config import load_config
 from watcher.rules import load_rules
-from watcher.scheduler import Runtime
+from watcher.runtime import Runtime
 
 
 async def test_a_poll_leaves_entries_to_entry_jobs_which_store_each_once(tmp_path: Path
@@ -22,16 +23,46 @@ async def test_a_poll_leaves_entries_to_entry_jobs_which_store_each_once(tmp_pat
         config = load_config(write_config(tmp_path, server, {"world": "/world/rss"}))
         async with Runtime.open(config, load_rules(config.rules_path)) as runtime:
             feed = config.feeds[0]
-            report = await runtime.pipeline.poll(feed, entries_here=False)
+            report = await runtime.parts.pipeline.poll(feed, entries_here=False)
             assert (report.new_entries, report.stored) == (2, ())
             pending = runtime.store.pending_entries(feed.name)
             assert len(pending) == 2 and runtime.store.article_count() == 0
-            stored = [await runtime.pipeline.process_entry_by_id(item.row_id)
+            stored = [await runtime.parts.pipeline.process_entry_by_id(item.row_id)
                       for item in pending]
             assert all(s is not None and s.matches for s in stored)
             # A second attempt (a rerun job) finds the entry done and does nothing.
-            assert await runtime.pipeline.process_entry_by_id(pending[0].row_id) is None
-            assert await runtime.pipeline.process_entry_by_id(10_000) is None
+            assert await runtime.parts.pipeline.process_entry_by_id(pending[0].row_id) is None
+            assert await runtime.parts.pipeline.process_entry_by_id(10_000) is None
             assert runtime.store.article_count() == 2
             assert runtime.store.pending_entries(feed.name) == []
     assert len(list((tmp_path / "state" / "articles").iterdir())) == 2
+
+
+async def test_the_runtimes_cluster_work_polls_due_feeds_and_two_schedulers_send_one_digest(
+        tmp_path: Path) -> None:
+    digests = tmp_path / "digests"
+    extra = ("channels:\n  - {name: archive, type: file, dir: " + str(digests) + "}\n"
+             "digests:\n  - {name: often, schedule: '* * * * *', channels: [archive]}\n")
+    with LocalHTTPServer() as server:
+        seeds = serve_seeds(server)
+        server.route("/world/rss", rss(list(seeds.values()), server),
+                     content_type="application/rss+xml")
+        config = load_config(write_config(tmp_path, server, {"world": "/world/rss"},
+                                          extra=extra))
+        async with Runtime.open(config, load_rules(config.rules_path)) as runtime:
+            work, other_scheduler = RuntimeWork(runtime), RuntimeWork(runtime)
+            assert work.due_feeds() == ["world"]
+            entry_ids = await work.poll("world")
+            assert len(entry_ids) == 2
+            assert work.due_feeds() == []
+            assert await work.poll("world") == []  # a second queued poll: not due any more
+            assert await work.poll("gone-from-config") == []
+            for entry_id in entry_ids:
+                await work.process_entry(entry_id)
+            await work.process_entry(entry_ids[0])  # a rerun job: nothing twice
+            assert runtime.store.article_count() == 2
+            await work.scheduler_round()
+            await other_scheduler.scheduler_round()
+            await work.scheduler_round()
+    sent = sorted(p.name for p in digests.iterdir())
+    assert len(sent) == 3 and len({name.rsplit(".", 1)[0] for name in sent}) == 1, sent

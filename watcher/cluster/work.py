@@ -1,0 +1,69 @@
+"""The cluster's work done by the runtime: ``ClusterWork`` over the pipeline and delivery.
+
+Each piece is the same code a single process runs; only who calls it changes: a poll job
+polls one feed and hands its entries to entry jobs, an entry job stores one article (and
+queues its immediate alerts), and the scheduler's round delivers the outbox and runs each
+digest once per scheduled slot (the outbox's run key makes a second run of a slot, by
+another scheduler, build nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from watcher.notify.timing import latest_slot
+from watcher.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# A slot missed by longer than this is skipped, as the single daemon's scheduler skips it
+# (a scheduler that took over catches the slot its predecessor died in).
+MISFIRE_GRACE = timedelta(hours=1)
+
+
+class RuntimeWork:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._slots_done: dict[str, datetime] = {}
+
+    async def poll(self, feed: str) -> Sequence[int]:
+        config = next((f for f in self.runtime.config.feeds if f.name == feed and f.enabled),
+                      None)
+        state = self.runtime.store.feed_state(feed)
+        if config is None or (state is not None and not state.is_due(self.runtime.clock())):
+            return []  # left the config, or a queued second poll finds the first did it
+        report = await self.runtime.poll(config, entries_here=False)
+        if report is None or report.status == "error":
+            return []
+        return [item.row_id for item in self.runtime.store.pending_entries(feed)]
+
+    async def process_entry(self, entry_row_id: int) -> None:
+        async with self.runtime.using() as parts:
+            stored = await parts.pipeline.process_entry_by_id(entry_row_id)
+        if stored is not None:
+            await self.runtime.alert([stored])
+
+    def due_feeds(self) -> Sequence[str]:
+        now = self.runtime.clock()
+        states = self.runtime.store.feed_states()
+        return [feed.name for feed in self.runtime.polled_feeds()
+                if (state := states.get(feed.name)) is not None and state.is_due(now)]
+
+    async def scheduler_round(self) -> None:
+        now = self.runtime.clock()
+        for digest in self.runtime.config.digests:
+            slot = latest_slot(digest.schedule, digest.timezone, now)
+            if slot is None or self._slots_done.get(digest.name) == slot:
+                continue
+            if now - slot > MISFIRE_GRACE:
+                self._slots_done[digest.name] = slot
+                continue
+            try:
+                await self.runtime.send_digest(digest.name)
+                self._slots_done[digest.name] = slot
+            except Exception:
+                log.exception("digest %s failed; its deliveries stay in the outbox",
+                              digest.name)
+        await self.runtime.deliver_pending()
