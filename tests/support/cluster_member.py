@@ -98,6 +98,9 @@ class StandInWork:
                                 " ORDER BY next_poll").fetchall()
         return [str(row[0]) for row in rows]
 
+    async def refresh(self) -> None:
+        return None
+
     async def scheduler_round(self) -> None:
         async with await self._connect() as conn:
             await conn.execute("INSERT INTO rounds (pid) VALUES (%s)", (os.getpid(),))

@@ -49,6 +49,10 @@ class ClusterWork(Protocol):
         """What one process in the cluster does: deliver the outbox, run due digests."""
         ...
 
+    async def refresh(self) -> None:
+        """Every member, every round: take up edited rules."""
+        ...
+
 
 class ClusterMember:
     def __init__(self, index_url: str, work: ClusterWork, *, role: Role = "all",
@@ -72,15 +76,13 @@ class ClusterMember:
                 install_signal_handlers=False, listen_notify=True,
                 update_heartbeat_interval=self.heartbeat_seconds,
                 stalled_worker_timeout=self.stall_seconds), name="cluster-worker")
-            scheduling = (asyncio.create_task(self._schedule(stopping), name="cluster-scheduler")
-                          if self.role == "all" else None)
+            scheduling = asyncio.create_task(self._rounds(stopping), name="cluster-rounds")
             try:
                 await _first_of(stopping, worker)
             finally:
-                if scheduling is not None:
-                    scheduling.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await scheduling
+                scheduling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduling
                 # procrastinate's worker stops taking jobs and lets running ones finish.
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -90,19 +92,23 @@ class ClusterMember:
         for entry_row_id in await self.work.poll(feed):
             await defer_entry(self.app, entry_row_id)
 
-    async def _schedule(self, stopping: asyncio.Event) -> None:
-        leadership = Leadership(conninfo(self.index_url))
+    async def _rounds(self, stopping: asyncio.Event) -> None:
+        """Each round: take up edited rules; then, unless a worker only, schedule if this
+        process holds (or gets) the scheduler role."""
+        leadership = Leadership(conninfo(self.index_url)) if self.role == "all" else None
         try:
             while not stopping.is_set():
-                if await leadership.try_acquire():
-                    try:
+                try:
+                    await self.work.refresh()
+                    if leadership is not None and await leadership.try_acquire():
                         await self.scheduling_round(self.app)
-                    except Exception:
-                        log.exception("scheduler round failed; trying again next round")
+                except Exception:
+                    log.exception("cluster round failed; trying again next round")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), self.round_seconds)
         finally:
-            await leadership.release()
+            if leadership is not None:
+                await leadership.release()
 
     async def scheduling_round(self, app: procrastinate.App) -> int:
         """One round of the scheduler's duties; returns how many polls it deferred."""

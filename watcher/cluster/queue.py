@@ -7,7 +7,9 @@ Two kinds of job, each on its own queue so ``watcher status`` can count them apa
   keeps at most one poll of a feed waiting, however often the scheduler finds it due.
 - ``watcher.entry`` (queue ``entries``): fetch, extract, match and store one new entry, so
   one busy feed spreads over every worker. The index's unique constraints, not the job,
-  decide that an entry is stored once; the queueing lock only saves deferring it twice.
+  decide that an entry is stored once; the entry's ``lock`` keeps a second copy (deferred
+  by a rerun poll) from working it while the first does, and its queueing lock saves
+  queueing it twice.
 
 Why procrastinate: an async PostgreSQL job queue that needs no other server (the index's
 database is the broker), with per-key locks, queueing locks, worker heartbeats and stalled
@@ -79,7 +81,8 @@ async def defer_poll(app: procrastinate.App, feed: str) -> bool:
 
 async def defer_entry(app: procrastinate.App, entry_row_id: int) -> bool:
     """Queue the work on one registered entry; False when it is already waiting."""
-    deferrer = app.configure_task(ENTRY_TASK, queueing_lock=f"entry:{entry_row_id}")
+    deferrer = app.configure_task(ENTRY_TASK, lock=f"entry:{entry_row_id}",
+                                  queueing_lock=f"entry:{entry_row_id}")
     try:
         await deferrer.defer_async(entry_row_id=entry_row_id)
     except procrastinate_errors.AlreadyEnqueued:

@@ -51,6 +51,9 @@ class RuntimeWork:
         return [feed.name for feed in self.runtime.polled_feeds()
                 if (state := states.get(feed.name)) is not None and state.is_due(now)]
 
+    async def refresh(self) -> None:
+        await self.runtime.rules.reload_if_changed(self.runtime.config)
+
     async def scheduler_round(self) -> None:
         now = self.runtime.clock()
         for digest in self.runtime.config.digests:
