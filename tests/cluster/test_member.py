@@ -19,10 +19,9 @@ import psycopg
 import pytest
 
 from tests.support.cluster_member import WORLD
-from tests.support.postgres import PostgresServer, postgres_server
-from watcher.cluster.queue import make_app
+from tests.support.postgres import PostgresServer
+from watcher.cluster.queue import upgrade_queue
 
-__all__ = ["postgres_server"]
 ROOT = Path(__file__).resolve().parents[2]
 FEEDS = ("alpha", "beta", "gamma", "delta")
 
@@ -37,14 +36,8 @@ def database(postgres_server: PostgresServer, request: pytest.FixtureRequest) ->
         conn.execute(WORLD)
         for feed in FEEDS:
             conn.execute("INSERT INTO feeds VALUES (%s, now())", (feed,))
-    _apply_schema(url)
+    upgrade_queue(url)
     return url
-
-
-def _apply_schema(url: str) -> None:
-    app = make_app(url)
-    with app.open():
-        app.schema_manager.apply_schema()
 
 
 @pytest.fixture

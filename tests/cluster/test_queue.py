@@ -23,7 +23,7 @@ import pytest
 from procrastinate import exceptions as procrastinate_errors
 
 from tests.support.cluster_worker import HEARTBEAT_SECONDS, RUNS_TABLE, STALL_SECONDS
-from tests.support.postgres import PostgresServer, postgres_server
+from tests.support.postgres import PostgresServer
 from watcher.cluster.leader import Leadership
 from watcher.cluster.queue import (
     ENTRIES,
@@ -31,13 +31,12 @@ from watcher.cluster.queue import (
     conninfo,
     defer_entry,
     defer_poll,
-    ensure_schema,
     make_app,
+    upgrade_queue,
 )
 from watcher.cluster.stalled import recover_stalled_jobs
 from watcher.cluster.status import read_cluster_status, render_status
 
-__all__ = ["postgres_server"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,6 +46,8 @@ def database(postgres_server: PostgresServer, request: pytest.FixtureRequest) ->
     url = postgres_server.create_database(name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(RUNS_TABLE)
+    assert upgrade_queue(url) == "job queue (procrastinate) created"
+    assert upgrade_queue(url) == "job queue (procrastinate) already in place"
     return url
 
 
@@ -54,8 +55,6 @@ def database(postgres_server: PostgresServer, request: pytest.FixtureRequest) ->
 async def app(database: str) -> AsyncIterator[procrastinate.App]:
     queue_app = make_app(database)
     async with queue_app.open_async():
-        assert await ensure_schema(queue_app) is True
-        assert await ensure_schema(queue_app) is False  # applied once
         yield queue_app
 
 

@@ -32,6 +32,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     "Example: watcher run --once")
     run.add_argument("--once", action="store_true",
                      help="poll every feed once, print a summary and exit")
+    run.add_argument("--role", choices=("all", "worker"), default="all",
+                     help="on a PostgreSQL index: 'worker' only works jobs; 'all' (the "
+                          "default) may also be the cluster's scheduler")
     add_command(subparsers, common, "check", cmd_check,
                 help="validate watcher.yaml and rules.yaml",
                 description="Report every problem as file:line:col: message; exit 2 if any. "
@@ -53,6 +56,7 @@ def validated(args: argparse.Namespace) -> tuple[Config, RuleSet]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from watcher.cli.summary import render_summary
+    from watcher.cluster.queue import is_cluster_index
     from watcher.runtime import run_once
     from watcher.scheduler import run_daemon
     from watcher.supervision import Supervision
@@ -62,6 +66,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = asyncio.run(run_once(config, rules))
         print(render_summary(summary))
         return ExitCode.OK
+    if is_cluster_index(config.database_url):
+        from watcher.cluster.run import run_member
+
+        asyncio.run(run_member(config, rules, role=args.role))
+        return ExitCode.OK
+    if args.role == "worker":
+        print("--role worker needs the index on PostgreSQL (index: in watcher.yaml); a "
+              "SQLite index is worked by one process", file=sys.stderr)
+        return ExitCode.CONFIG
     asyncio.run(run_daemon(resolve_config_path(args.config), config, rules,
                            services=[Supervision()]))
     return ExitCode.OK

@@ -19,7 +19,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         actions, common, "upgrade", cmd_upgrade,
         help="create the index's schema, or bring it to this version's",
         description="Apply the schema migrations the index lacks (a SQLite index is backed "
-                    "up beside itself first). Running it again does nothing. "
+                    "up beside itself first); on PostgreSQL also the job queue's tables "
+                    "(procrastinate). Running it again does nothing. "
                     "Example: watcher db upgrade")
     copy = add_command(
         actions, common, "copy", cmd_copy,
@@ -33,11 +34,14 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
+    from watcher.cluster.queue import is_cluster_index, upgrade_queue
     from watcher.store.db import upgrade_index
 
     config = config_from_args(args)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     print(upgrade_index(config.database_url))
+    if is_cluster_index(config.database_url):
+        print(upgrade_queue(config.database_url))
     return ExitCode.OK
 
 

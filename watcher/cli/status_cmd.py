@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from watcher.cli.common import add_command, config_from_args
+from watcher.cli.exit_codes import ExitCode
 from watcher.cluster.queue import conninfo
 from watcher.cluster.stalled import STALL_SECONDS
 from watcher.cluster.status import (
@@ -18,8 +19,6 @@ from watcher.cluster.status import (
 )
 from watcher.store import Store
 from watcher.store.lock import lock_holder
-
-EXIT_OK = 0
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -45,13 +44,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"feeds: {len(next_polls)}, {_due(next_polls, now)} due now")
         if oldest:
             print(f"oldest due feed: {oldest[0]} (due {oldest[1]:%Y-%m-%d %H:%M:%S %Z})")
-        return EXIT_OK
+        return ExitCode.OK
     status: ClusterStatus = read_cluster_status(conninfo(config.database_url),
                                                 stall_seconds=STALL_SECONDS)
     print(f"feeds: {len(next_polls)}, {_due(next_polls, now)} due now")
     for line in render_status(dataclasses.replace(status, oldest_due_feed=oldest)):
         print(line)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _due(next_polls: dict[str, datetime | None], now: datetime) -> int:

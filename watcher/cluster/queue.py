@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import procrastinate
+import psycopg
 from procrastinate import exceptions as procrastinate_errors
 
 POLLS = "polls"
@@ -34,10 +35,15 @@ PollHandler = Callable[[str], Awaitable[None]]
 EntryHandler = Callable[[int], Awaitable[None]]
 
 
+def is_cluster_index(index_url: str) -> bool:
+    """A PostgreSQL index can be shared by a cluster; a SQLite file cannot."""
+    return index_url.partition("://")[0].startswith(("postgres", "postgresql"))
+
+
 def conninfo(index_url: str) -> str:
-    """A libpq URL from the index's SQLAlchemy URL (``postgresql+psycopg://`` and the like)."""
+    """A libpq URL from the index's URL (``postgres://``, ``postgresql+psycopg://``...)."""
     scheme, sep, rest = index_url.partition("://")
-    if not sep or not scheme.startswith("postgresql"):
+    if not sep or not is_cluster_index(index_url):
         raise ValueError(f"a cluster needs a PostgreSQL index, not {scheme or index_url}")
     return f"postgresql://{rest}"
 
@@ -90,12 +96,13 @@ async def defer_entry(app: procrastinate.App, entry_row_id: int) -> bool:
     return True
 
 
-async def ensure_schema(app: procrastinate.App) -> bool:
-    """Apply procrastinate's schema when the database has none; True when it was applied."""
-    connector = app.connector
-    present = await connector.execute_query_one_async(
-        "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present")
-    if present["present"]:
-        return False
-    await app.schema_manager.apply_schema_async()
-    return True
+def upgrade_queue(index_url: str) -> str:
+    """``watcher db upgrade`` on PostgreSQL: the job queue's tables beside the index's."""
+    with psycopg.connect(conninfo(index_url)) as conn:
+        row = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NULL").fetchone()
+    missing = bool(row and row[0])
+    if missing:
+        app = make_app(index_url)
+        with app.open():
+            app.schema_manager.apply_schema()
+    return "job queue (procrastinate) " + ("created" if missing else "already in place")
