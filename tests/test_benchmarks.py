@@ -68,3 +68,12 @@ def test_web_benchmark_runs_with_and_without_clients() -> None:
                "--workers", "1")
     assert "/, one at a time" in out and "tester, 2 clients" in out
     assert "polling, articles/s" in out and "ratio" in out
+
+
+def test_cluster_benchmark_runs_sqlite_and_one_then_two_processes_on_postgresql() -> None:
+    from tests.support.postgres import binaries_or_skip
+
+    binaries_or_skip()
+    out = _run("bench_cluster.py", "--feeds", "2", "--entries", "2")
+    assert "SQLite, one process" in out and "PostgreSQL, 2 processes" in out
+    assert "speedup from 1 to 2 processes" in out

@@ -1,0 +1,188 @@
+"""Cluster benchmark: ``python bench/bench_cluster.py [--feeds 200 --entries 25]``.
+
+The world of bench_cycle.py (FEEDS feeds x ENTRIES distinct real article pages on a local
+server), stored three ways in one run: today's single process on SQLite (``watcher run
+--once``), then ``watcher run`` processes sharing a PostgreSQL index through procrastinate,
+first one process, then two (the second with ``--role worker``). Each process gets
+EXTRACT_WORKERS extraction workers, so one and two processes differ only in how many share
+the queue. Prints articles/s, the speedup from one process to two, how long a job waited
+from being deferred (a due poll, a new entry) to being started (p50, p99, from
+procrastinate's event log), and PostgreSQL transactions per article (each at least one
+round trip; pg_stat_database). The PostgreSQL server is started here, as in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_cycle import _when, distinct_copy  # noqa: E402
+
+from tests.support.data import corpus_page, ground_truth  # noqa: E402
+from tests.support.newsroom import Item, rss  # noqa: E402
+from tests.support.postgres import PostgresServer  # noqa: E402
+from tests.support.servers import LocalHTTPServer  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Result:
+    label: str
+    articles: int
+    seconds: float
+    latency_p50: float | None = None
+    latency_p99: float | None = None
+    transactions_per_article: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.articles / self.seconds
+
+
+def build_world(server: LocalHTTPServer, feeds: int, entries: int) -> list[str]:
+    pages = [corpus_page(page_id) for page_id in sorted(ground_truth())]
+    urls = []
+    for feed in range(feeds):
+        items = []
+        for entry in range(entries):
+            number = feed * entries + entry
+            path = f"/f{feed}/a{entry}"
+            server.route(path, distinct_copy(pages[number % len(pages)], number))
+            items.append(Item(guid=f"f{feed}-{entry}", path=path, title=f"Story {number}",
+                              summary="summary", published=_when(number)))
+        server.route(f"/feed{feed}.xml", rss(items, server), content_type="application/rss+xml")
+        urls.append(server.url(f"/feed{feed}.xml"))
+    return urls
+
+
+def write_config(folder: Path, feed_urls: list[str], extract_workers: int,
+                 index: str | None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rules.yaml").write_text(
+        "rules:\n  - name: government\n    query: 'government OR minister*'\n"
+        "  - name: defect\n    query: 'defect* NEAR/5 (Russia* OR Soviet)'\n")
+    feeds = "".join(f"  - name: f{i}\n    url: {url}\n" for i, url in enumerate(feed_urls))
+    config = folder / "watcher.yaml"
+    config.write_text(
+        "state_dir: ${WATCHER_STATE}\nrules: rules.yaml\nstore: all\n"
+        "articles: articles\n" + (f"index: {index}\n" if index else "")
+        + "network:\n  allow: [127.0.0.1]\n  per_host_min_gap: 0\n  per_host_concurrency: 16\n"
+        f"extract:\n  workers: {extract_workers}\npoll:\n  concurrency: 16\nfeeds:\n{feeds}")
+    return config
+
+
+def watcher(config: Path, state: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WATCHER_STATE": str(state)}
+    return subprocess.Popen([sys.executable, "-m", "watcher", *args, "--config", str(config)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def run_sqlite(folder: Path, feed_urls: list[str], total: int, extract_workers: int) -> Result:
+    config = write_config(folder, feed_urls, extract_workers, None)
+    started = time.perf_counter()
+    process = watcher(config, folder / "state", "run", "--once")
+    if process.wait() != 0:
+        raise SystemExit("watcher run --once failed")
+    seconds = time.perf_counter() - started
+    stored = len(list((folder / "articles").iterdir()))
+    if stored != total:
+        raise SystemExit(f"SQLite run stored {stored} of {total} articles")
+    return Result("SQLite, one process (run --once)", stored, seconds)
+
+
+def one_value(url: str, sql: str) -> float:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql).fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
+
+
+def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], total: int,
+                extract_workers: int, processes: int) -> Result:
+    index = postgres.create_database(f"bench_{processes}")
+    config = write_config(folder, feed_urls, extract_workers, index)
+    upgrade = watcher(config, folder / "state-0", "db", "upgrade")
+    if upgrade.wait() != 0:
+        raise SystemExit("watcher db upgrade failed")
+    transactions = ("SELECT xact_commit + xact_rollback FROM pg_stat_database"
+                    " WHERE datname = current_database()")
+    before = one_value(index, transactions)
+    started = time.perf_counter()
+    members = [watcher(config, folder / f"state-{n}", "run",
+                       *(("--role", "worker") if n else ())) for n in range(processes)]
+    try:
+        while one_value(index, "SELECT count(*) FROM articles") < total:
+            if any(member.poll() is not None for member in members):
+                raise SystemExit("a watcher process ended early")
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+    finally:
+        for member in members:
+            member.send_signal(signal.SIGTERM)
+        for member in members:
+            member.wait(timeout=120)
+    # pg_stat_database is updated by each backend at the end of its transactions, and
+    # reported after a short delay.
+    time.sleep(1.0)
+    spent = one_value(index, transactions) - before
+    with psycopg.connect(index) as conn:
+        waits = [float(row[0]) for row in conn.execute(
+            "SELECT extract(epoch FROM s.at - d.at) FROM procrastinate_events d"
+            " JOIN procrastinate_events s ON s.job_id = d.job_id AND s.type = 'started'"
+            " WHERE d.type = 'deferred'").fetchall()]
+    quantiles = statistics.quantiles(waits, n=100) if len(waits) > 1 else [0.0] * 99
+    noun = "process" if processes == 1 else "processes"
+    return Result(f"PostgreSQL, {processes} {noun} (run)", total, seconds,
+                  quantiles[49], quantiles[98], spent / total)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--entries", type=int, default=25)
+    parser.add_argument("--extract-workers", type=int, default=1,
+                        help="extraction workers per watcher process (default 1)")
+    args = parser.parse_args()
+    total = args.feeds * args.entries
+    print(f"{args.feeds} feeds x {args.entries} entries = {total} articles; "
+          f"{args.extract_workers} extraction worker(s) per process; {os.cpu_count()} CPUs")
+
+    results: list[Result] = []
+    with LocalHTTPServer() as server, tempfile.TemporaryDirectory() as scratch, \
+            PostgresServer.start() as postgres:
+        feed_urls = build_world(server, args.feeds, args.entries)
+        results.append(run_sqlite(Path(scratch) / "sqlite", feed_urls, total,
+                                  args.extract_workers))
+        for processes in (1, 2):
+            results.append(run_cluster(postgres, Path(scratch) / f"pg{processes}", feed_urls,
+                                       total, args.extract_workers, processes))
+
+    print()
+    print(f"{'':36}{'articles/s':>11}{'seconds':>9}{'wait p50':>10}{'wait p99':>10}"
+          f"{'xact/art':>10}")
+    for result in results:
+        extra = ("" if result.latency_p50 is None else
+                 f"{result.latency_p50:>9.2f}s{result.latency_p99:>9.2f}s"
+                 f"{result.transactions_per_article:>10.1f}")
+        print(f"{result.label:36}{result.rate:>11.1f}{result.seconds:>9.1f}{extra}")
+    sqlite, one, two = results
+    print()
+    print(f"speedup from 1 to 2 processes: {two.rate / one.rate:.2f}x")
+    print(f"PostgreSQL (1 process) against SQLite (1 process): {one.rate / sqlite.rate:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
