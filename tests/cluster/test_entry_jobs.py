@@ -41,14 +41,17 @@ async def test_a_poll_leaves_entries_to_entry_jobs_which_store_each_once(tmp_pat
 async def test_the_runtimes_cluster_work_polls_due_feeds_and_two_schedulers_send_one_digest(
         tmp_path: Path) -> None:
     digests = tmp_path / "digests"
-    extra = ("channels:\n  - {name: archive, type: file, dir: " + str(digests) + "}\n"
+    extra = (f"channels:\n  - {{name: archive, type: file, dir: {digests}}}\n"
+             f"  - {{name: alarm, type: file, dir: {tmp_path / 'alerts'}}}\n"
              "digests:\n  - {name: often, schedule: '* * * * *', channels: [archive]}\n")
     with LocalHTTPServer() as server:
         seeds = serve_seeds(server)
         server.route("/world/rss", rss(list(seeds.values()), server),
                      content_type="application/rss+xml")
+        rules = ("rules:\n  - name: mi6\n    query: MI6\n    alert: immediate\n"
+                 "    channels: [alarm]\n")
         config = load_config(write_config(tmp_path, server, {"world": "/world/rss"},
-                                          extra=extra))
+                                          rules=rules, extra=extra))
         async with Runtime.open(config, load_rules(config.rules_path)) as runtime:
             work, other_scheduler = RuntimeWork(runtime), RuntimeWork(runtime)
             assert work.due_feeds() == ["world"]
@@ -61,8 +64,11 @@ async def test_the_runtimes_cluster_work_polls_due_feeds_and_two_schedulers_send
                 await work.process_entry(entry_id)
             await work.process_entry(entry_ids[0])  # a rerun job: nothing twice
             assert runtime.store.article_count() == 2
+            assert not (tmp_path / "alerts").exists()  # workers only hold alerts
             await work.scheduler_round()
             await other_scheduler.scheduler_round()
             await work.scheduler_round()
+    alerts = {p.name.rsplit(".", 1)[0] for p in (tmp_path / "alerts").iterdir()}
+    assert len(alerts) == 1  # one alert for both articles, by one of the two schedulers
     sent = sorted(p.name for p in digests.iterdir())
     assert len(sent) == 3 and len({name.rsplit(".", 1)[0] for name in sent}) == 1, sent

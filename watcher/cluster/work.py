@@ -2,9 +2,10 @@
 
 Each piece is the same code a single process runs; only who calls it changes: a poll job
 polls one feed and hands its entries to entry jobs, an entry job stores one article (and
-queues its immediate alerts), and the scheduler's round delivers the outbox and runs each
-digest once per scheduled slot (the outbox's run key makes a second run of a slot, by
-another scheduler, build nothing).
+holds it for its immediate alerts), and the scheduler's round makes and sends the alerts,
+delivers the outbox and runs each digest once per scheduled slot (the outbox's run key
+makes a second run of a slot, by another scheduler, build nothing; a delivery is claimed
+by one process before it is sent).
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ class RuntimeWork:
     async def process_entry(self, entry_row_id: int) -> None:
         async with self.runtime.using() as parts:
             stored = await parts.pipeline.process_entry_by_id(entry_row_id)
-        if stored is not None:
-            await self.runtime.alert([stored])
+            if stored is not None:
+                # Only held here: alerts are made and sent by the scheduler's round, so two
+                # workers never make two alerts of the same articles.
+                parts.delivery.hold_alerts([stored], self.runtime.clock())
 
     def due_feeds(self) -> Sequence[str]:
         now = self.runtime.clock()

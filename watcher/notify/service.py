@@ -202,12 +202,17 @@ class DeliveryService:
     # -- immediate alerts -----------------------------------------------------------------
 
     async def on_stored(self, stored: Sequence[StoredArticle], now: datetime) -> None:
+        self.hold_alerts(stored, now)
+        await self.deliver_pending(now)
+
+    def hold_alerts(self, stored: Sequence[StoredArticle], now: datetime) -> None:
+        """Hold the articles of immediate rules for their next alert. In a cluster the
+        workers only hold them; the one scheduler makes and sends the alerts."""
         immediate = self._immediate_rules()
         for rule in immediate:
             numbers = [s.number for s in stored for m in s.matches if m.rule == rule]
             if numbers:
                 self.outbox.hold_alert_articles(rule, numbers, now)
-        await self.deliver_pending(now)
 
     def _immediate_rules(self) -> dict[str, tuple[str, ...]]:
         """Enabled immediate rules and their channels (the rule's, else the alert default)."""
