@@ -1,8 +1,9 @@
 """Article files in a folder or an S3 bucket (moto's real S3 server on 127.0.0.1).
 
 Both kinds pass the same tests: same names and bytes, whole-or-nothing writes, listing,
-orphan reconciliation; then the whole watcher (`run --once`, `rules test`, `digest preview`)
-with `articles: s3://bucket/prefix` stores the very bytes it stores in a folder.
+orphan reconciliation; the same article gives the same name and bytes in both; then the
+whole watcher (`run --once`, `rules test`, `digest preview`) runs on
+`articles: s3://bucket/prefix`.
 """
 
 from __future__ import annotations
@@ -181,35 +182,33 @@ def test_articles_folder_is_relative_to_the_config(tmp_path: Path) -> None:
     assert config.articles_dir == config.state_dir / "articles"
 
 
-def test_the_watcher_on_a_bucket_stores_what_it_stores_in_a_folder(
+def test_the_watcher_on_a_bucket_keeps_the_files_the_index_names(
         s3: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bucket = _bucket_name("test_the_watcher_on_a_bucket_stores_what_it_stores_in_a_folder")
+    bucket = _bucket_name("test_the_watcher_on_a_bucket_keeps_the_files_the_index_names")
     with LocalHTTPServer() as server:
         seeds = serve_seeds(server)
         server.route("/world/rss", rss(list(seeds.values()), server),
                      content_type="application/rss+xml")
-        digest = ("digests:\n  - name: morning\n    schedule: '0 7 * * *'\n"
-                  "channels: []\n")
-        (tmp_path / "bucket").mkdir()
-        (tmp_path / "folder").mkdir()
-        on_bucket = write_config(tmp_path / "bucket", server, {"world": "/world/rss"},
-                                 extra="articles: s3://${TEST_BUCKET}/news\n" + digest)
-        in_folder = write_config(tmp_path / "folder", server, {"world": "/world/rss"})
-        assert main(["run", "--once", "--config", str(on_bucket)]) == 0
-        assert main(["run", "--once", "--config", str(in_folder)]) == 0
-    assert not (tmp_path / "bucket" / "state" / "articles").exists()
-    folder = tmp_path / "folder" / "state" / "articles"
-    expected = {f"news/{p.name}": p.read_bytes() for p in folder.iterdir()}
-    assert len(expected) == 2
-    assert s3.objects(bucket) == expected
-    capsys.readouterr()
+        digest = "digests:\n  - {name: morning, schedule: '0 7 * * *'}\nchannels: []\n"
+        config = write_config(tmp_path, server, {"world": "/world/rss"},
+                              extra="articles: s3://${TEST_BUCKET}/news\n" + digest)
+        assert main(["run", "--once", "--config", str(config)]) == 0
+        assert not (tmp_path / "state" / "articles").exists()
+        # Each object is named as its index row says and holds the article's seed-format text.
+        with Store.open(load_config(config)) as store:
+            stored = [store.get_article(number) for number in (1, 2)]
+        expected = {f"news/{s.file_name}": render(s.article).encode("utf-8")
+                    for s in stored if s is not None and s.file_name}
+        assert len(expected) == 2
+        assert s3.objects(bucket) == expected
+        capsys.readouterr()
 
-    assert main(["rules", "test", "MI6 defect*", "--config", str(on_bucket)]) == 0
-    assert "MI6" in capsys.readouterr().out
-    assert main(["digest", "preview", "--config", str(on_bucket)]) == 0
-    assert "MI6" in capsys.readouterr().out
-    # A second run finds nothing new and leaves the bucket as it was.
-    assert main(["run", "--once", "--config", str(on_bucket)]) == 0
+        assert main(["rules", "test", "MI6 defect*", "--config", str(config)]) == 0
+        assert "MI6" in capsys.readouterr().out
+        assert main(["digest", "preview", "--config", str(config)]) == 0
+        assert "MI6" in capsys.readouterr().out
+        # A second run finds nothing new and leaves the bucket as it was.
+        assert main(["run", "--once", "--config", str(config)]) == 0
     assert s3.objects(bucket) == expected
 
 
