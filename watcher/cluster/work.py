@@ -32,12 +32,14 @@ class RuntimeWork:
     async def poll(self, feed: str) -> Sequence[int]:
         config = next((f for f in self.runtime.config.feeds if f.name == feed and f.enabled),
                       None)
-        state = self.runtime.store.feed_state(feed)
-        if config is None or (state is not None and not state.is_due(self.runtime.clock())):
-            return []  # left the config, or a queued second poll finds the first did it
-        report = await self.runtime.poll(config, entries_here=False)
-        if report is None or report.status == "error":
+        if config is None:
             return []
+        state = self.runtime.store.feed_state(feed)
+        if state is None or state.is_due(self.runtime.clock()):
+            await self.runtime.poll(config, entries_here=False)
+        # Not due: a queued second poll finds the first did it. Either way the feed's
+        # pending entries get jobs, also those of a poll killed before it deferred them
+        # (an entry's lock and queueing lock keep a second copy harmless).
         return [item.row_id for item in self.runtime.store.pending_entries(feed)]
 
     async def process_entry(self, entry_row_id: int) -> None:
