@@ -8,7 +8,9 @@ EXTRACT_WORKERS extraction workers, so one and two processes differ only in how 
 the queue. Prints articles/s, the speedup from one process to two, how long a job waited
 from being deferred (a due poll, a new entry) to being started (p50, p99, from
 procrastinate's event log), and PostgreSQL transactions per article (each at least one
-round trip; pg_stat_database). The PostgreSQL server is started here, as in the tests.
+round trip; pg_stat_database) and how much the database grew per article (index rows,
+matches, the job queue's rows; WAL not counted). The PostgreSQL server is started here, as
+in the tests.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Result:
     latency_p50: float | None = None
     latency_p99: float | None = None
     transactions_per_article: float | None = None
+    bytes_per_article: float | None = None
 
     @property
     def rate(self) -> float:
@@ -120,6 +123,7 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
     transactions = ("SELECT xact_commit + xact_rollback FROM pg_stat_database"
                     " WHERE datname = current_database()")
     before = one_value(index, transactions)
+    size_before = one_value(index, "SELECT pg_database_size(current_database())")
     started = time.perf_counter()
     members = [watcher(config, folder / f"state-{n}", "run",
                        *(("--role", "worker") if n else ())) for n in range(processes)]
@@ -138,6 +142,7 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
     # reported after a short delay.
     time.sleep(1.0)
     spent = one_value(index, transactions) - before
+    grown = one_value(index, "SELECT pg_database_size(current_database())") - size_before
     with psycopg.connect(index) as conn:
         waits = [float(row[0]) for row in conn.execute(
             "SELECT extract(epoch FROM s.at - d.at) FROM procrastinate_events d"
@@ -146,7 +151,7 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
     quantiles = statistics.quantiles(waits, n=100) if len(waits) > 1 else [0.0] * 99
     noun = "process" if processes == 1 else "processes"
     return Result(f"PostgreSQL, {processes} {noun} (run)", total, seconds,
-                  quantiles[49], quantiles[98], spent / total)
+                  quantiles[49], quantiles[98], spent / total, grown / total)
 
 
 def main() -> None:
@@ -172,11 +177,12 @@ def main() -> None:
 
     print()
     print(f"{'':36}{'articles/s':>11}{'seconds':>9}{'wait p50':>10}{'wait p99':>10}"
-          f"{'xact/art':>10}")
+          f"{'xact/art':>10}{'KiB/art':>9}")
     for result in results:
         extra = ("" if result.latency_p50 is None else
                  f"{result.latency_p50:>9.2f}s{result.latency_p99:>9.2f}s"
-                 f"{result.transactions_per_article:>10.1f}")
+                 f"{result.transactions_per_article:>10.1f}"
+                 f"{(result.bytes_per_article or 0) / 1024:>9.1f}")
         print(f"{result.label:36}{result.rate:>11.1f}{result.seconds:>9.1f}{extra}")
     sqlite, one, two = results
     print()
