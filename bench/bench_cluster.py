@@ -88,10 +88,17 @@ def write_config(folder: Path, feed_urls: list[str], extract_workers: int,
 
 
 def watcher(config: Path, state: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A watcher command; its log goes to ``state``.log, shown if it fails."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WATCHER_STATE": str(state)}
-    return subprocess.Popen([sys.executable, "-m", "watcher", *args, "--config", str(config)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    with open(f"{state}.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "watcher", *args, "--config", str(config)], cwd=ROOT,
+            env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def failed(what: str, state: Path) -> SystemExit:
+    log = Path(f"{state}.log").read_text(errors="replace")[-3000:]
+    return SystemExit(f"{what}; its log ends:\n{log}")
 
 
 def run_sqlite(folder: Path, feed_urls: list[str], total: int, extract_workers: int) -> Result:
@@ -99,7 +106,7 @@ def run_sqlite(folder: Path, feed_urls: list[str], total: int, extract_workers: 
     started = time.perf_counter()
     process = watcher(config, folder / "state", "run", "--once")
     if process.wait() != 0:
-        raise SystemExit("watcher run --once failed")
+        raise failed("watcher run --once failed", folder / "state")
     seconds = time.perf_counter() - started
     stored = len(list((folder / "articles").iterdir()))
     if stored != total:
@@ -119,7 +126,7 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
     config = write_config(folder, feed_urls, extract_workers, index)
     upgrade = watcher(config, folder / "state-0", "db", "upgrade")
     if upgrade.wait() != 0:
-        raise SystemExit("watcher db upgrade failed")
+        raise failed("watcher db upgrade failed", folder / "state-0")
     transactions = ("SELECT xact_commit + xact_rollback FROM pg_stat_database"
                     " WHERE datname = current_database()")
     before = one_value(index, transactions)
@@ -129,8 +136,9 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
                        *(("--role", "worker") if n else ())) for n in range(processes)]
     try:
         while one_value(index, "SELECT count(*) FROM articles") < total:
-            if any(member.poll() is not None for member in members):
-                raise SystemExit("a watcher process ended early")
+            for n, member in enumerate(members):
+                if member.poll() is not None:
+                    raise failed(f"watcher process {n} ended early", folder / f"state-{n}")
             time.sleep(0.2)
         seconds = time.perf_counter() - started
     finally:
