@@ -70,6 +70,7 @@ def test_web_benchmark_runs_with_and_without_clients() -> None:
     assert "polling, articles/s" in out and "ratio" in out
 
 
+@pytest.mark.timeout(300)
 def test_cluster_benchmark_runs_sqlite_and_one_then_two_processes_on_postgresql() -> None:
     from tests.support.postgres import binaries_or_skip
 
