@@ -74,26 +74,28 @@ def poll_lock(feed: str) -> str:
     return f"feed:{feed}"
 
 
-async def defer_poll(app: procrastinate.App, feed: str) -> bool:
-    """Queue a poll of ``feed``; False when one is already waiting (it will do)."""
-    deferrer = app.configure_task(POLL_TASK, lock=poll_lock(feed),
-                                  queueing_lock=f"poll:{feed}")
+async def defer_once(app: procrastinate.App, task: str, arguments: dict[str, Any], *,
+                     queueing_lock: str | None, **options: Any) -> bool:
+    """Queue one job; False when a copy already waits on ``queueing_lock`` (it will do)."""
+    deferrer = app.configure_task(task, queueing_lock=queueing_lock, **options)
     try:
-        await deferrer.defer_async(feed=feed)
+        await deferrer.defer_async(**arguments)
     except procrastinate_errors.AlreadyEnqueued:
         return False
     return True
+
+
+async def defer_poll(app: procrastinate.App, feed: str) -> bool:
+    """Queue a poll of ``feed``; False when one is already waiting."""
+    return await defer_once(app, POLL_TASK, {"feed": feed}, lock=poll_lock(feed),
+                            queueing_lock=f"poll:{feed}")
 
 
 async def defer_entry(app: procrastinate.App, entry_row_id: int) -> bool:
     """Queue the work on one registered entry; False when it is already waiting."""
-    deferrer = app.configure_task(ENTRY_TASK, lock=f"entry:{entry_row_id}",
-                                  queueing_lock=f"entry:{entry_row_id}")
-    try:
-        await deferrer.defer_async(entry_row_id=entry_row_id)
-    except procrastinate_errors.AlreadyEnqueued:
-        return False
-    return True
+    key = f"entry:{entry_row_id}"
+    return await defer_once(app, ENTRY_TASK, {"entry_row_id": entry_row_id}, lock=key,
+                            queueing_lock=key)
 
 
 def upgrade_queue(index_url: str) -> str:

@@ -18,8 +18,9 @@ import logging
 from dataclasses import dataclass
 
 import procrastinate
-from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Status
+
+from watcher.cluster.queue import defer_once
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,9 @@ async def recover_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbea
     for job in stalled:
         assert job.id is not None
         await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
-        deferrer = app.configure_task(job.task_name, queue=job.queue, lock=job.lock,
-                                      queueing_lock=job.queueing_lock,
-                                      priority=job.priority)
-        try:
-            await deferrer.defer_async(**job.task_kwargs)
-            rerun = True
-        except procrastinate_errors.AlreadyEnqueued:
-            rerun = False
+        rerun = await defer_once(app, job.task_name, dict(job.task_kwargs), queue=job.queue,
+                                 lock=job.lock, queueing_lock=job.queueing_lock,
+                                 priority=job.priority)
         log.warning("job %s (%s %s) stalled: its worker stopped answering; %s", job.id,
                     job.task_name, job.task_kwargs,
                     "queued again" if rerun else "a queued copy will do the work")
