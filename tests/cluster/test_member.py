@@ -6,23 +6,20 @@ one queue on a real PostgreSQL, with a stand-in for the runtime's work
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
 
+from tests.cluster.conftest import Spawn
 from tests.support.cluster_member import WORLD
 from tests.support.postgres import PostgresServer
 from watcher.cluster.queue import upgrade_queue
 
-ROOT = Path(__file__).resolve().parents[2]
 FEEDS = ("alpha", "beta", "gamma", "delta")
 
 Start = Callable[..., subprocess.Popen[bytes]]
@@ -41,21 +38,12 @@ def database(postgres_server: PostgresServer, request: pytest.FixtureRequest) ->
 
 
 @pytest.fixture
-def members(database: str) -> Iterator[Start]:
-    started: list[subprocess.Popen[bytes]] = []
-
+def members(database: str, spawn: Spawn) -> Start:
     def start(role: str = "all", slow_entry: int | None = None) -> subprocess.Popen[bytes]:
-        args = [database, role] + ([str(slow_entry)] if slow_entry else [])
-        process = subprocess.Popen([sys.executable, "-m", "tests.support.cluster_member", *args],
-                                   cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        started.append(process)
-        return process
+        return spawn("tests.support.cluster_member", database, role,
+                     *([str(slow_entry)] if slow_entry else []))
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+    return start
 
 
 def query(url: str, sql: str) -> list[dict[str, Any]]:

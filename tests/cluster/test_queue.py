@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import psycopg
 import pytest
 from procrastinate import exceptions as procrastinate_errors
 
+from tests.cluster.conftest import Spawn
 from tests.support.cluster_worker import HEARTBEAT_SECONDS, RUNS_TABLE, STALL_SECONDS
 from tests.support.postgres import PostgresServer
 from watcher.cluster.leader import Leadership
@@ -59,21 +60,11 @@ async def app(database: str) -> AsyncIterator[procrastinate.App]:
 
 
 @pytest.fixture
-def workers(database: str) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-
+def workers(database: str, spawn: Spawn) -> Callable[..., subprocess.Popen[bytes]]:
     def start(*slow: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        process = subprocess.Popen([sys.executable, "-m", "tests.support.cluster_worker",
-                                    database, *slow], cwd=ROOT, env=env)
-        started.append(process)
-        return process
+        return spawn("tests.support.cluster_worker", database, *slow)
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+    return start
 
 
 def runs(url: str) -> list[dict[str, Any]]:
