@@ -99,7 +99,10 @@ async def defer_entry(app: procrastinate.App, entry_row_id: int) -> bool:
 
 
 def upgrade_queue(index_url: str) -> str:
-    """``watcher db upgrade`` on PostgreSQL: the job queue's tables beside the index's."""
+    """``watcher db upgrade`` on PostgreSQL: the job queue's tables beside the index's.
+
+    Created when missing, not migrated: pyproject.toml pins procrastinate's minor version,
+    and moving to another needs its migration scripts applied here first."""
     with psycopg.connect(conninfo(index_url)) as conn:
         row = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NULL").fetchone()
     missing = bool(row and row[0])
