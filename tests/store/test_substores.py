@@ -4,7 +4,11 @@ service and the pipeline rely on behave the same on both."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import psycopg
+
+from tests.support.postgres import PostgresServer
 from watcher.store import Store
 from watcher.store.outbox import NewRun
 from watcher.types import Article, FeedNotice, FeedState, Hit, RuleMatch
@@ -97,3 +101,19 @@ def test_site_memory_counts_articles_and_forgets_old_rows(store: Store) -> None:
     assert typical == 1002  # the median of the five before the last
     assert memory.prune(NOW + timedelta(seconds=1)) == 6 + 6
     assert memory.known("news.example", 1, NOW - timedelta(days=1)) == frozenset()
+
+
+def test_a_delivery_leased_by_another_member_is_passed_over_at_once(
+        postgres_server: PostgresServer, migrated_template: str, tmp_path: Path) -> None:
+    # A cluster member holding a delivery's row (FOR UPDATE, mid-claim) must not make the
+    # others queue behind it: SKIP LOCKED passes over the row, and the claim says no.
+    url = postgres_server.create_database("t_skip_locked", template=migrated_template)
+    with Store.at(url, tmp_path / "articles") as store:
+        store.outbox.create_run(new_run("digest:morning@3", ("mail",)))
+        (due,) = store.outbox.due(NOW, LEASE)
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"),
+                             options="-c lock_timeout=5000") as other:
+            other.execute("SELECT id FROM outbox_deliveries WHERE id = %s FOR UPDATE",
+                          (due.id,))
+            assert not store.outbox.claim(due, NOW)  # without SKIP LOCKED: waits for the lock
+        assert store.outbox.claim(due, NOW)  # the other member let go without claiming

@@ -223,14 +223,23 @@ class Outbox:
                     for row in conn.execute(query)]
 
     def claim(self, delivery: Delivery, now: datetime) -> bool:
-        """Take a due delivery for sending; False when someone else took it first."""
+        """Take a due delivery for sending; False when someone else took it first.
+
+        On PostgreSQL the row is leased with ``FOR UPDATE SKIP LOCKED``: a cluster member
+        that finds it locked by another passes on at once instead of queueing behind it.
+        The update's conditions (same state, same attempt) are what make the claim
+        exclusive on either database; SQLite, which has no row locks, relies on them alone.
+        """
+        unchanged = (outbox_deliveries.c.id == delivery.id,
+                     outbox_deliveries.c.state == delivery.state,
+                     outbox_deliveries.c.attempts == delivery.attempts)
         with self.engine.begin() as conn:
-            done = conn.execute(update(outbox_deliveries).where(
-                outbox_deliveries.c.id == delivery.id,
-                outbox_deliveries.c.state == delivery.state,
-                outbox_deliveries.c.attempts == delivery.attempts)
-                .values(state="sending", claimed_at=now, updated=now,
-                        attempts=delivery.attempts + 1))
+            if conn.execute(select(outbox_deliveries.c.id).where(*unchanged)
+                            .with_for_update(skip_locked=True)).first() is None:
+                return False
+            done = conn.execute(update(outbox_deliveries).where(*unchanged)
+                                .values(state="sending", claimed_at=now, updated=now,
+                                        attempts=delivery.attempts + 1))
         return done.rowcount == 1
 
     def mark_part(self, delivery_id: int, parts_done: int) -> None:
