@@ -173,9 +173,9 @@ def test_s3_location_needs_a_bucket(tmp_path: Path) -> None:
 
 
 def test_articles_folder_is_relative_to_the_config(tmp_path: Path) -> None:
-    (tmp_path / "watcher.yaml").write_text("articles: ../shared/articles\n")
+    (tmp_path / "watcher.yaml").write_text("articles: ../team/articles\n")
     config = load_config(tmp_path / "watcher.yaml", environ={})
-    assert config.articles_dir == (tmp_path / "../shared/articles").resolve()
+    assert config.articles_dir == (tmp_path / "../team/articles").resolve()
     assert config.articles_location == str(config.articles_dir)
     (tmp_path / "watcher.yaml").write_text("state_dir: st\n")
     config = load_config(tmp_path / "watcher.yaml", environ={})
