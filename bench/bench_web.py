@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_cycle import distinct_copy  # noqa: E402
 
 from tests.support.data import corpus_page, ground_truth  # noqa: E402
+from tests.support.local import free_port  # noqa: E402
 from tests.support.newsroom import Item, rss  # noqa: E402
 from tests.support.servers import LocalHTTPServer  # noqa: E402
 from watcher.config import load_config  # noqa: E402
@@ -141,12 +142,6 @@ def hammer(base: str, clients: int, total: int, stop: Any, results: Any) -> None
     for thread in threads:
         thread.join()
     results.put(latencies)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Daemon:

@@ -3,7 +3,6 @@ scripted (accept, 451 then 250, 550), and a free-port helper for "down, then up"
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -12,11 +11,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.local import free_port
 
 
 class ScriptedHandler:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.local import unavailable
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-extensions", "--no-first-run",
@@ -31,9 +33,7 @@ def _missing() -> str | None:
 def browser() -> Iterator[Any]:
     missing = _missing()
     if missing:
-        if os.environ.get("WATCHER_REQUIRE_SERVERS") == "1":
-            pytest.fail(f"WATCHER_REQUIRE_SERVERS=1 but {missing}")
-        pytest.skip(missing)
+        unavailable(missing)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

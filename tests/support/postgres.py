@@ -20,7 +20,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -29,6 +28,8 @@ from types import TracebackType
 
 import psycopg
 import pytest
+
+from tests.support.local import free_port, unavailable
 
 DEBIAN_BINARIES = "/usr/lib/postgresql/*/bin"
 UNPRIVILEGED_USER = "nobody"
@@ -47,17 +48,6 @@ def find_binaries() -> Path | None:
         if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
             return Path(folder)
     return None
-
-
-def servers_required() -> bool:
-    return os.environ.get("WATCHER_REQUIRE_SERVERS") == "1"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class PostgresServer:
@@ -82,7 +72,7 @@ class PostgresServer:
                                     f"{DEBIAN_BINARIES})")
         root = Path(tempfile.mkdtemp(prefix="watcher-pg-"))
         try:
-            server = cls(binaries, root, _free_port())
+            server = cls(binaries, root, free_port())
             server._init()
             for attempt in range(attempts):
                 try:
@@ -92,7 +82,7 @@ class PostgresServer:
                     # another process took the port between the probe and the start
                     if attempt == attempts - 1:
                         raise
-                    server.port = _free_port()
+                    server.port = free_port()
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
@@ -165,9 +155,7 @@ def binaries_or_skip() -> Path:
         return binaries
     reason = ("PostgreSQL is not installed (no initdb on PATH nor in "
               f"{DEBIAN_BINARIES}): apt-get install postgresql, or run .ci/run")
-    if servers_required():
-        pytest.fail(f"WATCHER_REQUIRE_SERVERS=1 but {reason}")
-    pytest.skip(reason)
+    unavailable(reason)
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,10 @@ Without ``moto[server]`` the tests that need it skip with the reason, unless
 
 from __future__ import annotations
 
-import os
-import socket
 from types import TracebackType
 from typing import Any
 
-import pytest
+from tests.support.local import free_port, unavailable
 
 
 def require_moto_server() -> None:
@@ -24,16 +22,7 @@ def require_moto_server() -> None:
         from moto.server import ThreadedMotoServer  # noqa: F401
     except ImportError as exc:
         reason = f"moto's S3 server is not installed (pip install 'moto[server]'): {exc}"
-        if os.environ.get("WATCHER_REQUIRE_SERVERS") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        unavailable(reason)
 
 
 class S3Server:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.local import free_port
 from tests.support.newsroom import rss, serve_corpus, serve_seeds
 from tests.support.servers import LocalHTTPServer
 from tests.test_end_to_end import write_config
@@ -26,12 +27,6 @@ from watcher.store import Store
 from watcher.store.reading import Reading
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
