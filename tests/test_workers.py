@@ -18,6 +18,7 @@ from watcher.workers import (
     TaskTimeoutError,
     WorkerCrashedError,
     WorkerPool,
+    shared,
 )
 
 # Tasks run in other processes, so they are module-level functions (picklable by name).
@@ -34,6 +35,19 @@ def pid() -> int:
 def sleep_forever() -> None:
     while True:
         time.sleep(1)
+
+
+def read_shared(key: str) -> object:
+    return shared(key)
+
+
+def build_slowly(value: str) -> tuple[str, int, float]:
+    time.sleep(0.5)
+    return value.upper(), os.getpid(), time.monotonic()
+
+
+def build_badly(value: str) -> str:
+    raise ValueError(f"cannot build {value}")
 
 
 def nap(seconds: float) -> float:
@@ -177,3 +191,37 @@ def test_bad_sizes() -> None:
     with pytest.raises(ValueError):
         WorkerPool(1, max_tasks_per_child=0)
     assert WorkerPool(None).size == (os.cpu_count() or 1)
+
+
+async def test_shared_values_reach_every_worker_and_are_built_there() -> None:
+    async with WorkerPool(2, preload=()) as pool:
+        await pool.share("rules", "first", build_slowly)
+        # Idle workers build as soon as it arrives (the build sleeps, so a busy machine
+        # does not slow it): both builds are done before these tasks are even sent.
+        await asyncio.sleep(2.0)
+        dispatched = time.monotonic()
+        got = await asyncio.gather(*(pool.run(read_shared, "rules", timeout=10)
+                                     for _ in range(2)))
+        assert {g[0] for g in got} == {"FIRST"}
+        assert all(g[2] < dispatched for g in got)
+        assert len({g[1] for g in got}) == 2  # built in each worker, not shipped built
+        await pool.share("rules", "second", build_slowly)
+        assert (await pool.run(read_shared, "rules", timeout=10))[0] == "SECOND"
+
+
+async def test_a_new_worker_gets_what_was_shared_before_it() -> None:
+    async with WorkerPool(1, max_tasks_per_child=1, preload=()) as pool:
+        await pool.share("note", "kept")
+        first = await pool.run(pid, timeout=10)
+        assert await pool.run(read_shared, "note", timeout=10) == "kept"
+        assert await pool.run(pid, timeout=10) != first
+
+
+async def test_a_failed_build_raises_in_the_tasks_that_need_it() -> None:
+    async with WorkerPool(1, preload=()) as pool:
+        await pool.share("rules", "bad", build_badly)
+        with pytest.raises(ValueError, match="cannot build bad"):
+            await pool.run(read_shared, "rules", timeout=10)
+        assert await pool.run(add, 1, 1, timeout=10) == 2
+        with pytest.raises(KeyError):
+            await pool.run(read_shared, "nothing", timeout=10)

@@ -26,6 +26,12 @@ the resolver), and forking a threaded process can copy a held lock into the chil
 fork server itself is started once, single-threaded, and ``preload`` modules are imported
 there, so each new worker is a cheap fork with trafilatura and the language model already
 loaded (measured figures in docs/extraction.md).
+
+A value every task needs but that is costly to build (the compiled rules) is shared rather
+than passed with each task: ``await pool.share("rules", source, build)`` pickles ``source``
+once and sends it to every worker, idle ones at once and busy ones before their next task;
+each worker builds it (``build(source)``) as it arrives, so an idle worker compiles new
+rules while nothing waits for it, and tasks read the result with ``shared("rules")``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import pickle
 import signal
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
@@ -50,7 +56,9 @@ from watcher.errors import WatcherError
 
 T = TypeVar("T")
 
-DEFAULT_MAX_TASKS_PER_CHILD = 500  # bounds what a slow leak in lxml/trafilatura can grow to
+# Bounds what a slow leak in lxml/trafilatura can grow to; a new worker rebuilds every shared
+# value (a rule set's compile), so retiring them too often costs more than it saves.
+DEFAULT_MAX_TASKS_PER_CHILD = 2000
 DEFAULT_PRELOAD = ("watcher.extract", "watcher.extract._langmodel", "watcher.feeds")
 _CLOSE_GRACE = 1.0  # seconds an idle worker gets to exit on its own at close()
 
@@ -80,6 +88,41 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
+@dataclass(frozen=True)
+class _Share:
+    key: str
+    build: Callable[[Any], Any] | None
+    value: Any
+
+
+@dataclass(frozen=True)
+class _BuildFailed:
+    error: BaseException
+
+
+# In a worker process: what the pool shared, as built there.
+_SHARED: dict[str, Any] = {}
+
+
+def shared(key: str) -> Any:
+    """In a task: the value the pool shared under ``key``, built in this worker.
+
+    Raises KeyError when nothing was shared under ``key``, and the build's own exception
+    when building it failed.
+    """
+    value = _SHARED[key]
+    if isinstance(value, _BuildFailed):
+        raise value.error
+    return value
+
+
+def _take_share(share: _Share) -> None:
+    try:
+        _SHARED[share.key] = share.build(share.value) if share.build else share.value
+    except Exception as exc:
+        _SHARED[share.key] = _BuildFailed(exc)
+
+
 def _worker_main(conn: Connection) -> None:
     """Run tasks sent over ``conn`` until told to stop (None) or the parent goes away."""
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
@@ -91,6 +134,9 @@ def _worker_main(conn: Connection) -> None:
             return
         if message is None:
             return
+        if isinstance(message, _Share):
+            _take_share(message)  # no reply: the next task's reply follows it in order
+            continue
         fn, args = message
         try:
             reply: tuple[Any, ...] = ("ok", fn(*args))
@@ -109,6 +155,7 @@ class _Worker:
     conn: Connection
     tasks: int = 0
     waiting: asyncio.Future[None] | None = None  # set while a task runs (see close())
+    shared: dict[str, int] = field(default_factory=dict)  # key -> version this worker has
 
     def kill(self) -> None:
         if self.waiting is not None and not self.waiting.done():
@@ -152,6 +199,7 @@ class WorkerPool:
         self._all: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
+        self._shares: dict[str, tuple[int, bytes]] = {}  # key -> (version, pickled _Share)
         self.replaced = 0  # workers killed after a timeout or crash (for logs and tests)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -172,7 +220,10 @@ class WorkerPool:
         self._check_open()
         missing = self.size - len(self._all)
         for _ in range(max(0, missing)):
-            self._idle.append(await asyncio.to_thread(self._spawn))
+            worker = await asyncio.to_thread(self._spawn)
+            await asyncio.to_thread(self._bring_up_to_date, [worker])
+            if worker in self._all:
+                self._idle.append(worker)
         return self
 
     def _discard(self, worker: _Worker) -> None:
@@ -243,13 +294,53 @@ class WorkerPool:
             exc.add_note(f"in worker process:\n{reply[2]}")
         raise exc
 
+    async def share(self, key: str, value: Any,
+                    build: Callable[[Any], Any] | None = None) -> None:
+        """Make ``build(value)`` (or ``value``) what ``shared(key)`` returns in every worker
+        from now on: sent now to the idle workers, which build it while idle, and to each
+        busy or new worker before its next task. ``build`` and ``value`` must pickle."""
+        self._check_open()
+        try:
+            payload = bytes(ForkingPickler.dumps(_Share(key, build, value)))
+        except (pickle.PicklingError, TypeError, AttributeError) as err:
+            raise TaskError(f"shared value {key!r} not picklable: {err}") from err
+        version = self._shares.get(key, (0, b""))[0] + 1
+        self._shares[key] = (version, payload)
+        idle, self._idle = self._idle, []
+        try:
+            # A thread: a large payload fills the pipe while a worker still builds the last
+            # one, and the event loop must not wait on that.
+            await asyncio.to_thread(self._bring_up_to_date, idle)
+        finally:
+            self._idle.extend(w for w in idle if w in self._all)
+
+    def _bring_up_to_date(self, workers: Sequence[_Worker]) -> None:
+        for worker in workers:
+            try:
+                for key, (version, payload) in list(self._shares.items()):
+                    if worker.shared.get(key) != version:
+                        worker.conn.send_bytes(payload)
+                        worker.shared[key] = version
+            except OSError:
+                self._discard(worker)  # gone; _take starts another
+
+    def _outdated(self, worker: _Worker) -> bool:
+        return any(worker.shared.get(key) != version
+                   for key, (version, _) in self._shares.items())
+
     async def _take(self) -> _Worker:
-        while self._idle:
-            worker = self._idle.pop()
-            if worker.process.is_alive():
+        while True:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.process.is_alive():
+                    break
+                self._discard(worker)  # died while idle (OOM killer, someone's kill -9)
+            else:
+                worker = await asyncio.to_thread(self._spawn)
+            if self._outdated(worker):
+                await asyncio.to_thread(self._bring_up_to_date, [worker])
+            if worker in self._all:
                 return worker
-            self._discard(worker)  # died while idle (OOM killer, someone's kill -9)
-        return await asyncio.to_thread(self._spawn)
 
     def _give_back(self, worker: _Worker) -> None:
         worker.tasks += 1
