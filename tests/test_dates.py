@@ -144,7 +144,7 @@ def test_feed_entries_drop_dates_from_before_the_web(dates: str,
 
 
 def test_build_article_walks_the_chain_and_records_the_winner() -> None:
-    from watcher.pipeline import build_article
+    from watcher.entrywork import build_article
     from watcher.types import ExtractedPage, FeedEntry
 
     def article(page_dates: tuple[DateClaim, ...], feed: datetime | None, url: str) -> Any:

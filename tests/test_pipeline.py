@@ -5,14 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from watcher.errors import FetchError, ParseError
-from watcher.pipeline import (
-    build_article,
-    entry_key,
-    failure_outcome,
-    feed_text,
-    outlet_name,
-    success_outcome,
-)
+from watcher.entrywork import build_article, feed_text, outlet_name
+from watcher.pipeline import entry_key, failure_outcome, success_outcome
 from watcher.types import ExtractedPage, FeedEntry, HttpResult, ParsedFeed, Redirect
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ was fetched); otherwise the next source in ``SOURCE_ORDER`` is asked, and the fe
 the last resort, so an article always has a sane date and a recorded ``DateSource``.
 
 Extraction (``extract/metadata.py``, ``extract/page.py``) and feed parsing collect the
-claims; ``pipeline.build_article`` decides with ``publication_time``.
+claims; ``entrywork.build_article`` decides with ``publication_time``.
 """
 
 from __future__ import annotations

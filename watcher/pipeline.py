@@ -10,6 +10,7 @@ a store failure, which must stop the feed's state from advancing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -21,17 +22,19 @@ from email.utils import parsedate_to_datetime
 
 from watcher import metrics
 from watcher.clock import Clock
+from watcher.committer import Committer
 from watcher.config import Config, FeedConfig
-from watcher.dates import DateClaim, publication_time, url_date
-from watcher.errors import ExtractError, FetchError, ParseError, StoreError, WatcherError
-from watcher.extract import (
-    assess_text,
-    detect_language,
-    extract_page,
-    paragraph_fingerprint,
-    remove_boilerplate,
+from watcher.entrywork import (
+    RULES,
+    EntryFacts,
+    PageReading,
+    RuleSource,
+    compile_rules,
+    finish_entry,
+    read_page,
 )
-from watcher.extract.cleanup import site_key
+from watcher.errors import ExtractError, FetchError, ParseError, StoreError, WatcherError
+from watcher.extract import assess_text, remove_boilerplate
 from watcher.feeds import parse_feed
 from watcher.feeds.sitemap import SitemapDocument, parse_sitemap
 from watcher.feeds.sitemap_poll import poll_sitemap
@@ -40,10 +43,8 @@ from watcher.lifecycle import FeedState, PollOutcome, advance, initial_state
 from watcher.polling import HISTORY
 from watcher.rules import RuleSet
 from watcher.store import PendingEntry, Store
-from watcher.textsafe import one_line
+from watcher.store.ingest import Outcome
 from watcher.types import (
-    Article,
-    ExtractedPage,
     FeedEntry,
     HttpResult,
     ParsedFeed,
@@ -107,67 +108,6 @@ def entry_key(feed: str, entry: FeedEntry) -> str:
     return canonical_url(entry.url) if entry.url else f"urn:watcher:{feed}:{entry.entry_id}"
 
 
-def feed_text(entry: FeedEntry) -> tuple[str, tuple[str, ...]]:
-    """(standfirst, paragraphs) from the feed itself, when the page gave nothing."""
-    content = tuple(line for line in entry.content.split("\n") if line.strip())
-    summary = tuple(line for line in entry.summary.split("\n") if line.strip())
-    if content:
-        return entry.summary.strip() if entry.summary.strip() not in content else "", content
-    return "", summary
-
-
-def _page_claims(page: ExtractedPage | None) -> tuple[DateClaim, ...]:
-    if page is None:
-        return ()
-    if not page.dates and page.published:  # a page built without its claims (tests, tools)
-        return (DateClaim("meta", page.published),)
-    return page.dates
-
-
-MAX_OUTLET_NAME = 100  # characters; a longer "name" is a sentence or a list, not an outlet
-
-
-def outlet_name(page: ExtractedPage | None, feed_title: str, feed_url: str,
-                article_url: str) -> str:
-    """What a reader calls the article's outlet: the name the page gives its site, else the
-    feed's title when the feed is that site's own (an aggregator's or a planet's title names
-    the aggregator, not the outlet), else the host."""
-    own_feed = bool(feed_url) and site_key(feed_url) == site_key(article_url)
-    for name in (page.site_name if page else "", feed_title if own_feed else ""):
-        shown = one_line(name)
-        if 0 < len(shown) <= MAX_OUTLET_NAME:
-            return shown
-    return site_of(article_url)
-
-
-def build_article(*, entry: FeedEntry, feed: str, page: ExtractedPage | None,
-                  paragraphs: tuple[str, ...] | None, final_url: str, canonical: str,
-                  text_source: TextSource, language: str | None, now: datetime,
-                  feed_title: str = "", feed_url: str = "") -> Article:
-    """The article as matched and stored: page metadata first, the feed's where missing;
-    the publication time is the best plausible date claimed (watcher/dates.py), the outlet
-    named as ``outlet_name`` decides."""
-    claims = [*_page_claims(page),
-              *([DateClaim("feed", entry.published)] if entry.published else []),
-              *([DateClaim("url", found)] if (found := url_date(final_url)) else [])]
-    published_source, published = publication_time(claims, now)
-    if page is not None and paragraphs:
-        title = page.title or entry.title
-        description = page.description
-        body = paragraphs
-        author = page.author or entry.author
-    else:
-        description, body = feed_text(entry)
-        title, author = entry.title, entry.author
-        text_source = "feed"
-    return Article(
-        url=final_url, canonical_url=canonical, feed=feed, site=site_of(final_url),
-        title=title.strip() or final_url, description=description, paragraphs=body,
-        fetched=now, published=published, author=author, language=language,
-        text_source=text_source, entry_id=entry.entry_id, published_source=published_source,
-        site_name=outlet_name(page, feed_title, feed_url, final_url))
-
-
 # ---------------------------------------------------------------------------------------------
 # The adapter
 
@@ -191,7 +131,8 @@ class Pipeline:
     def __init__(self, config: Config, store: Store, fetcher: Fetcher, pool: WorkerPool,
                  rules: Callable[[], RuleSet], *, clock: Clock,
                  random_fraction: Callable[[], float] = random.random,
-                 stopping: asyncio.Event | None = None) -> None:
+                 stopping: asyncio.Event | None = None,
+                 committer: Committer | None = None) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
@@ -203,6 +144,8 @@ class Pipeline:
         # Set on SIGTERM: finish in-flight writes, start none. Shared by the pipelines a
         # reload builds, so one signal reaches all of them.
         self.stopping = stopping or asyncio.Event()
+        # One per runtime, shared by the pipelines a reload builds: one writer, one batch.
+        self.committer = committer or Committer(store, clock)
 
     async def poll(self, feed: FeedConfig, *, entries_here: bool = True) -> PollReport:
         """Poll ``feed`` and register its new entries; work them here too, unless
@@ -283,20 +226,16 @@ class Pipeline:
         gate = asyncio.Semaphore(ENTRIES_IN_PARALLEL)
 
         async def one(item: PendingEntry) -> StoredArticle | None:
-            async with gate:
-                if self.stopping.is_set():
-                    return None  # stays pending; the next run picks it up
-                return await self._process_entry(feed, item, polled)
+            if self.stopping.is_set():
+                return None  # stays pending; the next run picks it up
+            return await self._work_entry(feed, item, polled, gate)
 
         results = await asyncio.gather(*(one(item) for item in pending),
                                        return_exceptions=True)
         stored: list[StoredArticle] = []
-        for item, result in zip(pending, results, strict=True):
-            if isinstance(result, StoreError):
-                raise result
+        for result in results:
             if isinstance(result, BaseException):
-                log.error("entry feed=%s url=%s failed: %r", feed.name, item.entry.url, result)
-                continue
+                raise result  # a StoreError: the feed's state must not advance
             if result is not None:
                 stored.append(result)
         return stored
@@ -309,14 +248,34 @@ class Pipeline:
         state = self.store.feed_state(item.feed) if item else None
         if item is None or feed is None or state is None:
             return None
-        return await self._process_entry(feed, item, state)
+        return await self._work_entry(feed, item, state)
 
-    async def _process_entry(self, feed: FeedConfig, item: PendingEntry,
-                             polled: FeedState) -> StoredArticle | None:
-        self.store.begin_attempt(item.row_id)
+    async def _work_entry(self, feed: FeedConfig, item: PendingEntry, polled: FeedState,
+                          gate: asyncio.Semaphore | None = None) -> StoredArticle | None:
+        """The entry worked (under ``gate``) and its outcome committed (in a batch, after
+        the gate is let go); an entry whose work failed counts an attempt (given up after
+        ``max_attempts``). Only a StoreError escapes."""
+        try:
+            async with gate or contextlib.nullcontext():
+                if self.stopping.is_set():
+                    return None
+                outcome = await self._entry_outcome(feed, item, polled)
+        except StoreError:
+            raise
+        except Exception as exc:
+            log.error("entry feed=%s url=%s failed: %r", feed.name, item.entry.url, exc)
+            outcome = Outcome(item.row_id, None)
+        stored = await self.committer.store(outcome)
+        if stored is None and outcome.ready is not None:
+            log.debug("entry feed=%s url=%s: already stored under another entry",
+                      feed.name, outcome.ready.article.url)
+        return stored
+
+    async def _entry_outcome(self, feed: FeedConfig, item: PendingEntry,
+                             polled: FeedState) -> Outcome:
         entry = item.entry
         final_url, canonical = entry.url, item.canonical_url
-        page: ExtractedPage | None = None
+        reading: PageReading | None = None
         try:
             if not entry.url:
                 raise ExtractError("the entry has no link")
@@ -324,9 +283,9 @@ class Pipeline:
                                             accept=PAGE_ACCEPT)
             final_url, canonical = result.url, canonical_url(result.url)
             with metrics.EXTRACTION_SECONDS.time():
-                page = await self.pool.run(extract_page, result.content, result.url,
-                                           result.headers.get("content-type"), self.clock(),
-                                           timeout=self.config.extract.timeout)
+                reading = await self.pool.run(read_page, result.content, result.url,
+                                              result.headers.get("content-type"), self.clock(),
+                                              timeout=self.config.extract.timeout)
         except (FetchError, ExtractError) as exc:
             log.info("page feed=%s url=%s: %s; using the feed's text", feed.name, entry.url, exc)
         except TimeoutError:
@@ -336,36 +295,39 @@ class Pipeline:
             log.warning("page feed=%s url=%s: %s; using the feed's text", feed.name, entry.url,
                         exc)
         now = self.clock()
-        paragraphs, source = self._clean_text(page, final_url, canonical, now)
-        language = page.language if page and page.language else None
-        article = build_article(entry=entry, feed=feed.name, page=page, paragraphs=paragraphs,
-                                final_url=final_url, canonical=canonical, text_source=source,
-                                language=language, now=now, feed_title=polled.title,
-                                feed_url=polled.url)
-        if article.language is None:
-            article = replace(article, language=detect_language(
-                f"{article.title}\n{article.description}\n{article.body}"))
-        with metrics.MATCH_SECONDS.time():
-            found = self.rules().match(article)
-        write_file = bool(found) or self.config.store == "all"
-        stored = self.store.store_article(article, found, entry_row_id=item.row_id,
-                                          write_file=write_file, now=now)
-        if stored is None:
-            log.debug("entry feed=%s url=%s: already stored under another entry",
-                      feed.name, final_url)
-        return stored
+        paragraphs, source = await asyncio.to_thread(self._clean_text, reading, final_url,
+                                                     canonical, now)
+        facts = EntryFacts(
+            entry=entry, feed=feed.name, feed_title=polled.title, feed_url=polled.url,
+            page=reading.page if reading else None, paragraphs=paragraphs,
+            text_source=source, final_url=final_url, canonical=canonical, fetched=now,
+            store_all=self.config.store == "all")
+        await self._share_rules()
+        finished = await self.pool.run(finish_entry, facts,
+                                       timeout=self.config.extract.timeout)
+        metrics.MATCH_SECONDS.observe(finished.match_seconds)
+        return Outcome(item.row_id, finished.ready)
 
-    def _clean_text(self, page: ExtractedPage | None, url: str, canonical: str,
+    async def _share_rules(self) -> None:
+        """The workers match with the rules in force: a reload's new rules are sent (and
+        compiled there) before the next entry needs them."""
+        rules = self.rules()
+        source = self.pool.sharing(RULES)
+        if not isinstance(source, RuleSource) or source.rules is not rules.rules:
+            await self.pool.share(RULES, RuleSource(rules.rules), compile_rules)
+
+    def _clean_text(self, reading: PageReading | None, url: str, canonical: str,
                     now: datetime) -> tuple[tuple[str, ...] | None, TextSource]:
-        """Drop the site's learned boilerplate, then judge whether the text looks complete."""
-        if page is None or not page.paragraphs:
+        """Drop the site's learned boilerplate, then judge whether the text looks complete.
+        (Called in a thread: the site's memory is in the index.)"""
+        if reading is None or not reading.page.paragraphs:
             return None, "feed"
+        page, prints = reading.page, reading.fingerprints
         site = site_of(url)
         settings = self.config.extract
         key = url_hash(canonical)
         # Recording before looking up means the article that completes the count is
         # already cleaned; a new site's first articles keep their text.
-        prints = tuple(map(paragraph_fingerprint, page.paragraphs))
         known = self.boilerplate.observe(site, key, {f for f in prints if f is not None}, now,
                                          min_articles=settings.boilerplate_min_articles,
                                          window=settings.boilerplate_window)

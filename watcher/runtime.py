@@ -34,6 +34,7 @@ from typing import Protocol
 import httpx
 
 from watcher.clock import Clock, system_clock
+from watcher.committer import Committer
 from watcher.config import Config, FeedConfig
 from watcher.errors import StoreError
 from watcher.fetch import Fetcher, build_client
@@ -125,6 +126,8 @@ class Runtime:
         self._delivery_lock = asyncio.Lock()
         self._open: dict[int, httpx.AsyncClient | WorkerPool] = {}
         self._users: Counter[Parts] = Counter()
+        # One for the runtime's life: every pipeline a reload builds commits through it.
+        self.committer = Committer(store, clock)
         self._parts = self._build(config, previous=None)
 
     # -- assembling ------------------------------------------------------------------------
@@ -157,6 +160,7 @@ class Runtime:
         try:
             yield runtime
         finally:
+            await runtime.committer.aclose()
             await runtime._close(everything=True)
 
     def _build(self, config: Config, previous: Parts | None) -> Parts:
@@ -183,7 +187,7 @@ class Runtime:
         parts = Parts(
             config=config, client=client, limiter=limiter, fetcher=fetcher, pool=pool,
             pipeline=Pipeline(config, self.store, fetcher, pool, self.rules, clock=self.clock,
-                              stopping=self.stopping),
+                              stopping=self.stopping, committer=self.committer),
             delivery=DeliveryService(config, self.store, client, self.rules,
                                      lock=self._delivery_lock, clock=self.clock),
             gate=gate)

@@ -107,7 +107,7 @@ class Article:
     # Which claim ``published`` is (watcher/dates.py); "" when not known (an article stored
     # before the index kept it).
     published_source: DateSource | Literal[""] = ""
-    # The outlet by its own name (pipeline.outlet_name); "" when not known (stored before
+    # The outlet by its own name (entrywork.outlet_name); "" when not known (stored before
     # the index kept it): ``outlet`` is then the host.
     site_name: str = ""
 

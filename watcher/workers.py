@@ -200,6 +200,7 @@ class WorkerPool:
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self._shares: dict[str, tuple[int, bytes]] = {}  # key -> (version, pickled _Share)
+        self._sources: dict[str, Any] = {}  # key -> the value last shared
         self.replaced = 0  # workers killed after a timeout or crash (for logs and tests)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -306,6 +307,7 @@ class WorkerPool:
             raise TaskError(f"shared value {key!r} not picklable: {err}") from err
         version = self._shares.get(key, (0, b""))[0] + 1
         self._shares[key] = (version, payload)
+        self._sources[key] = value
         idle, self._idle = self._idle, []
         try:
             # A thread: a large payload fills the pipe while a worker still builds the last
@@ -313,6 +315,10 @@ class WorkerPool:
             await asyncio.to_thread(self._bring_up_to_date, idle)
         finally:
             self._idle.extend(w for w in idle if w in self._all)
+
+    def sharing(self, key: str) -> Any:
+        """The value last shared under ``key`` (before any build), or None."""
+        return self._sources.get(key)
 
     def _bring_up_to_date(self, workers: Sequence[_Worker]) -> None:
         for worker in workers:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from watcher.types import Article
@@ -43,8 +44,23 @@ def render(article: Article) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """temp file in the same folder, fsync, rename, fsync the folder: no reader sees half."""
-    folder = path.parent
+    write_all_atomic(path.parent, [(path.name, text)])
+
+
+def write_all_atomic(folder: Path, files: Sequence[tuple[str, str]]) -> None:
+    """Each (name, text) as ``write_atomic`` writes it, the folder fsynced once at the end:
+    once this returns, every file is whole and durable under its name."""
     folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files:
+        _replace_with(folder, folder / name, text)
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _replace_with(folder: Path, path: Path, text: str) -> None:
     fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -56,9 +72,4 @@ def write_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 

@@ -25,7 +25,6 @@ from watcher.errors import StoreError
 from watcher.store.boilerplate import BoilerplateStore
 from watcher.store.codec import (
     article_from_row,
-    article_values,
     entry_from_json,
     entry_to_json,
     hits_from_json,
@@ -34,12 +33,12 @@ from watcher.store.codec import (
     state_values,
 )
 from watcher.store.engine import create_index_engine, shown
-from watcher.store.files import file_name, render
+from watcher.store.files import render
+from watcher.store.ingest import Outcome, commit_outcomes, ready
 from watcher.store.migrate import PACKAGED, Migrations
 from watcher.store.objects import ArticleFiles, is_object_store, open_article_files
 from watcher.store.outbox import Outbox
 from watcher.store.schema import articles, entries, feeds, matches
-from watcher.textsafe import storable
 from watcher.types import Article, FeedEntry, FeedState, RuleMatch, StoredArticle
 
 log = logging.getLogger(__name__)
@@ -211,42 +210,43 @@ class Store:
         into place before the commit, so a crash leaves at worst an orphan file (removed at
         start-up by ``reconcile_files``), never a row without its file.
         """
-        article = storable(article)  # lone surrogates, times UTC cannot express
+        result = self.commit([Outcome(entry_row_id, ready(article, found,
+                                                          write_file=write_file))], now)[0]
+        if isinstance(result, StoreError):
+            raise result
+        return result
+
+    def commit(self, outcomes: Sequence[Outcome], now: datetime
+               ) -> list[StoredArticle | StoreError | None]:
+        """Store a batch of worked entries in one transaction (``ingest.commit_outcomes``);
+        for each, its stored article, None (a duplicate, or a failed attempt) or the
+        StoreError that kept it out.
+
+        When the batch fails as a whole, each outcome is tried in a transaction of its own,
+        so one bad article cannot hold back the rest.
+        """
+        try:
+            return list(self._commit(outcomes, now))
+        except StoreError as exc:
+            if len(outcomes) == 1:
+                return [exc]
+        results: list[StoredArticle | StoreError | None] = []
+        for outcome in outcomes:
+            try:
+                results.extend(self._commit([outcome], now))
+            except StoreError as exc:
+                results.append(exc)
+        return results
+
+    def _commit(self, outcomes: Sequence[Outcome], now: datetime) -> list[StoredArticle | None]:
         try:
             with self.engine.begin() as conn:
-                if conn.execute(select(articles.c.number).where(
-                        articles.c.canonical_url == article.canonical_url)).first():
-                    if entry_row_id is not None:
-                        conn.execute(update(entries).where(entries.c.id == entry_row_id)
-                                     .values(state="duplicate", processed_at=now))
-                    return None
-                key = conn.execute(articles.insert().values(
-                    **article_values(article))).inserted_primary_key
-                assert key is not None
-                number = int(key[0])
-                if found:
-                    # One statement for all of an article's matches: a topic rule set matches
-                    # dozens of rules per article, and a statement each cost more than matching.
-                    conn.execute(matches.insert(), [
-                        {"article_number": number, "rule": match.rule,
-                         "hits": hits_to_json(match.hits), "matched_at": now, "origin": "live"}
-                        for match in found])
-                if entry_row_id is not None:
-                    conn.execute(update(entries).where(entries.c.id == entry_row_id).values(
-                        state="done", processed_at=now, article_number=number, error=None))
-                name = None
-                if write_file:
-                    name = file_name(number, article.canonical_url)
-                    self.files.write(name, render(article))
-                    conn.execute(update(articles).where(articles.c.number == number)
-                                 .values(file_name=name))
+                return commit_outcomes(conn, self.files, outcomes, now)
         except OSError as exc:
             raise StoreError(f"cannot write article file in {self.files.location}: "
                              f"{exc.strerror or exc}") from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot store article {article.canonical_url}: {exc}") from exc
-        return StoredArticle(number=number, article=article, file_name=name,
-                             matches=tuple(found))
+            raise StoreError(f"cannot store {len(outcomes)} article(s): {exc}") from exc
 
     def get_article(self, number: int) -> StoredArticle | None:
         with self.engine.connect() as conn:

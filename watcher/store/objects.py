@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator, Set
+from collections.abc import Iterator, Sequence, Set
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from watcher.config.model import S3_SCHEME
 from watcher.errors import StoreError
-from watcher.store.files import FILE_NAME, TEMP_PREFIX, write_atomic
+from watcher.store.files import FILE_NAME, TEMP_PREFIX, write_all_atomic, write_atomic
 
 
 class ArticleFilesError(OSError):
@@ -39,6 +39,10 @@ class ArticleFiles(Protocol):
 
     def write(self, name: str, text: str) -> None:
         """Whole or not at all: no reader ever sees part of ``text``."""
+        ...
+
+    def write_many(self, files: Sequence[tuple[str, str]]) -> None:
+        """``write`` of each (name, text); all durable once it returns."""
         ...
 
     def read(self, name: str) -> str | None:
@@ -85,6 +89,9 @@ class LocalArticleFiles:
 
     def write(self, name: str, text: str) -> None:
         write_atomic(self.folder / name, text)
+
+    def write_many(self, files: Sequence[tuple[str, str]]) -> None:
+        write_all_atomic(self.folder, files)
 
     def read(self, name: str) -> str | None:
         try:
@@ -148,6 +155,10 @@ class S3ArticleFiles:
             self._client().put_object(Bucket=self.bucket, Key=self.prefix + name,
                                       Body=text.encode("utf-8"),
                                       ContentType="text/plain; charset=utf-8")
+
+    def write_many(self, files: Sequence[tuple[str, str]]) -> None:
+        for name, text in files:
+            self.write(name, text)
 
     def read(self, name: str) -> str | None:
         client = self._client()

@@ -124,7 +124,7 @@ articles = Table(
     Column("file_name", Text),  # seed-format file in articles/, when written
     # Added by revision 0002; NULL in rows stored before it (not known then):
     Column("published_source", String(16)),  # which claimed date `published` is (dates.py)
-    Column("site_name", Text),  # the outlet by its own name (pipeline.outlet_name)
+    Column("site_name", Text),  # the outlet by its own name (entrywork.outlet_name)
 )
 Index("ix_articles_fetched", articles.c.fetched)
 Index("ix_articles_feed", articles.c.feed)

@@ -1,0 +1,124 @@
+"""Storing worked entries: many articles, their matches and files in one transaction.
+
+The rows and the file's text of an article are built where its work ran (``ready``, a plain
+function a worker process calls), so the process that owns the index only numbers them and
+commits. ``commit_outcomes`` stores a batch of outcomes in one transaction with statements
+built once at import: an article whose canonical URL is stored already (before, or earlier
+in the same batch) marks its entry a duplicate; an entry whose work failed counts an attempt.
+
+Files are written before the commit, each fsynced and renamed into place and the folder
+fsynced once per batch, so a crash leaves at worst orphan files (``reconcile_files``
+removes them at start-up), never a row without its file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from watcher.store.codec import article_values, hits_to_json
+from watcher.store.files import file_name, render
+from watcher.store.objects import ArticleFiles
+from watcher.store.schema import articles, entries, matches
+from watcher.textsafe import storable
+from watcher.types import Article, RuleMatch, StoredArticle
+
+
+@dataclass(frozen=True)
+class ReadyArticle:
+    """An article as the index stores it: its row, its matches' rows and its file's text
+    (None: no file), all built before the index is touched."""
+
+    article: Article  # storable: every text encodable, times in UTC
+    matches: tuple[RuleMatch, ...]
+    row: Mapping[str, Any]
+    match_rows: tuple[tuple[str, list[list[Any]]], ...]  # (rule, hits as stored)
+    file_text: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one entry's work: an article to store, or (None) a failed attempt."""
+
+    entry_row_id: int | None
+    ready: ReadyArticle | None
+
+
+def ready(article: Article, found: Sequence[RuleMatch], *, write_file: bool) -> ReadyArticle:
+    """Everything ``commit_outcomes`` needs for ``article``; pure, runs in any process."""
+    article = storable(article)  # lone surrogates, times UTC cannot express
+    return ReadyArticle(
+        article=article, matches=tuple(found), row=article_values(article),
+        match_rows=tuple((m.rule, hits_to_json(m.hits)) for m in found),
+        file_text=render(article) if write_file else None)
+
+
+_a, _e = articles.c, entries.c
+_STORED_UNDER = select(_a.canonical_url).where(
+    _a.canonical_url.in_(bindparam("urls", expanding=True)))
+_INSERT_ARTICLE = insert(articles)
+_INSERT_MATCHES = insert(matches)
+# Bound names differ from the columns' own: SQLAlchemy keeps those for its SET clause.
+_ENTRY_DONE = (update(entries).where(_e.id == bindparam("row_id"))
+               .values(state=bindparam("new_state"), processed_at=bindparam("at"),
+                       article_number=bindparam("stored_as"), error=None,
+                       attempts=_e.attempts + 1))
+_ENTRY_ATTEMPTED = (update(entries).where(_e.id == bindparam("row_id"))
+                    .values(attempts=_e.attempts + 1))
+_FILE_NAMED = (update(articles).where(_a.number == bindparam("stored_as"))
+               .values(file_name=bindparam("named")))
+
+
+def commit_outcomes(conn: Connection, files: ArticleFiles, outcomes: Sequence[Outcome],
+                    now: datetime) -> list[StoredArticle | None]:
+    """Store ``outcomes`` inside ``conn``'s transaction; for each, its stored article or
+    None (a duplicate, or a failed attempt). The caller commits."""
+    urls = sorted({o.ready.article.canonical_url for o in outcomes if o.ready})
+    taken = set(conn.scalars(_STORED_UNDER, {"urls": urls})) if urls else set()
+    results: list[StoredArticle | None] = []
+    entry_updates: list[dict[str, Any]] = []
+    attempted: list[dict[str, Any]] = []
+    match_rows: list[dict[str, Any]] = []
+    to_write: list[tuple[int, str, str]] = []
+    for outcome in outcomes:
+        item = outcome.ready
+        if item is None or item.article.canonical_url in taken:
+            if outcome.entry_row_id is not None:
+                if item is None:
+                    attempted.append({"row_id": outcome.entry_row_id})
+                else:
+                    entry_updates.append({"row_id": outcome.entry_row_id, "at": now,
+                                          "new_state": "duplicate", "stored_as": None})
+            results.append(None)
+            continue
+        taken.add(item.article.canonical_url)
+        key = conn.execute(_INSERT_ARTICLE, dict(item.row)).inserted_primary_key
+        assert key is not None
+        number = int(key[0])
+        match_rows.extend({"article_number": number, "rule": rule, "hits": hits,
+                           "matched_at": now, "origin": "live"}
+                          for rule, hits in item.match_rows)
+        if outcome.entry_row_id is not None:
+            entry_updates.append({"row_id": outcome.entry_row_id, "at": now,
+                                  "new_state": "done", "stored_as": number})
+        name = None
+        if item.file_text is not None:
+            name = file_name(number, item.article.canonical_url)
+            to_write.append((number, name, item.file_text))
+        results.append(StoredArticle(number=number, article=item.article, file_name=name,
+                                     matches=item.matches))
+    if match_rows:
+        conn.execute(_INSERT_MATCHES, match_rows)
+    if entry_updates:
+        conn.execute(_ENTRY_DONE, entry_updates)
+    if attempted:
+        conn.execute(_ENTRY_ATTEMPTED, attempted)
+    if to_write:
+        files.write_many([(name, text) for _, name, text in to_write])
+        conn.execute(_FILE_NAMED, [{"stored_as": number, "named": name}
+                                   for number, name, _ in to_write])
+    return results
