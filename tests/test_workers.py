@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -41,9 +42,12 @@ def read_shared(key: str) -> object:
     return shared(key)
 
 
-def build_slowly(value: str) -> tuple[str, int, float]:
-    time.sleep(0.5)
-    return value.upper(), os.getpid(), time.monotonic()
+def build_and_sign(value: tuple[str, str]) -> tuple[str, int]:
+    """Builds ``value`` and leaves a file in the folder ``value[1]`` saying it did."""
+    text, folder = value
+    with open(os.path.join(folder, f"built-{text}-{os.getpid()}"), "w"):
+        pass
+    return text.upper(), os.getpid()
 
 
 def build_badly(value: str) -> str:
@@ -193,20 +197,20 @@ def test_bad_sizes() -> None:
     assert WorkerPool(None).size == (os.cpu_count() or 1)
 
 
-async def test_shared_values_reach_every_worker_and_are_built_there() -> None:
+async def test_shared_values_reach_every_worker_and_are_built_there(tmp_path: Path) -> None:
     async with WorkerPool(2, preload=()) as pool:
-        await pool.share("rules", "first", build_slowly)
-        # Idle workers build as soon as it arrives (the build sleeps, so a busy machine
-        # does not slow it): both builds are done before these tasks are even sent.
-        await asyncio.sleep(2.0)
-        dispatched = time.monotonic()
-        got = await asyncio.gather(*(pool.run(read_shared, "rules", timeout=10)
+        await pool.share("rules", ("first", str(tmp_path)), build_and_sign)
+        # Idle workers build as soon as it arrives, before any task asks for it.
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("built-first-*"))) < 2:
+            assert time.monotonic() < deadline, "idle workers did not build the shared value"
+            await asyncio.sleep(0.05)
+        got = await asyncio.gather(*(pool.run(read_shared, "rules", timeout=30)
                                      for _ in range(2)))
         assert {g[0] for g in got} == {"FIRST"}
-        assert all(g[2] < dispatched for g in got)
         assert len({g[1] for g in got}) == 2  # built in each worker, not shipped built
-        await pool.share("rules", "second", build_slowly)
-        assert (await pool.run(read_shared, "rules", timeout=10))[0] == "SECOND"
+        await pool.share("rules", ("second", str(tmp_path)), build_and_sign)
+        assert (await pool.run(read_shared, "rules", timeout=30))[0] == "SECOND"
 
 
 async def test_a_new_worker_gets_what_was_shared_before_it() -> None:
