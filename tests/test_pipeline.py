@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from watcher.errors import FetchError, ParseError
 from watcher.entrywork import build_article, feed_text, outlet_name
+from watcher.errors import FetchError, ParseError
 from watcher.pipeline import entry_key, failure_outcome, success_outcome
 from watcher.types import ExtractedPage, FeedEntry, HttpResult, ParsedFeed, Redirect
 
