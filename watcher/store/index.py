@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.config import Config
@@ -56,6 +56,26 @@ class PendingEntry:
     entry: FeedEntry
     canonical_url: str
     attempts: int
+
+
+_IN_CHUNK = 500  # values per IN (...) list: far inside every backend's parameter limit
+_ENTRY_IDS_KNOWN = select(entries.c.entry_id).where(
+    entries.c.feed == bindparam("feed"), entries.c.entry_id.in_(bindparam("values",
+                                                                           expanding=True)))
+_URLS_STORED = select(articles.c.canonical_url).where(
+    articles.c.canonical_url.in_(bindparam("values", expanding=True)))
+_URLS_REGISTERED = select(entries.c.canonical_url).where(
+    entries.c.canonical_url.in_(bindparam("values", expanding=True)),
+    entries.c.state != "duplicate")
+_REGISTER = entries.insert()
+
+
+def _in_chunks(conn: Connection, query: Any, values: Sequence[str], **params: Any) -> set[str]:
+    """``query``'s single column for every value, asking ``_IN_CHUNK`` values at a time."""
+    wanted = sorted(set(values))
+    return {found for start in range(0, len(wanted), _IN_CHUNK)
+            for found in conn.scalars(query, {**params,
+                                              "values": wanted[start:start + _IN_CHUNK]})}
 
 
 class Store:
@@ -141,32 +161,31 @@ class Store:
 
         Seen means the same entry id in this feed, or the same canonical URL anywhere (an
         article syndicated in two feeds is fetched once); the latter is kept as 'duplicate'.
+        A feed's whole page of entries is looked up in a few set queries, not one per entry.
         """
-        new = 0
+        if not found:
+            return 0
         with self.engine.begin() as conn:
+            known_ids = _in_chunks(conn, _ENTRY_IDS_KNOWN, [e.entry_id for e, _ in found],
+                                   feed=feed)
+            urls = [canonical for _, canonical in found]
+            seen_urls = (_in_chunks(conn, _URLS_STORED, urls)
+                         | _in_chunks(conn, _URLS_REGISTERED, urls))
+            rows = []
             for entry, canonical in found:
-                if conn.execute(select(entries.c.id).where(
-                        entries.c.feed == feed, entries.c.entry_id == entry.entry_id)).first():
+                if entry.entry_id in known_ids:
                     continue
-                seen = self._canonical_known(conn, canonical)
-                conn.execute(entries.insert().values(
-                    feed=feed, entry_id=entry.entry_id, url=entry.url, canonical_url=canonical,
-                    state="duplicate" if seen else "pending", first_seen=now,
-                    processed_at=now if seen else None, data=entry_to_json(entry)))
-                new += 0 if seen else 1
-        return new
-
-    def _canonical_known(self, conn: Connection, canonical: str, *,
-                         except_entry: int | None = None) -> bool:
-        in_articles = conn.execute(select(articles.c.number).where(
-            articles.c.canonical_url == canonical)).first()
-        if in_articles:
-            return True
-        query = select(entries.c.id).where(entries.c.canonical_url == canonical,
-                                           entries.c.state != "duplicate")
-        if except_entry is not None:
-            query = query.where(entries.c.id != except_entry)
-        return conn.execute(query.limit(1)).first() is not None
+                known_ids.add(entry.entry_id)
+                seen = canonical in seen_urls
+                seen_urls.add(canonical)
+                rows.append({"feed": feed, "entry_id": entry.entry_id, "url": entry.url,
+                             "canonical_url": canonical,
+                             "state": "duplicate" if seen else "pending", "first_seen": now,
+                             "processed_at": now if seen else None,
+                             "data": entry_to_json(entry), "attempts": 0})
+            if rows:
+                conn.execute(_REGISTER, rows)
+        return sum(1 for row in rows if row["state"] == "pending")
 
     def pending_entries(self, feed: str, *, max_attempts: int = 3,
                         limit: int | None = None) -> list[PendingEntry]:
