@@ -328,12 +328,12 @@ class Pipeline:
         key = url_hash(canonical)
         # Recording before looking up means the article that completes the count is
         # already cleaned; a new site's first articles keep their text.
-        known = self.boilerplate.observe(site, key, {f for f in prints if f is not None}, now,
-                                         min_articles=settings.boilerplate_min_articles,
-                                         window=settings.boilerplate_window)
+        known, typical = self.boilerplate.observe_article(
+            site, key, {f for f in prints if f is not None}, now,
+            min_articles=settings.boilerplate_min_articles, window=settings.boilerplate_window,
+            length_without=lambda known: sum(
+                map(len, remove_boilerplate(page.paragraphs, known, prints))))
         paragraphs = remove_boilerplate(page.paragraphs, known, prints)
         if not paragraphs:
             return None, "feed"
-        typical = self.boilerplate.typical_length_then_record(
-            site, key, sum(len(p) for p in paragraphs), now, now - settings.boilerplate_window)
         return paragraphs, assess_text(replace(page, paragraphs=paragraphs), typical)

@@ -59,7 +59,11 @@ T = TypeVar("T")
 # Bounds what a slow leak in lxml/trafilatura can grow to; a new worker rebuilds every shared
 # value (a rule set's compile), so retiring them too often costs more than it saves.
 DEFAULT_MAX_TASKS_PER_CHILD = 2000
-DEFAULT_PRELOAD = ("watcher.extract", "watcher.extract._langmodel", "watcher.feeds")
+DEFAULT_PRELOAD = ("watcher.extract", "watcher.extract._langmodel", "watcher.feeds",
+                   "watcher.entrywork")
+# A task bigger than a pipe's buffer is written from a thread: the write blocks until the
+# worker has read the rest, which on a busy machine is a wait the event loop must not make.
+_PIPE_BUFFER = 64 * 1024
 _CLOSE_GRACE = 1.0  # seconds an idle worker gets to exit on its own at close()
 
 
@@ -370,7 +374,10 @@ class WorkerPool:
                 readable.set_result(None)
 
         try:
-            worker.conn.send_bytes(payload)
+            if len(payload) > _PIPE_BUFFER:
+                await asyncio.to_thread(worker.conn.send_bytes, payload)
+            else:
+                worker.conn.send_bytes(payload)
         except OSError as exc:
             raise WorkerCrashedError(f"worker process gone before the task: {exc}") from exc
         fd = worker.conn.fileno()

@@ -18,7 +18,7 @@ Rows older than the window are useless; ``prune(before)`` deletes them.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select
@@ -122,6 +122,24 @@ class BoilerplateStore:
         with self.engine.begin() as conn:
             self._record(conn, site, article_key, mine, now)
             return self._known(conn, site, min_articles, now - window, among=mine)
+
+    def observe_article(self, site: str, article_key: str,
+                        fingerprints: Iterable[str], now: datetime, *, min_articles: int,
+                        window: timedelta, length_without: Callable[[frozenset[str]], int]
+                        ) -> tuple[frozenset[str], int | None]:
+        """``observe`` then ``typical_length_then_record`` in one transaction: (the
+        article's boilerplate fingerprints, the site's typical length before it). The
+        article's length is ``length_without(boilerplate)``, its text's without them."""
+        mine = set(fingerprints)
+        since = now - window
+        with self.engine.begin() as conn:
+            self._record(conn, site, article_key, mine, now)
+            known = self._known(conn, site, min_articles, since, among=mine)
+            typical = self._typical_length(conn, site, since, TYPICAL_MIN_SAMPLES)
+            chars = length_without(known)
+            if chars:
+                self._record_length(conn, site, article_key, chars, now)
+        return known, typical
 
     def _record_length(self, conn: Connection, site: str, article_key: str, chars: int,
                        now: datetime) -> None:
