@@ -1,18 +1,32 @@
-"""Full-cycle benchmark: ``python bench/bench_cycle.py [--feeds 200 --entries 25]``.
+"""Full-cycle benchmark: ``python bench/bench_cycle.py [--feeds 40 --entries 25]``.
 
-Starts a local server with FEEDS feeds x ENTRIES entries of real article HTML (the
-corpus, each copy made distinct so nothing is deduplicated or learned as boilerplate), runs
-``watcher run --once`` in a subprocess (a cold start, as a user would), then a second cycle
-with nothing new. Prints articles/s and CPU seconds per article against a baseline measured
-in the same run: plain ``trafilatura.extract`` of the same pages in a process pool of the
-same size. Also the second cycle's time and share of 304 answers, and peak memory.
+Starts a local server with FEEDS feeds x ENTRIES entries of real article HTML (the corpus,
+each copy made distinct so nothing is deduplicated or learned as boilerplate) and runs
+``watcher run --once`` (``store: all``) in a subprocess, a cold start as a user would, for
+each rule set asked for:
+
+- ``names``: 100 rules watching for particular stories (bench_rules.make_rules);
+- ``topics``: 10,000 rules on topic words (bench_rules.make_topic_rules), about 90 matches
+  per article, so what a match costs downstream (hits, rows) shows.
+
+The baseline, measured in the same run on the same pages: ``trafilatura.extract`` in a
+process pool of the same size, fed by one httpx client fetching the pages from the same
+server. Each round runs every (checkout, rule set) once and the baseline once, in turn, so a
+busy spell on a shared machine slows a round rather than one configuration; the table gives
+medians over ``--rounds`` with their range. ``--checkouts OLD,NEW`` alternates two source
+trees (each run with that tree on PYTHONPATH) to compare code. Printed: articles/s and the
+ratio to the baseline's, CPU seconds per article of the whole process tree, the peak memory
+of the tree, and each rule set's cycle time against the first's. A second cycle with nothing
+new (after the first round) shows the share of conditional requests answered 304.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,10 +36,15 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psutil
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_rules import load_articles, make_rules, make_topic_rules, vocabulary  # noqa: E402
 
 from tests.support.data import corpus_page, ground_truth  # noqa: E402
 from tests.support.newsroom import Item, rss  # noqa: E402
@@ -85,13 +104,25 @@ class TreeUsage:
         return self.peak, sum(self.cpu.values())
 
 
-def run_cycle(config: Path) -> tuple[float, float, int, str]:
+RULE_SETS = {"names": 100, "topics": 10_000}
+
+
+def write_rules(path: Path, kind: str) -> None:
+    vocab = vocabulary(load_articles(1000))
+    made = (make_rules if kind == "names" else make_topic_rules)(RULE_SETS[kind], vocab)
+    path.write_text(yaml.safe_dump({"rules": [
+        {"name": r.name, "query": r.query, **({"min_hits": r.min_hits} if r.min_hits > 1 else {})}
+        for r in made]}, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def run_cycle(config: Path, checkout: Path) -> tuple[float, float, int, str]:
     """(wall seconds, CPU seconds of all its processes, peak tree RSS, output) of one
-    ``watcher run --once``."""
+    ``watcher run --once`` of the code in ``checkout``."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "watcher", "run", "--once", "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout)})
     usage = TreeUsage(process.pid)
     output, _ = process.communicate()
     wall = time.perf_counter() - started
@@ -101,76 +132,136 @@ def run_cycle(config: Path) -> tuple[float, float, int, str]:
     return wall, cpu, peak, output
 
 
+def baseline(urls: list[str], workers: int) -> tuple[float, float]:
+    """(wall, CPU seconds of this process and its pool) for fetching every URL with one
+    httpx client and extracting each page with plain trafilatura in a process pool."""
+    me = psutil.Process()
+    before = me.cpu_times()
+    started = time.perf_counter()
+
+    async def fetch_and_extract(pool: ProcessPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
+        gate = asyncio.Semaphore(16)
+        async with httpx.AsyncClient() as client:
+            async def one(url: str) -> int:
+                async with gate:
+                    page = (await client.get(url)).content
+                return await loop.run_in_executor(pool, plain_extract, page)
+
+            await asyncio.gather(*(one(url) for url in urls))
+
+    with ProcessPoolExecutor(workers) as pool:
+        asyncio.run(fetch_and_extract(pool))
+    wall = time.perf_counter() - started
+    after = me.cpu_times()  # the pool's workers are reaped, so counted in children_*
+    cpu = sum(after[:4]) - sum(before[:4])
+    return wall, cpu
+
+
+def _median_range(values: list[float], digits: int) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return (f"{statistics.median(values):.{digits}f} "
+            f"({min(values):.{digits}f}-{max(values):.{digits}f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--feeds", type=int, default=200)
+    parser.add_argument("--feeds", type=int, default=40)
     parser.add_argument("--entries", type=int, default=25)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--rules", default="names,topics",
+                        help="rule sets, in order: names (100 rules), topics (10,000)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--checkouts", default=str(ROOT),
+                        help="source trees to alternate, comma-separated (default: this one)")
     args = parser.parse_args()
+    kinds = [k for k in args.rules.split(",") if k]
+    checkouts = [Path(c).resolve() for c in args.checkouts.split(",") if c]
 
     pages = [corpus_page(page_id) for page_id in sorted(ground_truth())]
     total = args.feeds * args.entries
     print(f"building {args.feeds} feeds x {args.entries} entries = {total} articles "
-          f"from {len(pages)} real pages; {args.workers} workers")
+          f"from {len(pages)} real pages; {args.workers} workers; store: all")
     bodies = [distinct_copy(pages[i % len(pages)], i) for i in range(total)]
+    results: dict[str, list[tuple[float, float, int, int]]] = {}
+    base: list[tuple[float, float]] = []
+    second = ""
 
     with LocalHTTPServer() as server, tempfile.TemporaryDirectory() as folder:
+        urls = []
         for feed in range(args.feeds):
             items = []
             for entry in range(args.entries):
                 number = feed * args.entries + entry
                 path = f"/f{feed}/a{entry}"
                 server.route(path, bodies[number])
+                urls.append(server.url(path))
                 items.append(Item(guid=f"f{feed}-{entry}", path=path, title=f"Story {number}",
                                   summary="summary", published=_when(number)))
             server.route(f"/feed{feed}.xml", rss(items, server),
                          content_type="application/rss+xml")
-        config = Path(folder) / "watcher.yaml"
-        (Path(folder) / "rules.yaml").write_text(
-            "rules:\n  - name: government\n    query: 'government OR minister*'\n"
-            "  - name: defect\n    query: 'defect* NEAR/5 (Russia* OR Soviet)'\n")
         feeds = "".join(f"  - name: f{i}\n    url: {server.url(f'/feed{i}.xml')}\n"
                         for i in range(args.feeds))
-        config.write_text(
-            f"state_dir: state\nrules: rules.yaml\nnetwork:\n  allow: [127.0.0.1]\n"
-            f"  per_host_min_gap: 0\n  per_host_concurrency: 16\nextract:\n"
-            f"  workers: {args.workers}\npoll:\n  concurrency: 16\nfeeds:\n{feeds}")
+        for kind in kinds:
+            write_rules(Path(folder) / f"{kind}.yaml", kind)
+        for round_number in range(args.rounds):
+            base.append(baseline(urls, args.workers))
+            for checkout in checkouts:
+                for kind in kinds:
+                    run = Path(folder) / f"r{round_number}-{checkout.name}-{kind}"
+                    run.mkdir()
+                    config = run / "watcher.yaml"
+                    config.write_text(
+                        f"state_dir: state\nstore: all\nrules: ../{kind}.yaml\nnetwork:\n"
+                        f"  allow: [127.0.0.1]\n  per_host_min_gap: 0\n"
+                        f"  per_host_concurrency: 16\nextract:\n  workers: {args.workers}\n"
+                        f"poll:\n  concurrency: 16\nfeeds:\n{feeds}")
+                    wall, cpu, peak, output = run_cycle(config, checkout)
+                    stored, matched = (int(re.search(rf"articles {what}: (\d+)", output)
+                                               .group(1))  # type: ignore[union-attr]
+                                           for what in ("stored", "matched"))
+                    results.setdefault(f"{checkout.name}:{kind}", []).append(
+                        (wall, cpu, peak, stored))
+                    if not second:
+                        second = second_cycle(server, config, checkout)
+                    print(f"round {round_number + 1} {checkout.name} {kind}: {stored} articles "
+                          f"({matched} matched) in {wall:.1f} s", flush=True)
 
-        wall, cpu, peak, output = run_cycle(config)
-        stored = int(re.search(r"articles stored: (\d+)", output).group(1))  # type: ignore[union-attr]
-        requests_before = len(server.requests)
-        wall2, _cpu2, peak2, output2 = run_cycle(config)
-        second = server.requests[requests_before:]
-        feed_requests = [r for r in second if r.path.startswith("/feed")]
-        not_modified = sum(1 for r in feed_requests if r.headers.get("if-none-match"))
-
-    started = time.perf_counter()
-    before = psutil.Process().cpu_times()
-    with ProcessPoolExecutor(args.workers) as pool:
-        list(pool.map(plain_extract, bodies, chunksize=8))
-    base_wall = time.perf_counter() - started
-    base_cpu = sum(c.user + c.system for c in [psutil.Process().cpu_times()]) - (
-        before.user + before.system)
-    # children's CPU is only accounted once they are reaped; the pool has exited here.
-    children = psutil.Process().cpu_times()
-    base_cpu = (children.children_user + children.children_system) - (
-        before.children_user + before.children_system) + base_cpu
-
-    ours_rate, base_rate = stored / wall, total / base_wall
+    base_rate = [total / wall for wall, _ in base]
+    base_cpu = [cpu / total for _, cpu in base]
     print()
-    print(f"{'':34}{'watcher --once':>16}{'plain trafilatura':>20}{'ratio':>8}")
-    print(f"{'articles':34}{stored:>16}{total:>20}")
-    print(f"{'wall seconds':34}{wall:>16.1f}{base_wall:>20.1f}")
-    print(f"{'articles per second':34}{ours_rate:>16.1f}{base_rate:>20.1f}"
-          f"{ours_rate / base_rate:>8.2f}")
-    print(f"{'CPU seconds per article':34}{cpu / stored:>16.4f}{base_cpu / total:>20.4f}"
-          f"{(cpu / stored) / (base_cpu / total):>8.2f}")
-    print(f"{'peak memory, all processes (MiB)':34}{peak / 2**20:>16.0f}")
+    print(f"{'':30}{'articles/s':>22}{'x baseline':>20}{'CPU s/article':>26}"
+          f"{'peak MiB':>10}{'x first set':>14}")
+    print(f"{'baseline (httpx + trafilatura)':30}{_median_range(base_rate, 1):>22}{'':>20}"
+          f"{_median_range(base_cpu, 4):>26}")
+    for checkout in checkouts:
+        first = results[f"{checkout.name}:{kinds[0]}"]
+        for kind in kinds:
+            runs = results[f"{checkout.name}:{kind}"]
+            rates = [stored / wall for wall, _, _, stored in runs]
+            ratios = [rate / b for rate, b in zip(rates, base_rate, strict=True)]
+            cpus = [cpu / stored for _, cpu, _, stored in runs]
+            against_first = [wall / f[0] for (wall, *_), f in zip(runs, first, strict=True)]
+            peak = max(p for _, _, p, _ in runs) / 2**20
+            print(f"{checkout.name + ' ' + kind:30}{_median_range(rates, 1):>22}"
+                  f"{_median_range(ratios, 2):>20}{_median_range(cpus, 4):>26}"
+                  f"{peak:>10.0f}{_median_range(against_first, 2):>14}")
     print()
-    print(f"second cycle: {wall2:.1f} s, {len(feed_requests)} feed requests, "
-          f"{not_modified / max(len(feed_requests), 1):.0%} conditional (answered 304), "
-          f"{len(second) - len(feed_requests)} page requests, peak {peak2 / 2**20:.0f} MiB")
-    print(output2.strip().replace("\n", "; "))
+    print(second)
+
+
+def second_cycle(server: LocalHTTPServer, config: Path, checkout: Path) -> str:
+    """A cycle with nothing new: its time and the share of feed requests answered 304."""
+    requests_before = len(server.requests)
+    wall, _cpu, peak, output = run_cycle(config, checkout)
+    later = server.requests[requests_before:]
+    feed_requests = [r for r in later if r.path.startswith("/feed")]
+    not_modified = sum(1 for r in feed_requests if r.headers.get("if-none-match"))
+    return (f"second cycle: {wall:.1f} s, {len(feed_requests)} feed requests, "
+            f"{not_modified / max(len(feed_requests), 1):.0%} conditional (answered 304), "
+            f"{len(later) - len(feed_requests)} page requests, peak {peak / 2**20:.0f} MiB; "
+            + output.strip().replace("\n", "; "))
 
 
 def _when(number: int) -> datetime:

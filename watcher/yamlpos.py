@@ -20,6 +20,9 @@ from watcher.errors import Problem
 
 YamlPath = tuple[str | int, ...]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# libyaml's parser keeps the same marks and is several times faster on a rules.yaml of
+# thousands of rules (docs/rules.md); the pure-Python one where PyYAML was built without it.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -81,7 +84,7 @@ def load_yaml(path: Path, *, display_name: str | None = None,
         doc.problems.append(Problem(name, 1, 1, f"not UTF-8: {exc.reason}"))
         return doc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -131,7 +134,25 @@ def _convert(node: yaml.Node, path: YamlPath, doc: YamlDoc, env: Mapping[str, st
 def _scalar_value(node: yaml.Node) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return f"<{node.tag}>"
+    if node.tag == _STR_TAG:
+        return node.value  # most scalars of a rules file; nothing to resolve
     # Resolve the scalar with the safe constructor so "15" is an int and "yes" is a bool.
-    constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
-    yaml.constructor.SafeConstructor.__init__(constructor)
-    return constructor.construct_object(node)
+    return _constructor().construct_scalar_value(node)
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class _ScalarConstructor(yaml.constructor.SafeConstructor):
+    def construct_scalar_value(self, node: yaml.ScalarNode) -> Any:
+        # construct_object remembers every node it built; a scalar needs none of that.
+        return self.yaml_constructors.get(node.tag, type(self).construct_undefined)(self, node)
+
+
+_made: list[_ScalarConstructor] = []
+
+
+def _constructor() -> _ScalarConstructor:
+    if not _made:
+        _made.append(_ScalarConstructor())
+    return _made[0]
