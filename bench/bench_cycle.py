@@ -243,10 +243,10 @@ def main() -> None:
             ratios = [rate / b for rate, b in zip(rates, base_rate, strict=True)]
             cpus = [cpu / stored for _, cpu, _, stored in runs]
             against_first = [wall / f[0] for (wall, *_), f in zip(runs, first, strict=True)]
-            peak = max(p for _, _, p, _ in runs) / 2**20
+            peak_mib = max(p for _, _, p, _ in runs) / 2**20
             print(f"{checkout.name + ' ' + kind:30}{_median_range(rates, 1):>22}"
                   f"{_median_range(ratios, 2):>20}{_median_range(cpus, 4):>26}"
-                  f"{peak:>10.0f}{_median_range(against_first, 2):>14}")
+                  f"{peak_mib:>10.0f}{_median_range(against_first, 2):>14}")
     print()
     print(second)
 
