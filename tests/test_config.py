@@ -205,7 +205,7 @@ network: {allow: [10.0.0.0/8, localhost], user_agent: ua, connect_timeout: 1, re
 extract: {workers: 2, timeout: 3, boilerplate_min_articles: 4, boilerplate_window: 1w}
 feeds:
   - {name: a, url: "https://a.example/x", interval: 45s, enabled: false}
-  - {name: b, url: " http://b.example/x "}
+  - {name: b, url: " http://b.example/x ", websub: false}
   - {name: c, url: "https://c.example/s", type: sitemap, tags: [t1, t2], interval: auto}
 channels:
   - {name: m, type: email, smtp: "smtp://h:25", from: a@b, to: c@d}
@@ -237,7 +237,7 @@ def test_every_key_is_read_with_its_own_parser(tmp_path: Path) -> None:
     assert config.extract == ExtractConfig(2, 3.0, 4, timedelta(weeks=1))
     assert config.feeds == (
         FeedConfig("a", "https://a.example/x", timedelta(seconds=45), enabled=False),
-        FeedConfig("b", "http://b.example/x", timedelta(minutes=20)),
+        FeedConfig("b", "http://b.example/x", timedelta(minutes=20), websub=False),
         FeedConfig("c", "https://c.example/s", timedelta(minutes=20), kind="sitemap",
                    tags=("t1", "t2"), adaptive=True))
     assert config.channels == (

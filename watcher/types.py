@@ -70,6 +70,10 @@ class ParsedFeed:
     entries: tuple[FeedEntry, ...]
     ttl: timedelta | None = None  # RSS <ttl>
     warning: str | None = None  # why the feed was malformed, when entries were still usable
+    # WebSub: the hubs the document names (Atom/RSS rel="hub", JSON Feed "hubs") and the
+    # URL it calls itself (rel="self", JSON Feed "feed_url"); watcher/websub/discovery.py
+    hubs: tuple[str, ...] = ()
+    self_url: str = ""
 
 
 @dataclass(frozen=True)

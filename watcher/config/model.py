@@ -81,6 +81,8 @@ class FeedConfig:
     # ``interval: auto``: polled as often as it publishes (watcher.polling)
     adaptive: bool = field(default=False, metadata=key(yaml="interval", parse=is_auto,
                                                        default_from=_default_adaptive))
+    # WebSub push when the feed offers a hub and http.public_url is set (docs/feeds.md)
+    websub: bool = True
 
 
 @dataclass(frozen=True)

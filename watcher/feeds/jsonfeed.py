@@ -70,7 +70,25 @@ def parse_json_feed(text: str, url: str) -> ParsedFeed:
         site_url=resolve(url, home) if home and is_http_url(resolve(url, home)) else "",
         entries=tuple(entries),
         warning="; ".join(notes) or None,
+        hubs=_hubs(document.get("hubs"), url),
+        self_url=_http_or_empty(url, _string(document, "feed_url")),
     )
+
+
+def _hubs(hubs: object, base: str) -> tuple[str, ...]:
+    """``hubs``: ``[{"type": "WebSub", "url": ...}]``; other types are other protocols."""
+    found: list[str] = []
+    for hub in hubs if isinstance(hubs, list) else ():
+        if isinstance(hub, dict) and _string(hub, "type").lower() == "websub":
+            url = _http_or_empty(base, _string(hub, "url"))
+            if url and url not in found:
+                found.append(url)
+    return tuple(found)
+
+
+def _http_or_empty(base: str, link: str) -> str:
+    url = resolve(base, link) if link else ""
+    return url if is_http_url(url) else ""
 
 
 def _entry(item: Mapping[str, Any], base: str) -> FeedEntry | None:

@@ -35,7 +35,7 @@ from watcher.feeds.jsonfeed import looks_like_json_feed, parse_json_feed
 from watcher.feeds.links import html_instead_of_feed, not_a_feed
 from watcher.feeds.prolog import make_safe, scan_prolog
 from watcher.types import ParsedFeed
-from watcher.urls import resolve
+from watcher.urls import is_http_url, resolve
 
 __all__ = ["parse_feed"]
 
@@ -85,13 +85,33 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
 
     feed = dict(result.get("feed") or {})
     site = text_field(feed, "link")
+    hubs, self_url = _websub_links(feed.get("links"), base)
     return ParsedFeed(
         title=plain(feed, "title"),
         site_url=resolve(base, site) if site else "",
         entries=entries,
         ttl=ttl(feed.get("ttl")),
         warning="; ".join(notes) or None,
+        hubs=hubs,
+        self_url=self_url,
     )
+
+
+def _websub_links(links: object, base: str) -> tuple[tuple[str, ...], str]:
+    """Atom's ``<link rel="hub|self">`` and RSS's ``<atom:link>`` (feedparser lists both
+    under the feed's ``links``)."""
+    hubs: list[str] = []
+    self_url = ""
+    for link in links if isinstance(links, list) else ():
+        if not isinstance(link, dict) or not isinstance(link.get("href"), str):
+            continue
+        rels = str(link.get("rel", "")).lower().split()
+        href = resolve(base, link["href"].strip())
+        if "hub" in rels and is_http_url(href) and href not in hubs:
+            hubs.append(href)
+        if "self" in rels and is_http_url(href) and not self_url:
+            self_url = href
+    return tuple(hubs), self_url
 
 
 

@@ -46,12 +46,13 @@ from watcher.store.schema import (
     outbox_deliveries,
     outbox_runs,
     site_lengths,
+    websub_subscriptions,
 )
 
 # Parents first, so that every foreign key finds its row.
 TABLES: tuple[Table, ...] = (feeds, entries, articles, matches, outbox_runs,
                              outbox_deliveries, alert_articles, alert_windows,
-                             boilerplate_seen, site_lengths)
+                             boilerplate_seen, site_lengths, websub_subscriptions)
 BATCH = 1000
 
 

@@ -39,6 +39,7 @@ from watcher.store.migrate import PACKAGED, Migrations
 from watcher.store.objects import ArticleFiles, is_object_store, open_article_files
 from watcher.store.outbox import Outbox
 from watcher.store.schema import articles, entries, feeds, matches
+from watcher.store.websub import WebSubStore
 from watcher.types import Article, FeedEntry, FeedState, RuleMatch, StoredArticle
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class Store:
         self.files = articles if not isinstance(articles, Path) else open_article_files(articles)
         self.outbox = Outbox(engine)
         self.boilerplate = BoilerplateStore(engine)
+        self.websub = WebSubStore(engine)
 
     # -- lifecycle -------------------------------------------------------------------------
 

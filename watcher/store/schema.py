@@ -227,3 +227,31 @@ site_lengths = Table(
     UniqueConstraint("site", "article_key", name="uq_site_lengths"),
 )
 Index("ix_site_lengths_site_time", site_lengths.c.site, site_lengths.c.seen_at)
+
+
+# -- WebSub subscriptions (store/websub.py; added by revision 0003) ------------------------
+
+# One row per feed whose hub we subscribe to. The web process writes what hubs tell it
+# (verifications, denials, pushes); the daemon writes what it asks of hubs. A push asks the
+# daemon for a poll by raising poll_requests; the daemon answers up to polls_taken.
+websub_subscriptions = Table(
+    "websub_subscriptions", metadata,
+    Column("feed", String(200), primary_key=True),
+    Column("hub", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("callback_id", String(64), nullable=False, unique=True),
+    Column("callback", Text, nullable=False),
+    Column("secret", String(128), nullable=False),
+    # new requested active denied failed expired leaving (watcher/websub/model.py)
+    Column("state", String(20), nullable=False),
+    Column("requested_at", UTCDateTime()),
+    Column("verified_at", UTCDateTime()),
+    Column("lease_end", UTCDateTime()),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_attempt", UTCDateTime()),
+    Column("last_error", Text),
+    Column("last_push", UTCDateTime()),
+    Column("pushes", Integer, nullable=False, default=0),
+    Column("poll_requests", Integer, nullable=False, default=0),
+    Column("polls_taken", Integer, nullable=False, default=0),
+)
