@@ -20,6 +20,8 @@ from watcher.config import FeedConfig, PollConfig
 from watcher.polling import PollDecision, decide_interval
 from watcher.types import FeedState as FeedState
 from watcher.types import FeedStatus
+from watcher.websub.lease import pushed_interval
+from watcher.websub.model import HubOffer
 
 # The longest a server's caching hints may stretch our interval: a feed must not go quiet
 # for days because of an over-eager max-age.
@@ -43,6 +45,7 @@ class PollOutcome:
     new_entries: int = 0
     stored: int = 0
     matched: int = 0
+    hub: HubOffer | None = None  # the WebSub hub the feed offers (watcher/websub)
 
 
 def initial_state(feed: FeedConfig) -> FeedState:
@@ -96,17 +99,19 @@ def with_jitter(delay: timedelta, jitter: float, random_fraction: float) -> time
 
 
 def advance(state: FeedState, outcome: PollOutcome, feed: FeedConfig, poll: PollConfig,
-            now: datetime, random_fraction: float, history: Sequence[datetime] = ()
-            ) -> FeedState:
+            now: datetime, random_fraction: float, history: Sequence[datetime] = (), *,
+            pushed: bool = False) -> FeedState:
     """The feed's state after a poll. ``random_fraction`` in [0, 1) drives the jitter;
-    ``history`` is the feed's recent entry times (for ``interval: auto``)."""
+    ``history`` is the feed's recent entry times (for ``interval: auto``); ``pushed``: a
+    WebSub hub pushes its changes, so polling is only the safety net."""
     counted = replace(state, last_poll=now, polls=state.polls + 1,
                       entries_seen=state.entries_seen + outcome.new_entries,
                       articles_stored=state.articles_stored + outcome.stored,
                       matches=state.matches + outcome.matched)
     if outcome.kind == "error":
         return _after_failure(counted, outcome, feed, poll, now, random_fraction)
-    decided = decide_interval(feed, poll, history, now).interval
+    decision = decide_interval(feed, poll, history, now)
+    decided = (pushed_interval(decision, poll.max_interval) if pushed else decision).interval
     return _after_success(counted, outcome, feed, poll, now, random_fraction, decided)
 
 

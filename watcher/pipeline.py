@@ -52,6 +52,8 @@ from watcher.types import (
     TextSource,
 )
 from watcher.urls import canonical_url, site_of, url_hash
+from watcher.websub.discovery import hub_offer
+from watcher.websub.offers import FeedPush
 from watcher.workers import WorkerPool
 
 log = logging.getLogger("watcher.poll")
@@ -78,7 +80,8 @@ def success_outcome(result: HttpResult, parsed: ParsedFeed | None,
         # A 302/307 anywhere in the chain means the feed has not really moved.
         moved_to=result.url if redirect_kind(result.redirects) == "permanent" else None,
         etag=result.etag, last_modified=result.last_modified,
-        title=parsed.title if parsed else None)
+        title=parsed.title if parsed else None,
+        hub=hub_offer(result.headers, parsed, result.url) if parsed else None)
 
 
 def _max_age(headers: Mapping[str, str]) -> float | None:
@@ -141,6 +144,7 @@ class Pipeline:
         self.clock = clock
         self.random_fraction = random_fraction
         self.boilerplate = store.boilerplate
+        self.push = FeedPush(config, store)
         # Set on SIGTERM: finish in-flight writes, start none. Shared by the pipelines a
         # reload builds, so one signal reaches all of them.
         self.stopping = stopping or asyncio.Event()
@@ -168,8 +172,9 @@ class Pipeline:
                           matched=sum(1 for s in stored if s.matches))
         now = self.clock()
         history = (self.store.entry_times(feed.name, now - HISTORY) if feed.adaptive else ())
+        pushed = self.push.after_poll(feed, outcome.kind == "ok", outcome.hub, now)
         updated = advance(state, outcome, feed, self.config.poll, now, self.random_fraction(),
-                          history)
+                          history, pushed=pushed)
         self.store.save_feed_state(updated)
         if updated.notice and not updated.notice_sent and (
                 updated.notice != state.notice or state.notice_sent):

@@ -48,6 +48,7 @@ from watcher.rules import RuleSet
 from watcher.store import Store
 from watcher.store.lock import state_lock
 from watcher.types import StoredArticle
+from watcher.websub.subscriber import Subscriber
 from watcher.workers import WorkerPool
 
 log = logging.getLogger("watcher.daemon")
@@ -300,6 +301,12 @@ class Runtime:
     async def send_digest(self, name: str) -> None:
         async with self.using() as parts:
             await parts.delivery.run_digest(name, self.clock())
+
+    async def keep_subscriptions(self) -> None:
+        """WebSub: subscribe, renew, unsubscribe as each subscription needs (websub/)."""
+        async with self.using() as parts:
+            await Subscriber(self.store, parts.client, parts.config.network,
+                             clock=self.clock).round(parts.config)
 
     def forget_old_text(self) -> int:
         """Forget the text of unmatched articles older than ``keep_text``."""

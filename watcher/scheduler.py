@@ -34,6 +34,7 @@ log = logging.getLogger("watcher.daemon")
 TICK_SECONDS = 5
 RELOAD_SECONDS = 2
 DELIVER_SECONDS = 30
+WEBSUB_SECONDS = 30  # how often WebSub subscriptions are looked after
 SHUTDOWN_GRACE_SECONDS = 20
 
 
@@ -88,6 +89,8 @@ class Daemon:
             max_instances=1, coalesce=True)
         add(self.maintenance, IntervalTrigger(hours=1), id="maintenance", max_instances=1,
             coalesce=True)
+        add(self.keep_subscriptions, IntervalTrigger(seconds=WEBSUB_SECONDS), id="websub",
+            max_instances=1, coalesce=True)
         self._schedule_digests()
 
     def _schedule_digests(self) -> None:
@@ -105,11 +108,17 @@ class Daemon:
             return
         now = self.runtime.clock()
         states = self.runtime.store.feed_states()
+        # Feeds a WebSub hub pushed (or whose lease ran out) are polled now, whatever
+        # their schedule; a push that arrives while its feed is polled asks again.
+        pushed = self.runtime.store.websub.poll_requests()
         for feed in self.runtime.config.feeds:
             state = states.get(feed.name)
             if (not feed.enabled or state is None or feed.name in self.in_flight
-                    or not state.is_due(now)):
+                    or not (state.is_due(now)
+                            or (feed.name in pushed and state.status != "gone"))):
                 continue
+            if feed.name in pushed:
+                self.runtime.store.websub.take_poll_requests(feed.name, pushed[feed.name])
             task = asyncio.create_task(self._poll(feed), name=f"poll:{feed.name}")
             self.in_flight[feed.name] = task
             task.add_done_callback(self._forget_poll)
@@ -152,6 +161,12 @@ class Daemon:
             await self.runtime.send_digest(name)
         except Exception:
             log.exception("digest %s failed; its deliveries stay in the outbox", name)
+
+    async def keep_subscriptions(self) -> None:
+        try:
+            await self.runtime.keep_subscriptions()
+        except Exception:
+            log.exception("websub: looking after the subscriptions failed; next round retries")
 
     async def maintenance(self) -> None:
         purged = self.runtime.forget_old_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -43,13 +44,17 @@ OPEN_PATHS = ("/livez", "/readyz")  # probes from the machine's supervisor need 
 def create_app(store: Store, rules: Callable[[], RuleSet],
                config: Config | Callable[[], Config], *, token: str | None = None,
                extra_routes: Sequence[BaseRoute] = (), open_prefixes: Sequence[str] = (),
-               process_metrics: Callable[[], bytes] = process_exposition) -> Starlette:
+               process_metrics: Callable[[], bytes] = process_exposition,
+               collectors: Sequence[Collector] = ()) -> Starlette:
     """``extra_routes``: more endpoints on the same server (e.g. WebSub callbacks), those
     under ``open_prefixes`` reachable without the token (they check their own signature).
     ``process_metrics``: the daemon's counters in Prometheus text (this process's own by
-    default; the web process of ``watcher run`` asks the daemon for them)."""
+    default; the web process of ``watcher run`` asks the daemon for them). ``collectors``:
+    what the extra routes count, in this process, shown with the rest on ``/metrics``."""
     context = WebContext(store, rules, config)
     registry = index_registry(store)
+    for collector in collectors:
+        registry.register(collector)
 
     def metrics(_request: Request) -> Response:
         try:

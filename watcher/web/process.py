@@ -116,12 +116,15 @@ def _web_main(config: Config, sock: socket.socket, metrics: Connection,
     from watcher.store import Store
     from watcher.web.app import create_app
     from watcher.web.server import uvicorn_server
+    from watcher.websub import callback as websub
 
     files = FollowedFiles(config, rules or RuleSet([]))
     with Store.open(config) as store:
         assert config.http is not None
         app = create_app(store, files.rules, files.config, token=config.http.token,
-                         process_metrics=MetricsLink(metrics))
+                         process_metrics=MetricsLink(metrics),
+                         extra_routes=websub.routes(store, files.config),
+                         open_prefixes=(websub.OPEN_PREFIX,), collectors=websub.COLLECTORS)
         server = uvicorn_server(app)
 
         def watch_lifeline() -> None:
