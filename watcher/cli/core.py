@@ -17,6 +17,7 @@ from watcher.config import Config, resolve_config_path
 from watcher.lifecycle import interval_in_force
 from watcher.polling import HISTORY, decide_interval
 from watcher.rules import RuleSet
+from watcher.websub.lease import push_shown, pushed_interval
 
 # A feed whose pages mostly fail to extract (text from the feed, or cut short) is flagged
 # once it has enough recent articles to judge.
@@ -98,6 +99,10 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         decisions = {feed.name: decide_interval(
             feed, config.poll, store.entry_times(feed.name, now - HISTORY), now)
             for feed in config.feeds}
+        pushes = {sub.feed: sub for sub in store.websub.all()}
+    for name, sub in pushes.items():
+        if sub.active(now) and name in decisions:
+            decisions[name] = pushed_interval(decisions[name], config.poll.max_interval)
     rows = []
     for feed in config.feeds:
         state = states.get(feed.name)
@@ -105,7 +110,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             decided = decisions[feed.name]
             rows.append([feed.name, "never polled" if feed.enabled else "disabled",
                          "-", "-", "-", "0", "0", "0", "0", "-", duration(decided.interval),
-                         decided.reason])
+                         decided.reason, push_shown(pushes.get(feed.name), now)])
             continue
         in_force = interval_in_force(state, decisions[feed.name], config.poll)
         text = sources.get(feed.name, {})
@@ -124,9 +129,10 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             shorten(state.last_error, 50) if state.consecutive_failures else "-",
             when(state.next_poll, now) if state.status != "gone" else "stopped",
             str(state.polls), str(state.entries_seen), str(state.articles_stored),
-            str(state.matches), quality, duration(in_force.interval), in_force.reason])
+            str(state.matches), quality, duration(in_force.interval), in_force.reason,
+            push_shown(pushes.get(feed.name), now)])
     print(table(["FEED", "STATUS", "LAST OK", "LAST ERROR", "NEXT POLL", "POLLS", "ENTRIES",
-                 "STORED", "MATCHED", "TEXT (7d)", "INTERVAL", "WHY"], rows))
+                 "STORED", "MATCHED", "TEXT (7d)", "INTERVAL", "WHY", "PUSH"], rows))
     # The table shortens errors; the whole reason (e.g. the feed URLs an HTML page
     # advertises) is what the user needs to fix the config, so it follows in full.
     failing = [(f.name, states[f.name]) for f in config.feeds

@@ -36,6 +36,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Store.open(config) as store:
         next_polls = {name: state.next_poll for name, state in store.feed_states().items()
                       if state.status != "gone"}
+        pushed = [sub for sub in store.websub.all() if sub.active(now)]
+    if pushed:
+        print(f"websub: {len(pushed)} feeds pushed by their hubs (polled at "
+              f"poll.max_interval meanwhile)")
     oldest = oldest_due_feed(next_polls, now)
     if config.database_url.startswith("sqlite"):
         holder = lock_holder(config.state_dir)

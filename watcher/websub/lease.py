@@ -73,3 +73,21 @@ def pushed_interval(decided: PollDecision, max_interval: timedelta) -> PollDecis
     return PollDecision(max(decided.interval, max_interval),
                         "push: WebSub subscription active; polled at poll.max_interval as "
                         "a safety net")
+
+
+def push_shown(sub: Subscription | None, now: datetime) -> str:
+    """The PUSH column of ``watcher feeds``."""
+    if sub is None:
+        return "-"
+    if sub.active(now):
+        assert sub.lease_end is not None
+        renewing = ", renewing" if sub.requested_at is not None else ""
+        return f"active until {sub.lease_end:%Y-%m-%d %H:%M} UTC{renewing}"
+    if sub.state == "denied":
+        return sub.last_error or "denied by the hub"
+    if sub.state == "failed":
+        return f"failed x{sub.failures}: {sub.last_error}"
+    shown = {"new": "hub offered, subscribing", "requested": "awaiting the hub's verification",
+             "expired": "lease expired, resubscribing", "leaving": "unsubscribing",
+             "active": "lease expired"}
+    return shown[sub.state]
