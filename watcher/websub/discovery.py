@@ -16,7 +16,7 @@ from watcher.websub.model import HubOffer
 
 # One link-value of RFC 8288: <URI-reference> followed by ;-separated parameters. The URI
 # is in angle brackets, so commas inside it do not split the list.
-_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+?(?:=(?:\"[^\"]*\"|[^;,]*))?)*)")
+_LINK_VALUE = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,=]+(?:=\s*(?:\"[^\"]*\"|[^;,]*))?)*)")
 _PARAM = re.compile(r";\s*([^\s=;,]+)\s*(?:=\s*(?:\"([^\"]*)\"|([^;,]*)))?")
 
 
