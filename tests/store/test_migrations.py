@@ -246,3 +246,41 @@ def test_opening_an_up_to_date_index_does_not_load_alembic(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).parents[2])
     assert done.stdout.strip() == "[]"
+
+
+def test_revision_0003_adds_websub_subscriptions_to_an_index_at_0002(
+        index_url: str, tmp_path: Path) -> None:
+    from alembic import command
+
+    from watcher.websub.model import HubOffer, Subscription
+
+    engine = create_index_engine(index_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(PACKAGED.config(conn), "0002")
+            conn.execute(articles.insert().values(
+                url="https://news.example/1", canonical_url="https://news.example/1",
+                url_hash="f1372b7cd058c104", feed="bbc-world", site="news.example",
+                entry_id="1", title="MI6 chief speaks", description="", author="",
+                body="MI6 chief speaks in Berlin.", language="en", published=NOW,
+                fetched=NOW, text_source="page", published_source="feed",
+                site_name="News"))
+    finally:
+        engine.dispose()
+    assert "upgraded from schema revision 0002 to 0003" in upgrade_index(index_url)
+    with Store.at(index_url, tmp_path / "articles") as store:
+        assert PACKAGED.drift(store.engine) == []
+        old = store.get_article(1)
+        assert old is not None and old.article.site_name == "News"
+        assert store.websub.all() == []
+        fresh = Subscription(feed="bbc-world", hub="https://hub.example/",
+                             topic="https://news.example/feed", callback_id="abc",
+                             callback="https://w.example/websub/abc", secret="s" * 64)
+        store.websub.offered("bbc-world", HubOffer(fresh.hub, fresh.topic), fresh)
+        assert store.websub.get("bbc-world") == fresh
+        assert store.websub.change(fresh, state="requested", requested_at=NOW)
+        assert store.websub.verified("abc", "subscribe", fresh.topic,
+                                     NOW + timedelta(days=1), NOW)
+        active = store.websub.by_callback("abc")
+        assert active is not None and active.active(NOW)
+        assert not store.websub.change(fresh, state="failed")  # it changed under us
