@@ -45,6 +45,6 @@ def test_sitemap_feed_stores_articles_and_a_bomb_fails_alone(
     assert "bomb: sitemap has a DOCTYPE declaration" in table
     # The interval in force and why: learned from the two entries' dates (too few yet).
     row = next(line for line in table.splitlines() if line.startswith("by-sitemap"))
-    assert re.search(r"\s6h\s+auto: fewer than 3 entries in 14 days$", row)
+    assert re.search(r"\s6h\s+auto: fewer than 3 entries in 14 days\s+-$", row)  # PUSH: none
     bomb = next(line for line in table.splitlines() if line.startswith("bomb "))
     assert "backoff after 2 failed polls" in bomb  # two runs, two failures
