@@ -248,3 +248,27 @@ async def test_the_daemon_reads_time_only_from_its_clock(
     assert [s.article.fetched for s in stored] == [moment]
     # The alert was fixed and sent at the clock's time too (its file is named by it).
     assert [p.name[:16] for p in (tmp_path / "out").glob("*.eml")] == ["2031-05-04T1200Z"]
+
+
+async def test_edited_rules_reach_the_worker_processes_that_match(
+        tmp_path: Path, server: LocalHTTPServer) -> None:
+    """Matching runs in the workers, with rules compiled there: an edit to rules.yaml must
+    reach them before the next entry is matched, the old rules no longer matching."""
+    items = serve_corpus(server, limit=4)
+    server.route("/wire.rss", rss(items[:2], server), content_type="application/rss+xml")
+    (tmp_path / "rules.yaml").write_text("rules:\n  - name: first\n    query: the\n",
+                                         encoding="utf-8")
+    config_path = tmp_path / "watcher.yaml"
+    config_path.write_text(config_text(server, ["wire"], limit=2, agent="rules-test",
+                                       state_dir="state", notify="", workers=2),
+                           encoding="utf-8")
+    config, rules = validated(config_path)
+    async with Runtime.open(config, rules) as runtime:
+        before = await runtime.poll(config.feeds[0])
+        rewrite(config.rules_path, "rules:\n  - name: second\n    query: the\n")
+        assert await runtime.rules.reload_if_changed(runtime.config)
+        server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
+        after = await runtime.poll(config.feeds[0])
+    assert before is not None and after is not None
+    assert [s.matches[0].rule for s in before.stored] == ["first", "first"]
+    assert [s.matches[0].rule for s in after.stored] == ["second", "second"]
