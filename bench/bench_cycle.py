@@ -5,9 +5,10 @@ each copy made distinct so nothing is deduplicated or learned as boilerplate) an
 ``watcher run --once`` (``store: all``) in a subprocess, a cold start as a user would, for
 each rule set asked for:
 
-- ``names``: 100 rules watching for particular stories (bench_rules.make_rules);
-- ``topics``: 10,000 rules on topic words (bench_rules.make_topic_rules), about 90 matches
-  per article, so what a match costs downstream (hits, rows) shows.
+- ``names``: ``--names`` (100) rules watching for particular stories
+  (bench_rules.make_rules);
+- ``topics``: ``--topics`` (10,000) rules on topic words (bench_rules.make_topic_rules),
+  about 90 matches per article, so what a match costs downstream (hits, rows) shows.
 
 The baseline, measured in the same run on the same pages: ``trafilatura.extract`` in a
 process pool of the same size, fed by one httpx client fetching the pages from the same
@@ -104,12 +105,9 @@ class TreeUsage:
         return self.peak, sum(self.cpu.values())
 
 
-RULE_SETS = {"names": 100, "topics": 10_000}
-
-
-def write_rules(path: Path, kind: str) -> None:
+def write_rules(path: Path, kind: str, count: int) -> None:
     vocab = vocabulary(load_articles(1000))
-    made = (make_rules if kind == "names" else make_topic_rules)(RULE_SETS[kind], vocab)
+    made = (make_rules if kind == "names" else make_topic_rules)(count, vocab)
     path.write_text(yaml.safe_dump({"rules": [
         {"name": r.name, "query": r.query, **({"min_hits": r.min_hits} if r.min_hits > 1 else {})}
         for r in made]}, sort_keys=False, allow_unicode=True), encoding="utf-8")
@@ -171,7 +169,9 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=25)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--rules", default="names,topics",
-                        help="rule sets, in order: names (100 rules), topics (10,000)")
+                        help="rule sets, in order: names, topics")
+    parser.add_argument("--names", type=int, default=100, help="rules in the names set")
+    parser.add_argument("--topics", type=int, default=10_000, help="rules in the topics set")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--checkouts", default=str(ROOT),
                         help="source trees to alternate, comma-separated (default: this one)")
@@ -204,7 +204,8 @@ def main() -> None:
         feeds = "".join(f"  - name: f{i}\n    url: {server.url(f'/feed{i}.xml')}\n"
                         for i in range(args.feeds))
         for kind in kinds:
-            write_rules(Path(folder) / f"{kind}.yaml", kind)
+            write_rules(Path(folder) / f"{kind}.yaml", kind,
+                        args.names if kind == "names" else args.topics)
         for round_number in range(args.rounds):
             base.append(baseline(urls, args.workers))
             for checkout in checkouts:

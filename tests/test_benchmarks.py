@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
 
 
 def _run(script: str, *arguments: str) -> str:
@@ -35,9 +36,19 @@ def test_rules_benchmark_runs_and_its_floor_finds_the_engines_hits() -> None:
 
 @pytest.mark.timeout(300)
 def test_cycle_benchmark_runs_a_second_cycle_all_conditional() -> None:
-    out = _run("bench_cycle.py", "--feeds", "2", "--entries", "2", "--workers", "1")
-    assert "articles per second" in out
+    out = _run("bench_cycle.py", "--feeds", "2", "--entries", "2", "--workers", "1",
+               "--names", "10", "--topics", "30")
+    assert "baseline (httpx + trafilatura)" in out
+    rows = [line.split()[:2] for line in out.splitlines() if line.startswith(f"{ROOT.name} ")]
+    assert rows == [[ROOT.name, "names"], [ROOT.name, "topics"]]
     assert "100% conditional" in out
+
+
+@pytest.mark.timeout(300)
+def test_reload_benchmark_ships_rules_the_workers_compile() -> None:
+    out = _run("bench_reload.py", "--rules", "50", "--repeat", "1")
+    assert "compiled RuleSet                             does not pickle" in out
+    assert "first task after a share (waits on compile)" in out
 
 
 @pytest.mark.timeout(300)

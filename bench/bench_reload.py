@@ -1,0 +1,109 @@
+"""Rule updates to the workers: ``python bench/bench_reload.py [--rules 10000] [--repeat 3]``.
+
+Matching runs in the worker processes, so a reload of rules.yaml must reach them. Three ways
+were open: compile once in the daemon and ship the compiled form, ship the rules and compile
+in each worker, or compile in the daemon and in each worker off the hot path. A compiled
+``RuleSet`` holds closures and does not pickle (printed below), so the rules as checked are
+shipped (``WorkerPool.share``) and each worker compiles them as they arrive. This prints,
+for ``--rules`` topic rules (bench_rules.make_topic_rules), medians of ``--repeat`` rounds:
+
+- the daemon's own reload: rules.yaml read, checked and compiled (``check_rules``);
+- the shipped form: its pickled size and the time to pickle it;
+- the workers: from ``share`` until every idle worker has compiled (they build while idle),
+  and how long a task sent right after ``share`` waits on its worker's compile (the stall a
+  reload costs one entry per worker), against a task on workers already up to date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pickle
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_rules import load_articles, make_topic_rules, vocabulary  # noqa: E402
+
+from watcher.entrywork import RULES, RuleSource, compile_rules  # noqa: E402
+from watcher.rules import RuleSet, check_rules  # noqa: E402
+from watcher.workers import WorkerPool, shared  # noqa: E402
+
+
+def rule_count() -> int:
+    """A task that needs the worker's rules (so it waits for their compile)."""
+    rules: RuleSet = shared(RULES)
+    return len(rules)
+
+
+async def worker_round(source: RuleSource, workers: int) -> tuple[float, float, float]:
+    """(seconds until every idle worker compiled, first task's latency after a share,
+    a task's latency with the rules in place)."""
+    async with WorkerPool(workers) as pool:
+        await asyncio.gather(*(pool.run(sum, [1], timeout=60) for _ in range(workers)))
+        started = time.perf_counter()
+        await pool.share(RULES, source, compile_rules)
+        await asyncio.gather(*(pool.run(rule_count, timeout=120) for _ in range(workers)))
+        all_built = time.perf_counter() - started
+        started = time.perf_counter()
+        await pool.run(rule_count, timeout=120)
+        warm = time.perf_counter() - started
+        await pool.share(RULES, RuleSource(source.rules[:-1]), compile_rules)
+        started = time.perf_counter()
+        await pool.run(rule_count, timeout=120)
+        stalled = time.perf_counter() - started
+    return all_built, stalled, warm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rules", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    made = make_topic_rules(args.rules, vocabulary(load_articles(1000)))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rules.yaml"
+        path.write_text(yaml.safe_dump({"rules": [{"name": r.name, "query": r.query}
+                                                  for r in made]}), encoding="utf-8")
+        checked: list[float] = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            rules, problems = check_rules(path)
+            checked.append(time.perf_counter() - started)
+            assert rules is not None and not problems, problems
+    assert rules is not None
+    source = RuleSource(rules.rules)
+    pickled: list[float] = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        payload = pickle.dumps(source)
+        pickled.append(time.perf_counter() - started)
+    try:
+        pickle.dumps(rules)
+        compiled = "pickles"
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        compiled = f"does not pickle ({type(exc).__name__})"
+    rounds = [asyncio.run(worker_round(source, args.workers)) for _ in range(args.repeat)]
+    built, stalled, warm = (statistics.median(r[i] for r in rounds) for i in range(3))
+    print(f"{args.rules} topic rules, {args.workers} workers, medians of {args.repeat}")
+    print(f"daemon: read, check and compile rules.yaml   {statistics.median(checked):8.2f} s")
+    print(f"compiled RuleSet                             {compiled}")
+    print(f"shipped rules: pickled size                  {len(payload) / 1024:8.0f} KiB")
+    print(f"shipped rules: pickle time                   "
+          f"{statistics.median(pickled) * 1000:8.1f} ms")
+    print(f"workers: share -> all idle workers compiled  {built:8.2f} s")
+    print(f"first task after a share (waits on compile)  {stalled:8.2f} s")
+    print(f"task with the rules in place                 {warm * 1000:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
