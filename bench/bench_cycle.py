@@ -226,8 +226,11 @@ def main() -> None:
                         (wall, cpu, peak, stored))
                     if not second:
                         second = second_cycle(server, config, checkout)
-                    print(f"round {round_number + 1} {checkout.name} {kind}: {stored} articles "
-                          f"({matched} matched) in {wall:.1f} s", flush=True)
+                    matches = sum(int(count) for count in
+                                  re.findall(r"^  \S+: (\d+)$", output, re.MULTILINE))
+                    print(f"round {round_number + 1} {checkout.name} {kind}: {stored} articles, "
+                          f"{matched} matched, {matches / max(matched, 1):.1f} matches per "
+                          f"matched article, in {wall:.1f} s", flush=True)
 
     base_rate = [total / wall for wall, _ in base]
     base_cpu = [cpu / total for _, cpu in base]
