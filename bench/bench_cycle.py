@@ -56,7 +56,10 @@ _PARAGRAPH = re.compile(rb"(<p(?:\s[^>]*)?>)", re.IGNORECASE)
 
 def distinct_copy(page: bytes, copy: int) -> bytes:
     # A token at the start of every paragraph: same extraction work, distinct fingerprints.
-    return _PARAGRAPH.sub(lambda m: m.group(1) + f"[c{copy}] ".encode(), page)
+    # Letters, not digits: a fingerprint reads every number as 0 (extract/boilerplate.py),
+    # so numbered copies would be learned as their site's boilerplate after three.
+    token = "".join(chr(ord("a") + int(d)) for d in str(copy))
+    return _PARAGRAPH.sub(lambda m: m.group(1) + f"[c{token}] ".encode(), page)
 
 
 def plain_extract(page: bytes) -> int:
