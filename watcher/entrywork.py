@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from watcher.dates import DateClaim, publication_time, url_date
-from watcher.extract import detect_language, extract_page, paragraph_fingerprint
+from watcher.extract import paragraph_fingerprint
 from watcher.extract.cleanup import site_key
 from watcher.live_rules import settle_in_memory
 from watcher.rules import Rule, RuleSet
@@ -60,6 +60,10 @@ def read_page(html: bytes, url: str, content_type: str | None,
               fetched: datetime) -> PageReading:
     """The article in a fetched page and its paragraphs' fingerprints; raises ExtractError
     when the page holds no article text."""
+    # Imported here: the daemon imports this module but never extracts, and trafilatura is
+    # a large import; the workers' fork server preloads it.
+    from watcher.extract import extract_page
+
     page = extract_page(html, url, content_type, fetched)
     return PageReading(page, tuple(map(paragraph_fingerprint, page.paragraphs)))
 
@@ -97,6 +101,8 @@ def finish_entry(facts: EntryFacts, rules: RuleSet | None = None) -> FinishedEnt
         language=page.language if page and page.language else None, now=facts.fetched,
         feed_title=facts.feed_title, feed_url=facts.feed_url)
     if article.language is None:
+        from watcher.extract import detect_language  # see read_page
+
         article = replace(article, language=detect_language(
             f"{article.title}\n{article.description}\n{article.body}"))
     matching = rules if rules is not None else shared(RULES)

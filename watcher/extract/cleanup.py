@@ -12,9 +12,12 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from watcher.extract.body import Block
+if TYPE_CHECKING:  # trafilatura's import is heavy; the daemon reads only site_key here
+    from watcher.extract.body import Block
+
 
 _WORD = re.compile(r"\w+")
 # Whether the description is shown as a standfirst; a callable is asked only when needed.
