@@ -131,6 +131,8 @@ def passages(tokens: Sequence[str], shingle_order: Sequence[str],
             for position in range(i, min(len(tokens), j + SHINGLE_WORDS - 1)):
                 copied[position] = True
         i = j
+    if not in_passages:
+        return Passages(longest, 0, tuple(tokens))
     outside = tuple(word for word, gone in zip(tokens, copied, strict=True) if not gone)
     return Passages(longest, in_passages, outside)
 

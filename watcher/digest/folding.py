@@ -33,6 +33,7 @@ from datetime import datetime
 from functools import cached_property
 
 from watcher.digest.evidence import (
+    Passages,
     headline_in_lead,
     hours_apart,
     overlap,
@@ -109,6 +110,13 @@ class _Prepared:
     def lead_stems(self) -> Mapping[str, float]:
         return stems(tuple(self.tokens[:LEAD_WORDS]))
 
+    @cached_property
+    def rare(self) -> tuple[dict[str, float], dict[str, float]]:
+        """``rare_weights`` of the whole text and of its lead: what rule 3 compares when no
+        passage is shared, which is most pairs, so it is worked out once per article rather
+        than once per pair."""
+        return rare_weights(self.tokens), rare_weights(self.tokens[:LEAD_WORDS])
+
 
 def shingles(text: str, boilerplate: frozenset[str] = frozenset()) -> frozenset[str]:
     """The word 3-shingles of ``text`` once the paragraphs (lines) whose fingerprint is in
@@ -124,6 +132,11 @@ def _tokens(text: str, boilerplate: frozenset[str]) -> list[str]:
     return words("\n".join(remove_boilerplate(text.split("\n"), boilerplate)))
 
 
+# Two texts with no shingle in common share no passage. Its ``outside`` stays empty:
+# ``_outside_weights`` reads an article's own words whenever nothing was left out.
+NO_PASSAGES = Passages(0, 0, ())
+
+
 def same_story(a: _Prepared, b: _Prepared, threshold: float = FOLD_THRESHOLD) -> bool:
     """Whether ``a`` and ``b`` report one event (the rules in the module's docstring)."""
     shared = overlap(a.shingles, b.shingles)
@@ -134,8 +147,11 @@ def same_story(a: _Prepared, b: _Prepared, threshold: float = FOLD_THRESHOLD) ->
     apart = hours_apart(a.published, b.published)
     if apart is not None and apart > MAX_HOURS_APART:
         return False
-    in_a = passages(a.tokens, a.order, b.shingles)
-    in_b = passages(b.tokens, b.order, a.shingles)
+    if shared.shared:
+        in_a = passages(a.tokens, a.order, b.shingles)
+        in_b = passages(b.tokens, b.order, a.shingles)
+    else:  # nothing shared: no runs, every word is outside them
+        in_a = in_b = NO_PASSAGES
     if enough_text:
         longest = max(in_a.longest, in_b.longest)
         if longest < shared.shared * ONE_PASSAGE:
@@ -150,15 +166,22 @@ def same_story(a: _Prepared, b: _Prepared, threshold: float = FOLD_THRESHOLD) ->
                    headline_in_lead(b.title_stems, a.lead_stems))
     needed = EVENT_WORDS_NEEDED[min(in_title, len(EVENT_WORDS_NEEDED) - 1)]
     needed *= 1 + (apart or 0.0) / TIME_SCALE_HOURS
-    return event_words(in_a.outside, in_b.outside) >= needed
+    return event_words(_outside_weights(a, in_a), _outside_weights(b, in_b)) >= needed
 
 
-def event_words(a: Sequence[str], b: Sequence[str]) -> float:
-    """Rare words in common between two texts (words outside shared passages): the weighted
-    Jaccard of the whole texts plus half that of their leads, where an event's names sit."""
-    text = weighted_jaccard(rare_weights(a), rare_weights(b))
-    lead = weighted_jaccard(rare_weights(a[:LEAD_WORDS]), rare_weights(b[:LEAD_WORDS]))
-    return text + lead / 2
+def _outside_weights(article: _Prepared, found: Passages
+                     ) -> tuple[dict[str, float], dict[str, float]]:
+    if not found.in_passages:  # no passage left out: the words outside are all of them
+        return article.rare
+    return rare_weights(found.outside), rare_weights(found.outside[:LEAD_WORDS])
+
+
+def event_words(a: tuple[Mapping[str, float], Mapping[str, float]],
+                b: tuple[Mapping[str, float], Mapping[str, float]]) -> float:
+    """Rare words in common between two texts (words outside shared passages), given as
+    each text's ``rare_weights``, whole and of its lead: the weighted Jaccard of the whole
+    texts plus half that of their leads, where an event's names sit."""
+    return weighted_jaccard(a[0], b[0]) + weighted_jaccard(a[1], b[1]) / 2
 
 
 def fold_groups(texts: Sequence[FoldText], *,
