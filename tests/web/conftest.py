@@ -8,6 +8,7 @@ import pytest
 
 from tests.web.archive import Archive, build_archive
 from watcher.web.app import create_app
+from watcher.web.context import WebContext
 from watcher.web.server import WebServer
 
 
@@ -15,6 +16,7 @@ from watcher.web.server import WebServer
 class Site:
     archive: Archive
     url: str
+    context: WebContext  # the app's, to look at its caches
 
 
 @pytest.fixture
@@ -29,4 +31,4 @@ def site(archive: Archive) -> Iterator[Site]:
     """The web app over the archive, served by uvicorn on a free port of 127.0.0.1."""
     app = create_app(archive.store, lambda: archive.rules, archive.config)
     with WebServer(app, "127.0.0.1", 0) as server:
-        yield Site(archive, server.url)
+        yield Site(archive, server.url, app.state.context)

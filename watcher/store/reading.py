@@ -37,6 +37,13 @@ class Reading:
 
     def latest_matched(self, wanted: MatchFilter, limit: int) -> list[StoredArticle]:
         """The newest matched articles (by article number, highest first) fitting ``wanted``."""
+        return self.with_matches([number for number, _ in self.matched_keys(wanted, limit)])
+
+    def matched_keys(self, wanted: MatchFilter, limit: int
+                     ) -> list[tuple[int, tuple[int, ...]]]:
+        """The numbers of ``latest_matched``'s articles, each with the ids of its matches:
+        all a page of them depends on (stored articles and matches never change), read
+        from the indexes alone, so a page can be looked up before its rows are read."""
         where: list[Any] = []
         if wanted.rules is not None:
             where.append(matches.c.rule.in_(list(wanted.rules)))
@@ -56,6 +63,18 @@ class Reading:
             numbers = list(conn.execute(numbers_query).scalars())
             if not numbers:
                 return []
+            ids: dict[int, list[int]] = {number: [] for number in numbers}
+            for number, match_id in conn.execute(
+                    select(matches.c.article_number, matches.c.id)
+                    .where(matches.c.article_number.in_(numbers)).order_by(matches.c.id)):
+                ids[number].append(match_id)
+        return [(number, tuple(found)) for number, found in ids.items()]
+
+    def with_matches(self, numbers: list[int]) -> list[StoredArticle]:
+        """The articles ``numbers`` with their matches, highest number first."""
+        if not numbers:
+            return []
+        with self.engine.connect() as conn:
             return self._with_matches(conn, numbers)
 
     def _with_matches(self, conn: Any, numbers: list[int]) -> list[StoredArticle]:

@@ -8,12 +8,10 @@ server's event loop.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from itertools import islice
 
 from watcher.config import Config, parse_duration
 from watcher.rules import Explanation, Rule, RuleSet, explain
@@ -22,23 +20,30 @@ from watcher.store.outbox import Delivery
 from watcher.store.reading import MatchFilter, Reading
 from watcher.trial import TrialResult, TrialTargetError, trial_target, try_on
 from watcher.types import StoredArticle
+from watcher.web.cache import Memo
 from watcher.web.model import FeedRow, StoryItem, feed_rows, last_days, story_items
 
 PAGE_SIZE = 25  # matched articles read per page of the front page
 ATOM_SIZE = 50
 TESTER_LIMIT = 20  # hits the tester shows
-# The tester answers within this, on any archive: past it, it shows the hits found so far
-# and says how far back it looked (bench/bench_web.py measures the page as a whole).
+# The tester's work is bounded so that it answers quickly on any archive: it searches the
+# newest TESTER_SCAN articles (newest first, stopping once its page of hits is full) and
+# offers to search the next older ones; TESTER_SECONDS is the backstop on a busy machine
+# (bench/bench_web.py measures the page as a whole).
+TESTER_SCAN = 500
 TESTER_SECONDS = 0.06
 RULE_DAYS = 14  # days of matches per rule on /rules
 # A site's learned boilerplate changes over days; re-reading it for every page of matches
 # would be one query per outlet on the page.
 BOILERPLATE_TTL = timedelta(minutes=10)
-# Pages of matches change only when a match is added; the same page asked again (everyone's
-# front page, a refresh) is answered from here. Entries also expire, so a purged text or a
-# relearned boilerplate shows within a minute.
+# Answers worked out once and reused (watcher.web.cache; docs/web.md says why). Each key
+# holds the index's change marker or the rows shown, so a new match shows at once; the
+# times to live bound what the keys leave out: the boilerplate learned since (stories),
+# the tester's moving ``since`` window (tests).
 PAGE_CACHE_SIZE = 256
 PAGE_CACHE_TTL = timedelta(minutes=1)
+STORY_CACHE_SIZE = 1024
+TEST_CACHE_SIZE = 128
 
 
 class BadRequest(ValueError):
@@ -62,6 +67,8 @@ class TesterOutcome:
     column: int | None = None
     pointer: str | None = None  # the query with a caret under the error
     since: datetime | None = None
+    before: int | None = None  # searched below this article number (a later page)
+    next_before: int | None = None  # the ``before`` of the next page; None when done
 
 
 class WebContext:
@@ -74,8 +81,12 @@ class WebContext:
         self.outbox = store.outbox
         self.boilerplate = store.boilerplate
         self._known: dict[str, tuple[datetime, frozenset[str]]] = {}
-        self._pages: OrderedDict[tuple[Any, ...], tuple[datetime, FrontPage]] = OrderedDict()
-        self._pages_lock = threading.Lock()
+        page_seconds = PAGE_CACHE_TTL.total_seconds()
+        self.pages: Memo[FrontPage] = Memo(PAGE_CACHE_SIZE, page_seconds)
+        self.stories: Memo[list[StoryItem]] = Memo(STORY_CACHE_SIZE,
+                                                    BOILERPLATE_TTL.total_seconds())
+        self.tests: Memo[TesterOutcome] = Memo(TEST_CACHE_SIZE, page_seconds)
+        self.overviews: Memo[dict[str, dict[str, int]]] = Memo(4, page_seconds)
 
     @property
     def config(self) -> Config:
@@ -102,32 +113,39 @@ class WebContext:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             end = start + timedelta(days=1)
         before = _number(wanted.get("before"), "before")
+        wanted_matches = MatchFilter(rules=chosen, feed=wanted.get("feed"),
+                                     fetched_from=start, fetched_until=end, before=before)
+        shown = {k: v for k, v in wanted.items() if k != "before"}
+        # A lookup costs the change marker's two queries: everyone's front page, a refresh.
         key = (tuple(sorted(wanted.items())), self.reading.version(), id(rules))
-        now = datetime.now(UTC)
-        with self._pages_lock:
-            cached = self._pages.get(key)
-            if cached is not None and cached[0] > now:
-                self._pages.move_to_end(key)
-                return cached[1]
-        found = self.reading.latest_matched(MatchFilter(
-            rules=chosen, feed=wanted.get("feed"), fetched_from=start, fetched_until=end,
-            before=before), PAGE_SIZE)
-        items = story_items(found, [r.name for r in rules.rules], self._boilerplate(found))
-        more = found[-1].number if len(found) == PAGE_SIZE else None
-        page = FrontPage(items, more, {k: v for k, v in wanted.items() if k != "before"})
-        with self._pages_lock:
-            self._pages[key] = (now + PAGE_CACHE_TTL, page)
-            while len(self._pages) > PAGE_CACHE_SIZE:
-                self._pages.popitem(last=False)
-        return page
+        return self.pages.get(key, lambda: self._front_page(wanted_matches, shown, rules))
+
+    def _front_page(self, wanted: MatchFilter, shown: dict[str, str],
+                    rules: RuleSet) -> FrontPage:
+        keys = self.reading.matched_keys(wanted, PAGE_SIZE)
+        more = keys[-1][0] if len(keys) == PAGE_SIZE else None
+        return FrontPage(self._stories(keys, rules), more, shown)
+
+    def _stories(self, keys: list[tuple[int, tuple[int, ...]]],
+                 rules: RuleSet) -> list[StoryItem]:
+        """The stories of these matched articles, folded once: the key is the articles and
+        their matches (neither changes once stored), so a poll that adds articles elsewhere
+        leaves this page's folding valid, and only a new match on it is folded anew."""
+        order = tuple(r.name for r in rules.rules)
+
+        def fold() -> list[StoryItem]:
+            found = self.reading.with_matches([number for number, _ in keys])
+            return story_items(found, order, self._boilerplate(found))
+
+        return self.stories.get((tuple(keys), order), fold)
 
     def rule_feed(self, name: str) -> list[StoryItem] | None:
         """The newest stories of one rule (None: no such rule, now or in the index)."""
-        found = self.reading.latest_matched(MatchFilter(rules=(name,)), ATOM_SIZE)
-        if not found and self.rules().get(name) is None:
+        rules = self.rules()
+        keys = self.reading.matched_keys(MatchFilter(rules=(name,)), ATOM_SIZE)
+        if not keys and rules.get(name) is None:
             return None
-        return story_items(found, [r.name for r in self.rules().rules],
-                           self._boilerplate(found))
+        return self._stories(keys, rules)
 
     def _boilerplate(self, found: list[StoredArticle]) -> dict[str, frozenset[str]]:
         """Per site on the page, the paragraphs ingestion learned as its boilerplate, so
@@ -166,10 +184,14 @@ class WebContext:
 
         now = datetime.now(UTC)
         days = last_days(now, RULE_DAYS)
-        per_day = self.reading.matches_per_day(
-            datetime.fromisoformat(days[0]).replace(tzinfo=UTC))
-        counts = {rule: {d.isoformat(): n for d, n in by_day.items()}
-                  for rule, by_day in per_day.items()}
+
+        def count() -> dict[str, dict[str, int]]:
+            per_day = self.reading.matches_per_day(
+                datetime.fromisoformat(days[0]).replace(tzinfo=UTC))
+            return {rule: {d.isoformat(): n for d, n in by_day.items()}
+                    for rule, by_day in per_day.items()}
+
+        counts = self.overviews.get((days[0], self.reading.version()), count)
         return list(self.rules().rules), counts, days
 
     def test(self, params: Mapping[str, str]) -> TesterOutcome | None:
@@ -182,25 +204,40 @@ class WebContext:
             since_delta = parse_duration(params.get("since") or "7d")
         except ValueError as exc:
             raise BadRequest(f"since: {exc}") from exc
-        limit = _number(params.get("limit"), "limit") or TESTER_LIMIT
-
+        limit = min(_number(params.get("limit"), "limit") or TESTER_LIMIT, 100)
+        before = _number(params.get("before"), "before")
+        feed = params.get("feed") or None
+        rules = self.rules()
         try:
-            rule, label = trial_target(self.rules(), target)
+            rule, label = trial_target(rules, target)
         except TrialTargetError as exc:
             return TesterOutcome(target, error=exc.message, column=exc.column,
                                  pointer=exc.pointer)
+        # The rule itself is in the key: an edit of rules.yaml is tried anew.
+        key = (target, rule, since_delta, feed, before, limit, self.reading.version())
+        return self.tests.get(key, lambda: self._test(target, rule, label, since_delta, feed,
+                                                      before, limit))
+
+    def _test(self, target: str, rule: Rule, label: str, since_delta: timedelta,
+              feed: str | None, before: int | None, limit: int) -> TesterOutcome:
         since = datetime.now(UTC) - since_delta
-        articles = self.store.recent_articles(since, params.get("feed") or None)
+        # One more than searched tells whether older articles remain for a next page.
+        articles = self.store.recent_articles(since, feed, limit=TESTER_SCAN + 1,
+                                              before=before)
         try:
-            result = try_on(rule, articles, keep=min(limit, 100), stop_at_keep=True,
-                            seconds=TESTER_SECONDS)
+            result = try_on(rule, islice(articles, TESTER_SCAN), keep=limit,
+                            stop_at_keep=True, seconds=TESTER_SECONDS)
+            if result.complete and next(articles, None) is not None:
+                result.complete = False
         finally:
             # Stopped early, the generator still holds its connection until closed.
             close = getattr(articles, "close", None)
             if close is not None:
                 close()
         explanations = [explain(rule, hit.stored.article) for hit in result.hits]
-        return TesterOutcome(target, label, result, explanations, since=since)
+        more = result.oldest if not result.complete else None
+        return TesterOutcome(target, label, result, explanations, since=since, before=before,
+                             next_before=more)
 
     # -- feeds and the outbox -------------------------------------------------------------
 

@@ -1,0 +1,134 @@
+"""The pages' cache (watcher/web/cache.py): answers reused until the rows they show change,
+one computation for many concurrent askers; and the tester's bounded, paged search."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from tests.web.archive import Archive
+from tests.web.conftest import Site
+from watcher.types import Article
+from watcher.web.cache import Memo
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_memo_reuses_until_its_time_is_up_and_keeps_the_newest() -> None:
+    now = [0.0]
+    memo: Memo[str] = Memo(size=2, seconds=10, clock=lambda: now[0])
+    calls: list[str] = []
+
+    def make(value: str) -> str:
+        calls.append(value)
+        return value
+
+    assert memo.get("a", lambda: make("a1")) == "a1"
+    assert memo.get("a", lambda: make("a2")) == "a1"
+    now[0] = 11.0
+    assert memo.get("a", lambda: make("a3")) == "a3"  # expired: worked out again
+    memo.get("b", lambda: make("b"))
+    memo.get("c", lambda: make("c"))  # size 2: "a", the least recently used, goes
+    assert memo.get("a", lambda: make("a4")) == "a4"
+    assert calls == ["a1", "a3", "b", "c", "a4"]
+    assert (memo.stats.hits, memo.stats.misses) == (1, 5)
+
+
+def test_memo_works_a_missing_key_out_once_for_concurrent_askers() -> None:
+    memo: Memo[int] = Memo(size=8, seconds=60)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow() -> int:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return 42
+
+    answers: list[int] = []
+    first = threading.Thread(target=lambda: answers.append(memo.get("k", slow)))
+    first.start()
+    started.wait(10)
+    others = [threading.Thread(target=lambda: answers.append(memo.get("k", slow)))
+              for _ in range(5)]
+    for thread in others:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while memo.stats.waits < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert answers == [42] * 6 and len(calls) == 1
+    assert memo.stats.waits == 5
+
+
+def test_memo_hands_a_failure_to_every_waiter_and_caches_nothing() -> None:
+    memo: Memo[int] = Memo(size=8, seconds=60)
+
+    def broken() -> int:
+        raise OSError("index gone")
+
+    with pytest.raises(OSError):
+        memo.get("k", broken)
+    assert memo.get("k", lambda: 7) == 7
+
+
+def add_article(archive: Archive, title: str, body: str) -> int:
+    article = Article(url=f"https://wires.example/{len(title)}-{time.time_ns()}",
+                      canonical_url=f"https://wires.example/{time.time_ns()}",
+                      feed="wires", site="wires.example", title=title, description="",
+                      paragraphs=(body,), fetched=datetime.now(UTC))
+    stored = archive.store.store_article(article, archive.rules.match(article),
+                                         entry_row_id=None, write_file=False,
+                                         now=article.fetched)
+    return stored.number
+
+
+def test_an_article_matching_nothing_leaves_the_folded_stories_valid(site: Site) -> None:
+    context = site.context
+    first = httpx.get(site.url + "/", timeout=10).text
+    folds = context.stories.stats.misses
+    add_article(site.archive, "Weather report", "Sunny spells and light winds today.")
+    again = httpx.get(site.url + "/", timeout=10).text
+    # the change marker moved, so the page was looked up anew, but its stories were not
+    # folded again: the matched articles it shows are the same
+    assert context.pages.stats.misses == 2
+    assert context.stories.stats.misses == folds
+    assert again == first
+    add_article(site.archive, "Minsk summit opens", "Leaders met in Belarus today.")
+    assert "Minsk summit opens" in httpx.get(site.url + "/", timeout=10).text
+    assert context.stories.stats.misses == folds + 1
+
+
+def test_tester_searches_a_bounded_page_and_offers_the_older_ones(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("watcher.web.context.TESTER_SCAN", 2)
+    monkeypatch.setattr("watcher.web.pages.TESTER_SCAN", 2)
+    found: list[int] = []
+    scanned = 0
+    params: dict[str, str | int] = {"q": "Belarus OR MI6"}
+    for _ in range(10):
+        data = httpx.get(site.url + "/api/test", params=params, timeout=10).json()
+        assert data["scanned"] <= 2
+        scanned += data["scanned"]
+        found.extend(h["number"] for h in data["hits"])
+        if data["next_before"] is None:
+            assert data["complete"]
+            break
+        assert not data["complete"]
+        params = {**params, "before": data["next_before"]}
+    # the archive's six articles with text, searched two at a time, each once
+    assert scanned == 6
+    assert len(found) == len(set(found)) == 5
+    page = httpx.get(site.url + "/rules", params={"q": "Belarus OR MI6"}, timeout=10).text
+    assert "searches at most 2 articles at a time" in page
+    older = re.search(r'id="tester-older" href="([^"]+)"', page)
+    assert older is not None
+    follow = httpx.get(site.url + older.group(1).replace("&amp;", "&"), timeout=10).text
+    assert "numbered below" in follow
