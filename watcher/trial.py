@@ -61,6 +61,7 @@ class TrialResult:
     matched: int = 0
     per_feed: Counter[str] = field(default_factory=Counter)
     complete: bool = True  # False: stopped early (enough hits, or the deadline)
+    oldest: int | None = None  # the number of the last (oldest) article searched
 
 
 def try_on(rule: Rule, articles: Iterable[StoredArticle], *, keep: int,
@@ -77,6 +78,7 @@ def try_on(rule: Rule, articles: Iterable[StoredArticle], *, keep: int,
             result.complete = False
             break
         result.scanned += 1
+        result.oldest = stored.number
         found = rules.match(stored.article)
         if not found:
             continue

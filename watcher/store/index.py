@@ -277,11 +277,15 @@ class Store:
             return self._stored(conn, row._mapping)
 
     def recent_articles(self, since: datetime, feed_glob: str | None = None,
-                        limit: int | None = None) -> Iterator[StoredArticle]:
-        """Articles fetched since ``since`` whose text is kept, newest first."""
+                        limit: int | None = None, before: int | None = None
+                        ) -> Iterator[StoredArticle]:
+        """Articles fetched since ``since`` whose text is kept, newest first (numbered
+        below ``before``, when given: the next page of a search)."""
         query = (select(articles).where(articles.c.fetched >= since,
                                         articles.c.body.is_not(None))
                  .order_by(articles.c.number.desc()))
+        if before is not None:
+            query = query.where(articles.c.number < before)
         with self.engine.connect() as conn:
             taken = 0
             for row in conn.execute(query):

@@ -74,6 +74,7 @@ def routes(context: WebContext) -> list[BaseRoute]:
         return JSONResponse({"target": outcome.target, "label": outcome.label,
                              "since": outcome.since.isoformat(), "scanned": result.scanned,
                              "matched": result.matched, "complete": result.complete,
+                             "next_before": outcome.next_before,
                              "per_feed": dict(result.per_feed), "hits": hits})
 
     return [

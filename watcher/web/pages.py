@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from watcher.digest.present import safe_url
 from watcher.web.access import CSRF_COOKIE, CSRF_FIELD, csrf_ok, new_csrf_token
 from watcher.web.atom import rule_feed
-from watcher.web.context import BadRequest, WebContext
+from watcher.web.context import TESTER_SCAN, BadRequest, WebContext
 from watcher.web.model import explanation_json, mark_article
 
 _env = Environment(loader=PackageLoader("watcher.web", "templates"),
@@ -82,9 +82,13 @@ def routes(context: WebContext) -> list[BaseRoute]:
             explanations = [explanation_json(e, h.stored.article)
                             for e, h in zip(outcome.explanations, outcome.result.hits,
                                             strict=True)]
+        older = None
+        if outcome is not None and outcome.next_before is not None:
+            older = "/rules?" + urlencode({**request.query_params,
+                                           "before": outcome.next_before}) + "#tester"
         return render("rules.html", rules=rules, counts=counts, days=days,
-                      outcome=outcome, explanations=explanations,
-                      params=request.query_params, nav="rules")
+                      outcome=outcome, explanations=explanations, scan=TESTER_SCAN,
+                      older=older, params=request.query_params, nav="rules")
 
     def atom(request: Request) -> Response:
         name = request.path_params["name"]
