@@ -1,7 +1,11 @@
 """What ``watcher run`` does beside its work, as a service of the daemon
 (``runtime.Service``): serve the web pages (``http:`` in watcher.yaml) from a process of
-their own, and keep systemd informed (READY once the first tick has run, WATCHDOG while the
-index answers, STOPPING as soon as SIGTERM arrives).
+their own, restarted when it dies, and keep systemd informed (READY once the first tick has
+run, WATCHDOG while the index answers, STOPPING as soon as SIGTERM arrives).
+
+The daemon keeps the listening socket for the life of the run: a restarted web process
+gets it again, and a request that arrives while none runs waits in the socket's backlog
+instead of being refused.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import time
 from typing import TYPE_CHECKING
 
 from watcher.store.reading import Reading
@@ -20,6 +26,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("watcher.daemon")
 
+# A web process that dies is started again after RESTART_FIRST seconds, doubling with each
+# death up to RESTART_MAX (a page that crashes it at once must not take a core in a loop);
+# one that served for STABLE_SECONDS starts the count again.
+RESTART_FIRST = 1.0
+RESTART_MAX = 60.0
+STABLE_SECONDS = 60.0
+
 
 class Supervision:
     def __init__(self, notifier: Notifier | None = None) -> None:
@@ -28,6 +41,7 @@ class Supervision:
         self._tasks: list[asyncio.Task[None]] = []
         self._reading: Reading | None = None
         self._web: WebProcess | None = None
+        self._socket: socket.socket | None = None
         self.web_url: str | None = None
 
     async def start(self, runtime: Runtime) -> None:
@@ -35,20 +49,47 @@ class Supervision:
         self._reading = Reading(runtime.store.engine)
         config = runtime.config
         if config.http is not None:
-            from watcher.web.metrics_view import process_exposition
-            from watcher.web.process import WebProcess
             from watcher.web.server import bind, url_of
 
-            sock = bind(config.http.host, config.http.port)
-            try:
-                self.web_url = url_of(sock)
-                self._web = WebProcess(config, sock, process_exposition)
-            finally:
-                sock.close()  # the web process holds its own copy
-            self._web.answer_metrics_on(asyncio.get_running_loop())
-            log.info("web pages at %s (process %s)", self.web_url, self._web.process.pid)
+            self._socket = bind(config.http.host, config.http.port)
+            self.web_url = url_of(self._socket)
+            self._start_web(runtime)
+            self._tasks.append(asyncio.create_task(self._keep_web_running(runtime),
+                                                   name="web-process"))
         self._tasks.append(asyncio.create_task(self._tell_stopping(runtime.stopping),
                                                name="notify-stopping"))
+
+    def _start_web(self, runtime: Runtime) -> WebProcess:
+        from watcher.web.metrics_view import process_exposition
+        from watcher.web.process import WebProcess
+
+        assert self._socket is not None
+        web = self._web = WebProcess(runtime.config, self._socket, process_exposition)
+        web.answer_metrics_on(asyncio.get_running_loop())
+        log.info("web pages at %s (process %s)", self.web_url, web.process.pid)
+        return web
+
+    async def _keep_web_running(self, runtime: Runtime) -> None:
+        """Wait for the web process to end; unless the daemon is stopping, start another
+        after a pause that grows with each death in a row."""
+        deaths = 0
+        while self._web is not None:
+            web = self._web
+            started = time.monotonic()
+            await _ended(web)
+            web.stop_answering()
+            await asyncio.to_thread(web.stop)  # reaps it and closes its pipes
+            if self._stopping.is_set():
+                return
+            deaths = 1 if time.monotonic() - started >= STABLE_SECONDS else deaths + 1
+            delay = min(RESTART_MAX, RESTART_FIRST * 2 ** (deaths - 1))
+            log.warning("the web process %s exited (%s); starting another in %.0f s",
+                        web.process.pid, _exit_text(web.process.exitcode), delay)
+            await asyncio.sleep(delay)
+            try:
+                self._start_web(runtime)
+            except OSError:  # no process could be made: try again after a longer pause
+                log.exception("cannot start the web process")
 
     def after_first_tick(self) -> None:
         """The daemon is up: systemd may consider the unit started."""
@@ -78,3 +119,29 @@ class Supervision:
             self._web.stop_answering()
             await asyncio.to_thread(self._web.stop)
             self._web = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+async def _ended(web: WebProcess) -> None:
+    """Returns once the web process has ended (its sentinel becomes readable)."""
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[None] = loop.create_future()
+    sentinel = web.process.sentinel
+
+    def done() -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    loop.add_reader(sentinel, done)
+    try:
+        await ended
+    finally:
+        loop.remove_reader(sentinel)
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"killed by signal {-code}"
+    return f"exit status {code}"

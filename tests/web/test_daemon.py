@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 import pytest
@@ -170,3 +173,59 @@ def test_other_addresses_need_a_token_or_watcher_refuses_to_start(
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "watcher.yaml:" in done.stderr and "set http.token" in done.stderr
+
+
+class Output:
+    """The daemon's log lines as they come (a thread reads its pipe)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert process.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(process.stdout,),
+                                        daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: TextIO) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = 60) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m.group(1) for m in map(re.compile(pattern).search, list(self.lines)) if m]
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} x{count} never logged:\n{''.join(self.lines)}")
+
+
+def test_a_killed_web_process_is_noticed_and_started_again(
+        tmp_path: Path, server: LocalHTTPServer) -> None:
+    port = free_port()
+    config = write_config(tmp_path, server, {}, extra=f"http:\n  listen: 127.0.0.1:{port}\n")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "run", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    output = Output(daemon)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        first = int(output.wait_for(r"web pages at \S+ \(process (\d+)\)")[0])
+        assert httpx.get(base + "/livez", timeout=60).status_code == 200
+        os.kill(first, signal.SIGKILL)
+        output.wait_for(rf"the web process {first} exited \((killed by signal 9)\); "
+                        r"starting another in 1 s")
+        second = int(output.wait_for(r"web pages at \S+ \(process (\d+)\)", count=2)[1])
+        assert second != first
+        # the daemon kept the listening socket: the same address answers again
+        assert httpx.get(base + "/livez", timeout=60).status_code == 200
+        assert httpx.get(base + "/", timeout=60).status_code == 200
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=60)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    assert daemon.returncode == 0, "".join(output.lines)
+    with pytest.raises(ProcessLookupError):  # stopped with the daemon, not restarted
+        os.kill(second, 0)
