@@ -3,6 +3,8 @@ nothing; run twice, it copies nothing twice; the target numbers on after the cop
 
 from __future__ import annotations
 
+import io
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -95,3 +97,27 @@ def test_watcher_db_copy_from_the_command_line(
     assert "done: 0 rows copied, 0 updated" in capsys.readouterr().out
     with Store.at(target, tmp_path / "articles") as copied:
         assert_legacy_rows_kept(copied)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stream", [Terminal(), io.StringIO()], ids=["terminal", "pipe"])
+def test_db_copy_shows_its_progress_only_on_a_terminal(
+        tmp_path: Path, stream: io.StringIO, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    legacy_index(tmp_path / "state")
+    config = tmp_path / "watcher.yaml"
+    config.write_text("state_dir: state\nfeeds: []\n")
+    (tmp_path / "rules.yaml").write_text("rules: []\n")
+    monkeypatch.setattr(sys, "stderr", stream)
+    target = f"sqlite:///{tmp_path / 'copy.sqlite3'}"  # any index takes a copy
+    assert main(["--config", str(config), "db", "copy", "--to", target]) == 0
+    assert "done: 21 rows copied" in capsys.readouterr().out
+    if stream.isatty():
+        assert "rows copied: 21/21 (100%)" in stream.getvalue()
+        assert stream.getvalue().endswith("\r")  # cleared before the result's lines
+    else:
+        assert stream.getvalue() == ""

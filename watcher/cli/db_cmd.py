@@ -46,9 +46,17 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_copy(args: argparse.Namespace) -> int:
+    from watcher.progress import Progress
     from watcher.store.db import copy_to
 
     config = config_from_args(args)
-    for line in copy_to(config, args.to):
-        print(line, flush=True)
+    with Progress("rows copied") as progress:
+        def rows_read(done: int, total: int) -> None:
+            progress.total = total
+            progress.advance(done - progress.done)
+
+        # Counting the rows first costs a query per table: only for a terminal.
+        for line in copy_to(config, args.to, rows_read if progress.shown else None):
+            progress.close()  # the progress line makes way for the result's line
+            print(line, flush=True)
     return ExitCode.OK

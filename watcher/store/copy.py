@@ -65,13 +65,15 @@ class TableCopy:
 
 
 def copy_index(source: Engine, target: Engine, *,
-               progress: Callable[[TableCopy], None] | None = None) -> list[TableCopy]:
-    """Copy every table of ``source`` into ``target``; both schemas must be current."""
+               progress: Callable[[TableCopy], None] | None = None,
+               rows_read: Callable[[int], None] | None = None) -> list[TableCopy]:
+    """Copy every table of ``source`` into ``target``; both schemas must be current.
+    ``progress`` hears of each table copied, ``rows_read`` of each batch (its rows)."""
     missing = set(metadata.tables) - {t.name for t in TABLES} - {"meta"}
     assert not missing, f"tables left out of the copy: {sorted(missing)}"
     done = []
     for table in TABLES:
-        copied = _copy_table(source, target, table)
+        copied = _copy_table(source, target, table, rows_read)
         done.append(copied)
         if progress:
             progress(copied)
@@ -82,12 +84,22 @@ def copy_index(source: Engine, target: Engine, *,
     return done
 
 
-def _copy_table(source: Engine, target: Engine, table: Table) -> TableCopy:
+def source_rows(source: Engine) -> int:
+    """How many rows a copy of ``source`` reads (for its progress line)."""
+    with source.connect() as conn:
+        return sum(int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+                   for table in TABLES)
+
+
+def _copy_table(source: Engine, target: Engine, table: Table,
+                rows_read: Callable[[int], None] | None) -> TableCopy:
     (key,) = table.primary_key.columns
     identity = _identity(table)
     rows = inserted = updated = 0
     for batch in _batches(source, table, key):
         rows += len(batch)
+        if rows_read:
+            rows_read(len(batch))
         keys = [row[key.name] for row in batch]
         try:
             with target.begin() as conn:
