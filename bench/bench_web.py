@@ -5,11 +5,15 @@ each is distinct) and MATCHES matches over ten rules, then runs ``watcher run`` 
 web server on that index (a copy per run) polling a local world of FEEDS x ENTRIES real
 pages. Prints:
 
-- p50/p99 of ``/`` (filters and pages varied), the rule tester and ``/api/matches``, one
-  request at a time on the idle daemon (goal: p99 < 100 ms);
-- the same pages' p50/p99 while CLIENTS concurrent clients hammer them;
+- p50/p99 of ``/`` (filters and pages), the rule tester and ``/api/matches``, one request at
+  a time on the idle daemon: cold (requests no cache can answer) and warm (the realistic
+  mix: ``realistic_urls``) (goal: p99 < 100 ms);
+- the same pages' p50/p99 while CLIENTS concurrent clients hammer them during polling;
 - articles stored per second while the pages are hammered, against runs of the same
   daemon without clients, alternated in one session (goal: within 5%).
+
+``--tree DIR`` runs the daemon from another checkout, so two versions are compared with
+the same benchmark in one session.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,17 +105,44 @@ def fill_index(store: Store, total: int, matched: int, seed: int = 1) -> None:
         conn.execute(matches.insert(), match_rows)
 
 
-def page_urls(rng: random.Random, total: int) -> list[str]:
+KINDS = ("/", "tester", "/api/matches")
+
+
+def cold_urls(rng: random.Random, total: int) -> list[str]:
+    """One request of each kind that no cache can answer: a page of matches and a tester
+    search starting at a random depth of the archive (the first request after a change
+    pays this too, or a reader paging far back)."""
     rule = f"r-{rng.choice(RULE_WORDS)}"
     return [
-        rng.choice(["/", f"/?rule={rule}", f"/?tag=t{rng.randrange(3)}",
-                    f"/?before={rng.randrange(total // 2, total)}"]),
-        f"/rules?q={rng.choice(QUERIES)}",
-        rng.choice(["/api/matches", f"/api/matches?rule={rule}&before={rng.randrange(total)}"]),
+        rng.choice([f"/?before={rng.randrange(total // 2, total)}",
+                    f"/?rule={rule}&before={rng.randrange(total // 2, total)}",
+                    f"/?tag=t{rng.randrange(3)}&before={rng.randrange(total // 2, total)}"]),
+        f"/rules?q={rng.choice(QUERIES)}&before={rng.randrange(total // 2, total)}",
+        f"/api/matches?rule={rule}&before={rng.randrange(total)}",
     ]
 
 
-KINDS = ("/", "tester", "/api/matches")
+def realistic_urls(base: str) -> dict[str, list[str]]:
+    """What readers ask for, per kind: the front page, its first three pages, each rule's
+    and each tag's page; the tester with the benchmark's queries and each rule; the API's
+    first pages and each rule's. The numbers of pages 2 and 3 are read from the API."""
+    with httpx.Client(base_url=base, timeout=300) as http:
+        second = http.get("/api/matches").json()["next_before"]
+        third = http.get(f"/api/matches?before={second}").json()["next_before"]
+    rules = [f"r-{w}" for w in RULE_WORDS]
+    return {
+        "/": ["/", f"/?before={second}", f"/?before={third}",
+              *(f"/?rule={r}" for r in rules), *(f"/?tag=t{n}" for n in range(3))],
+        "tester": [*(f"/rules?q={q}" for q in QUERIES), *(f"/rules?rule={r}" for r in rules)],
+        "/api/matches": ["/api/matches", f"/api/matches?before={second}",
+                         *(f"/api/matches?rule={r}" for r in rules)],
+    }
+
+
+def mix_urls(rng: random.Random, mix: dict[str, list[str]] | None, total: int) -> list[str]:
+    if mix is None:
+        return cold_urls(rng, total)
+    return [rng.choice(mix[kind]) for kind in KINDS]
 
 
 def timed(client: httpx.Client, url: str) -> float:
@@ -122,8 +154,11 @@ def timed(client: httpx.Client, url: str) -> float:
     return elapsed
 
 
-def hammer(base: str, clients: int, total: int, stop: Any, results: Any) -> None:
+def hammer(base: str, clients: int, total: int, realistic: bool, niceness: int, stop: Any,
+           results: Any) -> None:
     """CLIENTS threads requesting pages back to back until ``stop`` is set (own process)."""
+    os.nice(niceness)
+    mix = realistic_urls(base) if realistic else None
     latencies: dict[str, list[float]] = {k: [] for k in KINDS}
     lock = threading.Lock()
 
@@ -131,7 +166,7 @@ def hammer(base: str, clients: int, total: int, stop: Any, results: Any) -> None
         rng = random.Random(seed)
         with httpx.Client(base_url=base, timeout=300) as http:
             while not stop.is_set():
-                for kind, url in zip(KINDS, page_urls(rng, total), strict=True):
+                for kind, url in zip(KINDS, mix_urls(rng, mix, total), strict=True):
                     took = timed(http, url)
                     with lock:
                         latencies[kind].append(took)
@@ -147,7 +182,8 @@ def hammer(base: str, clients: int, total: int, stop: Any, results: Any) -> None
 class Daemon:
     """``watcher run`` on a copy of the index; READY arrives on a notify socket."""
 
-    def __init__(self, folder: Path, base_index: Path, feeds: str, workers: int) -> None:
+    def __init__(self, folder: Path, base_index: Path, feeds: str, workers: int,
+                 tree: Path) -> None:
         if folder.exists():
             shutil.rmtree(folder)
         (folder / "state").mkdir(parents=True)
@@ -166,9 +202,9 @@ class Daemon:
         self.notify.bind(str(folder / "notify.sock"))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "watcher", "run", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tree,
             env={**os.environ, "NOTIFY_SOCKET": str(folder / "notify.sock"),
-                 "PYTHONPATH": str(ROOT)})
+                 "PYTHONPATH": str(tree)})
         self.base = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 300) -> None:
@@ -190,28 +226,45 @@ class Daemon:
             raise SystemExit(f"watcher run failed:\n{errors[-3000:]}")
 
 
-def poll_run(daemon: Daemon, expected: int, clients: int, total: int
+@dataclass(frozen=True)
+class Load:
+    clients: int
+    realistic: bool  # the realistic mix, else every request a cold one
+    niceness: int  # of the clients' process
+
+
+def poll_run(daemon: Daemon, expected: int, load: Load | None, total: int
              ) -> tuple[float, dict[str, list[float]]]:
     """Seconds from READY until ``expected`` articles are stored, with or without clients."""
     context = multiprocessing.get_context("spawn")
     stop, results = context.Event(), context.Queue()
-    load = None
+    hammering = None
     daemon.wait_ready()
     started = time.perf_counter()
-    if clients:
-        load = context.Process(target=hammer, args=(daemon.base, clients, total, stop, results))
-        load.start()
+    if load is not None:
+        hammering = context.Process(target=hammer, args=(
+            daemon.base, load.clients, total, load.realistic, load.niceness, stop, results))
+        hammering.start()
     while daemon.stored() < expected + total:
         if daemon.process.poll() is not None:
             raise SystemExit("the daemon exited during the run")
         time.sleep(0.25)
     elapsed = time.perf_counter() - started
     latencies: dict[str, list[float]] = {k: [] for k in KINDS}
-    if load is not None:
+    if hammering is not None:
         stop.set()
-        latencies = results.get(timeout=120)
-        load.join()
+        latencies = results.get(timeout=300)
+        hammering.join()
     return elapsed, latencies
+
+
+def one_at_a_time(base: str, urls: list[list[str]]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {k: [] for k in KINDS}
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for triple in urls:
+            for kind, url in zip(KINDS, triple, strict=True):
+                out[kind].append(timed(http, url))
+    return out
 
 
 def percentiles(values: list[float]) -> str:
@@ -233,6 +286,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200, help="per page kind, idle")
     parser.add_argument("--repeat", type=int, default=3, help="runs with and without clients")
+    parser.add_argument("--hammer", choices=("realistic", "cold"), default="realistic",
+                        help="what the clients ask for: the realistic mix, or only requests "
+                             "no cache can answer")
+    parser.add_argument("--clients-nice", type=int, default=0,
+                        help="niceness of the clients' process (10: they stand for browsers "
+                             "on other machines and take only CPU polling leaves)")
+    parser.add_argument("--tree", type=Path, default=ROOT,
+                        help="the watcher source tree the daemon runs (another checkout, to "
+                             "compare two versions with the same benchmark)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder_name, LocalHTTPServer() as server:
@@ -265,43 +327,51 @@ def main() -> None:
                 server.route(f"/r{run}/feed{feed}.xml", rss(items, server),
                              content_type="application/rss+xml")
         rng = random.Random(7)
-        idle: dict[str, list[float]] = {k: [] for k in KINDS}
+        cold: dict[str, list[float]] = {k: [] for k in KINDS}
+        warm: dict[str, list[float]] = {k: [] for k in KINDS}
         loaded: dict[str, list[float]] = {k: [] for k in KINDS}
         rates: dict[bool, list[float]] = {False: [], True: []}
+        load = Load(args.clients, args.hammer == "realistic", args.clients_nice)
         print(f"polling {args.feeds} feeds x {args.entries} pages per run, {args.workers} "
-              f"workers; {args.repeat} runs with {args.clients} clients, {args.repeat} without, "
-              "alternated")
+              f"workers; {args.repeat} runs with {args.clients} clients ({args.hammer} "
+              f"requests, nice {args.clients_nice}), {args.repeat} without, alternated; "
+              f"daemon from {args.tree}")
         for run in range(2 * args.repeat):
             hammered = run % 2 == 1
             feeds = "".join(f"  - name: r{run}f{i}\n    url: {server.url(f'/r{run}/feed{i}.xml')}\n"
                             for i in range(args.feeds))
             daemon = Daemon(folder / f"run{run}", base / "state" / "index.sqlite3", feeds,
-                            args.workers)
+                            args.workers, args.tree)
             try:
-                seconds, latencies = poll_run(daemon, expected,
-                                              args.clients if hammered else 0, args.articles)
+                seconds, latencies = poll_run(daemon, expected, load if hammered else None,
+                                              args.articles)
                 rates[hammered].append(expected / seconds)
                 for kind in KINDS:
                     loaded[kind].extend(latencies[kind])
                 print(f"  run {run + 1}: {'with' if hammered else 'without':>7} clients: "
                       f"{expected / seconds:6.1f} articles/s")
                 if run == 0:
-                    with httpx.Client(base_url=daemon.base, timeout=60) as http:
-                        for url in ("/", "/rules?q=x", "/api/matches"):
-                            timed(http, url)  # warm: imports, first query plans
-                        for _ in range(args.requests):
-                            for kind, url in zip(KINDS, page_urls(rng, args.articles),
-                                                 strict=True):
-                                idle[kind].append(timed(http, url))
+                    one_at_a_time(daemon.base, [["/", "/rules?q=x", "/api/matches"]])  # imports
+                    cold = one_at_a_time(daemon.base, [cold_urls(rng, args.articles)
+                                                       for _ in range(args.requests)])
+                    mix = realistic_urls(daemon.base)
+                    one_at_a_time(daemon.base, [[mix[k][i % len(mix[k])] for k in KINDS]
+                                                for i in range(max(map(len, mix.values())))])
+                    warm = one_at_a_time(daemon.base, [mix_urls(rng, mix, args.articles)
+                                                       for _ in range(args.requests)])
             finally:
                 daemon.stop()
 
     print()
-    print(f"{'milliseconds':28}{'p50':>9}{'p99':>9}{'n':>7}")
-    for kind in KINDS:
-        print(f"{kind + ', one at a time':28}{percentiles(idle[kind])}")
-    for kind in KINDS:
-        print(f"{kind + f', {args.clients} clients':28}{percentiles(loaded[kind])}")
+    print("one at a time on the idle daemon: cold = no cache can answer (a page or a tester "
+          "search at a random depth; what the first request after a change pays); warm = "
+          "the realistic mix once each page was asked")
+    print(f"while polling: {args.clients} clients back to back, {args.hammer} requests "
+          "(pages change as articles arrive)")
+    print(f"{'milliseconds':30}{'p50':>9}{'p99':>9}{'n':>7}")
+    for name, figures in (("cold", cold), ("warm", warm), (f"{args.clients} clients", loaded)):
+        for kind in KINDS:
+            print(f"{kind + ', ' + name:30}{percentiles(figures[kind])}")
     without, with_clients = statistics.median(rates[False]), statistics.median(rates[True])
     spread = [f"{min(v):.1f}-{max(v):.1f}" for v in (rates[False], rates[True])]
     print()

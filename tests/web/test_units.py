@@ -135,3 +135,33 @@ def test_systemd_unit_is_notify_with_a_watchdog() -> None:
     assert settings["Type"] == "notify"
     assert int(settings["WatchdogSec"]) > 0
     assert " run " in settings["ExecStart"] and "--log-format json" in settings["ExecStart"]
+
+
+def test_the_pages_socket_turns_nagle_off_for_every_connection() -> None:
+    """A response's body follows its headers at once: with Nagle's algorithm on, it waited
+    for the client's delayed acknowledgement of the headers, on every request."""
+    import asyncio
+    import socket
+
+    from watcher.web.server import bind
+
+    listening = bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(listening.getsockname()[:2]):
+            accepted, _ = listening.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+                # and asyncio, which serves it, keeps it off (it only does for TCP sockets)
+                async def serve() -> int:
+                    loop = asyncio.get_running_loop()
+                    transport, _ = await loop.connect_accepted_socket(
+                        asyncio.Protocol, accepted)
+                    value = transport.get_extra_info("socket").getsockopt(
+                        socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                    transport.abort()
+                    return int(value)
+
+                assert asyncio.run(serve())
+    finally:
+        listening.close()

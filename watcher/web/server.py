@@ -26,8 +26,12 @@ START_SECONDS = 10.0
 
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Named as TCP, so asyncio turns Nagle's algorithm off on each accepted connection (it
+    # only does for sockets whose protocol says TCP). With it on, a response's body, sent
+    # after its headers, waits for the client's delayed acknowledgement of them.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
         sock.listen(128)
