@@ -348,8 +348,11 @@ def main() -> None:
                 rates[hammered].append(expected / seconds)
                 for kind in KINDS:
                     loaded[kind].extend(latencies[kind])
+                # A WAL that only grows means readers never let a checkpoint finish.
+                wal = daemon.index.with_name(daemon.index.name + "-wal")
+                wal_size = wal.stat().st_size / 2**20 if wal.exists() else 0.0
                 print(f"  run {run + 1}: {'with' if hammered else 'without':>7} clients: "
-                      f"{expected / seconds:6.1f} articles/s")
+                      f"{expected / seconds:6.1f} articles/s; WAL {wal_size:.1f} MiB")
                 if run == 0:
                     one_at_a_time(daemon.base, [["/", "/rules?q=x", "/api/matches"]])  # imports
                     cold = one_at_a_time(daemon.base, [cold_urls(rng, args.articles)
