@@ -73,8 +73,10 @@ def try_on(rule: Rule, articles: Iterable[StoredArticle], *, keep: int,
     result = TrialResult()
     deadline = None if seconds is None else clock() + seconds
     for stored in articles:
+        # At least one article is searched, however late: a next page then starts below
+        # it, so paging through a busy machine's answers always moves on.
         if (stop_at_keep and len(result.hits) >= keep) or (
-                deadline is not None and clock() > deadline):
+                deadline is not None and clock() > deadline and result.scanned):
             result.complete = False
             break
         result.scanned += 1

@@ -110,6 +110,7 @@ def test_tester_searches_a_bounded_page_and_offers_the_older_ones(
         site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("watcher.web.context.TESTER_SCAN", 2)
     monkeypatch.setattr("watcher.web.pages.TESTER_SCAN", 2)
+    monkeypatch.setattr("watcher.web.context.TESTER_SECONDS", 60.0)  # pages of two, always
     found: list[int] = []
     scanned = 0
     params: dict[str, str | int] = {"q": "Belarus OR MI6"}

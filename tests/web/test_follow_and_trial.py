@@ -53,6 +53,8 @@ def test_try_on_counts_everything_or_stops_at_its_limits() -> None:
     ticks = itertools.count()
     timed = try_on(rule, archive, keep=100, seconds=4.5, clock=lambda: float(next(ticks)))
     assert not timed.complete and timed.scanned == 4
+    late = try_on(rule, archive, keep=100, seconds=0.0, clock=lambda: float(next(ticks)))
+    assert not late.complete and late.scanned == 1  # past its time at once: still one
 
 
 def test_trial_target_prefers_a_rule_and_points_at_errors() -> None:
