@@ -5,12 +5,13 @@ corpus and the seeds, labelled by reading them) and the hand-written hard cases
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 
 import pytest
 
 from tests.support.stories import HARD_CASES, Labelled, load, score
-from watcher.digest.folding import fold_groups
+from watcher.digest.folding import FoldMemory, fold_groups
 
 PRECISION_FLOOR = 0.95
 RECALL_FLOOR = 0.90
@@ -50,3 +51,19 @@ def test_hard_case(case: dict[str, object]) -> None:
     assert len(members) == 2
     together = any(members <= set(g) for g in folded())
     assert together == (case["expect"] == "fold"), case["reason"]
+
+
+def test_a_fold_memory_changes_no_fold_across_overlapping_windows() -> None:
+    """The web pages fold overlapping windows with one ``FoldMemory``: each window must
+    fold as it does alone, and a changed text must not be judged by an old verdict."""
+    texts = labelled().texts
+    memory = FoldMemory(articles=40, pairs=400)  # small: entries are evicted on the way
+    for start in range(0, len(texts) - 30, 7):
+        window = texts[start:start + 30]
+        assert fold_groups(window, memory=memory) == fold_groups(window)
+    first, second = texts[0], texts[1]
+    alone = fold_groups([first, second])
+    twin = replace(second, text=first.text, title=first.title, published=first.published)
+    assert fold_groups([first, second], memory=memory) == alone
+    assert fold_groups([first, twin], memory=memory) == fold_groups([first, twin])
+    assert len(fold_groups([first, twin])) == 1  # a copy under the old number: one story

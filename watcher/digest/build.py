@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from watcher.digest.folding import FOLD_THRESHOLD, FoldText, fold_groups
+from watcher.digest.folding import FOLD_THRESHOLD, FoldMemory, FoldText, fold_groups
 from watcher.digest.model import (
     Candidate,
     Digest,
@@ -42,7 +42,7 @@ class BuildSpec:
 def build_digest(spec: BuildSpec, candidates: Sequence[Candidate], *,
                  notices: Sequence[FeedNotice] = (),
                  boilerplate: Mapping[str, frozenset[str]] | None = None,
-                 more: int = 0) -> Digest:
+                 more: int = 0, fold_memory: FoldMemory | None = None) -> Digest:
     """Fold candidates into stories, group by first rule, newest first.
 
     ``boilerplate``: per site, the paragraph fingerprints ingestion learned as the site's
@@ -57,7 +57,7 @@ def build_digest(spec: BuildSpec, candidates: Sequence[Candidate], *,
     # Newest first; the article number breaks ties so the order is deterministic.
     wanted.sort(key=lambda c: (c.when, c.number), reverse=True)
     groups = fold_groups([_fold_text(c) for c in wanted], boilerplate=boilerplate,
-                         threshold=spec.fold_threshold)
+                         threshold=spec.fold_threshold, memory=fold_memory)
     by_number = {c.number: c for c in wanted}
     items = [_item([by_number[n] for n in group], rank) for group in groups]
     sections: list[DigestSection] = []

@@ -26,11 +26,14 @@ proposes pairs reported in different words.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import hashlib
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import TypeVar
 
 from watcher.digest.evidence import (
     Passages,
@@ -74,6 +77,8 @@ LSH_THRESHOLD = FOLD_THRESHOLD / 2
 # costs more than all the pairs of a small window (a web page of matches, a quiet digest),
 # and the exact check is what decides a fold either way. docs/web.md has the measurement.
 ALL_PAIRS_UP_TO = 64
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -186,20 +191,83 @@ def event_words(a: tuple[Mapping[str, float], Mapping[str, float]],
 
 def fold_groups(texts: Sequence[FoldText], *,
                 boilerplate: Mapping[str, frozenset[str]] | None = None,
-                threshold: float = FOLD_THRESHOLD) -> list[list[int]]:
+                threshold: float = FOLD_THRESHOLD,
+                memory: FoldMemory | None = None) -> list[list[int]]:
     """Partition ``texts`` (by key) into stories; groups keep the input order.
+
+    ``memory``: what earlier folds worked out (``FoldMemory``), for a caller folding
+    overlapping windows again and again; the result is the same without it.
 
     ``boilerplate``: per site, the paragraph fingerprints ingestion learned to be the
     site's boilerplate (``BoilerplateStore.known``). Without it two distinct articles
     carrying the same long appeal could look alike.
     """
     known = boilerplate or {}
-    prepared = {t.key: _Prepared(_tokens(t.text, known.get(t.site, frozenset())),
-                                 t.published, t.title) for t in texts}
+    if memory is None:
+        prepared = {t.key: _Prepared(_tokens(t.text, known.get(t.site, frozenset())),
+                                     t.published, t.title) for t in texts}
+
+        def same(a: int, b: int) -> bool:
+            return same_story(prepared[a], prepared[b], threshold)
+    else:
+        remembered = {t.key: memory.prepared(t, known.get(t.site, frozenset())) for t in texts}
+        prepared = {key: found for key, (_, found) in remembered.items()}
+
+        def same(a: int, b: int) -> bool:
+            return memory.verdict((remembered[a][0], remembered[b][0], threshold),
+                                  lambda: same_story(prepared[a], prepared[b], threshold))
     sets = {key: p.shingles for key, p in prepared.items()}
-    return union_stories(
-        [t.key for t in texts], (candidate_pairs(sets), event_pairs(prepared)),
-        lambda a, b: same_story(prepared[a], prepared[b], threshold))
+    return union_stories([t.key for t in texts],
+                         (candidate_pairs(sets), event_pairs(prepared)), same)
+
+
+class FoldMemory:
+    """What folding worked out, kept from one fold to the next: each article's prepared
+    text and each pair's verdict, keyed by their content (a digest of the article's text,
+    title and time, and the site's boilerplate), so a changed article is never judged by
+    an old verdict. The web pages fold overlapping windows over and over (a new match
+    moves the front page by one article); with a memory only the new article's pairs are
+    judged. Both are bounded, least recently used first out; safe across threads."""
+
+    def __init__(self, articles: int = 512, pairs: int = 32768) -> None:
+        self.articles = articles
+        self.pairs = pairs
+        self._prepared: OrderedDict[Hashable, _Prepared] = OrderedDict()
+        self._verdicts: OrderedDict[Hashable, bool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def prepared(self, text: FoldText, boilerplate: frozenset[str]
+                 ) -> tuple[Hashable, _Prepared]:
+        content = hashlib.blake2b(digest_size=16)
+        for part in (text.text, text.title, str(text.published)):
+            content.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        key = (text.key, content.digest(), boilerplate)
+        with self._lock:
+            found = self._prepared.get(key)
+            if found is not None:
+                self._prepared.move_to_end(key)
+                return key, found
+        found = _Prepared(_tokens(text.text, boilerplate), text.published, text.title)
+        _remember(self._lock, self._prepared, key, found, self.articles)
+        return key, found
+
+    def verdict(self, key: Hashable, judge: Callable[[], bool]) -> bool:
+        with self._lock:
+            found = self._verdicts.get(key)
+            if found is not None:
+                self._verdicts.move_to_end(key)
+                return found
+        found = judge()
+        _remember(self._lock, self._verdicts, key, found, self.pairs)
+        return found
+
+
+def _remember(lock: threading.Lock, entries: OrderedDict[Hashable, V], key: Hashable,
+              value: V, size: int) -> None:
+    with lock:
+        entries[key] = value
+        while len(entries) > size:
+            entries.popitem(last=False)
 
 
 def union_stories(keys: Sequence[int], pair_sources: Iterable[Iterable[tuple[int, int]]],

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 
 from watcher.config import Config, parse_duration
+from watcher.digest.folding import FoldMemory
 from watcher.rules import Explanation, Rule, RuleSet, explain
 from watcher.store import Store
 from watcher.store.outbox import Delivery
@@ -87,6 +88,8 @@ class WebContext:
                                                     BOILERPLATE_TTL.total_seconds())
         self.tests: Memo[TesterOutcome] = Memo(TEST_CACHE_SIZE, page_seconds)
         self.overviews: Memo[dict[str, dict[str, int]]] = Memo(4, page_seconds)
+        # A new match moves a page by one article: its other articles' pairs are judged.
+        self.folding = FoldMemory()
 
     @property
     def config(self) -> Config:
@@ -135,7 +138,7 @@ class WebContext:
 
         def fold() -> list[StoryItem]:
             found = self.reading.with_matches([number for number, _ in keys])
-            return story_items(found, order, self._boilerplate(found))
+            return story_items(found, order, self._boilerplate(found), self.folding)
 
         return self.stories.get((tuple(keys), order), fold)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from watcher.config import FeedConfig
 from watcher.digest import BuildSpec, Candidate, build_digest
+from watcher.digest.folding import FoldMemory
 from watcher.digest.present import safe_url
 from watcher.rules import Explanation, Snippet
 from watcher.types import Article, FeedState, Hit, StoredArticle
@@ -42,8 +43,10 @@ class StoryItem:
 
 
 def story_items(found: Sequence[StoredArticle], rule_order: Sequence[str],
-                boilerplate: Mapping[str, frozenset[str]] | None = None) -> list[StoryItem]:
-    """``found`` folded into stories as a digest folds them, newest first."""
+                boilerplate: Mapping[str, frozenset[str]] | None = None,
+                memory: FoldMemory | None = None) -> list[StoryItem]:
+    """``found`` folded into stories as a digest folds them, newest first (``memory``:
+    what earlier pages' folds worked out, ``FoldMemory``)."""
     order = list(dict.fromkeys([*rule_order, *(m.rule for s in found for m in s.matches)]))
     rank = {name: i for i, name in enumerate(order)}
     candidates = [Candidate(
@@ -58,7 +61,7 @@ def story_items(found: Sequence[StoredArticle], rule_order: Sequence[str],
         return []
     now = max(c.fetched for c in candidates)
     spec = BuildSpec(name="web", timezone="UTC", since=now, until=now, rule_order=tuple(order))
-    digest = build_digest(spec, candidates, boilerplate=boilerplate)
+    digest = build_digest(spec, candidates, boilerplate=boilerplate, fold_memory=memory)
     feeds = {s.number: s.article.feed for s in found}
     items = [StoryItem(number=i.number, title=i.title, url=safe_url(i.url), site=i.outlet,
                        feed=feeds[i.number], when=i.published, rules=i.rules,
