@@ -13,7 +13,7 @@ import pytest
 
 from tests.web.archive import Archive
 from tests.web.conftest import Site
-from watcher.types import Article
+from watcher.types import Article, RuleMatch
 from watcher.web.cache import Memo
 
 pytestmark = pytest.mark.timeout(60)
@@ -90,17 +90,25 @@ def add_article(archive: Archive, title: str, body: str) -> int:
     return stored.number
 
 
-def test_an_article_matching_nothing_leaves_the_folded_stories_valid(site: Site) -> None:
+def test_pages_are_worked_out_again_only_when_their_matches_change(site: Site) -> None:
     context = site.context
     first = httpx.get(site.url + "/", timeout=10).text
-    folds = context.stories.stats.misses
     add_article(site.archive, "Weather report", "Sunny spells and light winds today.")
     again = httpx.get(site.url + "/", timeout=10).text
-    # the change marker moved, so the page was looked up anew, but its stories were not
-    # folded again: the matched articles it shows are the same
-    assert context.pages.stats.misses == 2
-    assert context.stories.stats.misses == folds
+    # no new match: the page is answered from the cache
+    assert context.pages.stats.misses == 1
     assert again == first
+    backfilled = site.archive.numbers["unmatched"]
+    site.archive.store.record_matches(backfilled, [RuleMatch("belarus", ())],
+                                      origin="backfill", now=datetime.now(UTC))
+    # a match on an article not on the page: the page is looked up anew, but its stories
+    # are not folded again (the matched articles it shows are the same)
+    httpx.get(site.url + "/?rule=wagner", timeout=10)
+    folds = context.stories.stats.misses
+    site.archive.store.record_matches(site.archive.numbers["hostile"], [RuleMatch("belarus", ())],
+                                      origin="backfill", now=datetime.now(UTC))
+    httpx.get(site.url + "/?rule=wagner", timeout=10)
+    assert context.stories.stats.misses == folds
     add_article(site.archive, "Minsk summit opens", "Leaders met in Belarus today.")
     assert "Minsk summit opens" in httpx.get(site.url + "/", timeout=10).text
     assert context.stories.stats.misses == folds + 1

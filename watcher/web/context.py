@@ -119,8 +119,10 @@ class WebContext:
         wanted_matches = MatchFilter(rules=chosen, feed=wanted.get("feed"),
                                      fetched_from=start, fetched_until=end, before=before)
         shown = {k: v for k, v in wanted.items() if k != "before"}
-        # A lookup costs the change marker's two queries: everyone's front page, a refresh.
-        key = (tuple(sorted(wanted.items())), self.reading.version(), id(rules))
+        # A lookup costs a query (everyone's front page, a refresh). Only a new match can
+        # change a page of matched articles: an article that matched nothing leaves it be.
+        newest_match, _ = self.reading.version()
+        key = (tuple(sorted(wanted.items())), newest_match, id(rules))
         return self.pages.get(key, lambda: self._front_page(wanted_matches, shown, rules))
 
     def _front_page(self, wanted: MatchFilter, shown: dict[str, str],
