@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_cycle import distinct_copy  # noqa: E402
+from cpu_roles import ROLES, cpu_seconds, cpu_used  # noqa: E402
 
 from tests.support.data import corpus_page, ground_truth  # noqa: E402
 from tests.support.local import free_port  # noqa: E402
@@ -234,13 +235,15 @@ class Load:
 
 
 def poll_run(daemon: Daemon, expected: int, load: Load | None, total: int
-             ) -> tuple[float, dict[str, list[float]]]:
-    """Seconds from READY until ``expected`` articles are stored, with or without clients."""
+             ) -> tuple[float, dict[str, list[float]], dict[str, float]]:
+    """Seconds from READY until ``expected`` articles are stored, with or without clients;
+    the pages' latencies; the CPU seconds each role used meanwhile."""
     context = multiprocessing.get_context("spawn")
     stop, results = context.Event(), context.Queue()
     hammering = None
     daemon.wait_ready()
     started = time.perf_counter()
+    cpu_before = cpu_seconds(daemon.process.pid, None)
     if load is not None:
         hammering = context.Process(target=hammer, args=(
             daemon.base, load.clients, total, load.realistic, load.niceness, stop, results))
@@ -250,12 +253,14 @@ def poll_run(daemon: Daemon, expected: int, load: Load | None, total: int
             raise SystemExit("the daemon exited during the run")
         time.sleep(0.25)
     elapsed = time.perf_counter() - started
+    cpu = cpu_used(cpu_before, cpu_seconds(daemon.process.pid,
+                                           hammering.pid if hammering else None))
     latencies: dict[str, list[float]] = {k: [] for k in KINDS}
     if hammering is not None:
         stop.set()
         latencies = results.get(timeout=300)
         hammering.join()
-    return elapsed, latencies
+    return elapsed, latencies, cpu
 
 
 def one_at_a_time(base: str, urls: list[list[str]]) -> dict[str, list[float]]:
@@ -343,16 +348,18 @@ def main() -> None:
             daemon = Daemon(folder / f"run{run}", base / "state" / "index.sqlite3", feeds,
                             args.workers, args.tree)
             try:
-                seconds, latencies = poll_run(daemon, expected, load if hammered else None,
-                                              args.articles)
+                seconds, latencies, cpu = poll_run(daemon, expected,
+                                                   load if hammered else None, args.articles)
                 rates[hammered].append(expected / seconds)
                 for kind in KINDS:
                     loaded[kind].extend(latencies[kind])
                 # A WAL that only grows means readers never let a checkpoint finish.
                 wal = daemon.index.with_name(daemon.index.name + "-wal")
                 wal_size = wal.stat().st_size / 2**20 if wal.exists() else 0.0
+                shares = ", ".join(f"{role} {cpu[role]:.1f}" for role in ROLES)
                 print(f"  run {run + 1}: {'with' if hammered else 'without':>7} clients: "
-                      f"{expected / seconds:6.1f} articles/s; WAL {wal_size:.1f} MiB")
+                      f"{expected / seconds:6.1f} articles/s; WAL {wal_size:.1f} MiB; CPU s "
+                      f"over {seconds:.1f} s: {shares}")
                 if run == 0:
                     one_at_a_time(daemon.base, [["/", "/rules?q=x", "/api/matches"]])  # imports
                     cold = one_at_a_time(daemon.base, [cold_urls(rng, args.articles)
