@@ -12,6 +12,7 @@ from watcher.config import (
     USER_AGENT,
     AlertConfig,
     AppriseChannel,
+    ClusterConfig,
     DigestConfig,
     EmailChannel,
     ExtractConfig,
@@ -219,6 +220,7 @@ digests:
   - {name: g, schedule: "1 2 * * *"}
 alerts: {channels: [f], throttle: 90}
 http: {listen: "[::]:9090", token: t0k, public_url: "https://w.example/"}
+cluster: {stall_timeout: 1m, keep_done_jobs: 6h, keep_failed_jobs: 30d}
 """
 
 
@@ -251,6 +253,8 @@ def test_every_key_is_read_with_its_own_parser(tmp_path: Path) -> None:
         DigestConfig("g", "1 2 * * *", rules=None))
     assert config.alerts == AlertConfig(("f",), timedelta(seconds=90))
     assert config.http == HttpConfig("::", 9090, "t0k", "https://w.example/")
+    assert config.cluster == ClusterConfig(timedelta(minutes=1), timedelta(hours=6),
+                                           timedelta(days=30))
 
 
 def test_bad_values_and_entries_are_all_reported(tmp_path: Path) -> None:
@@ -270,6 +274,7 @@ channels:
   - {name: e, type: apprise, url: []}
 digests:
   - {name: x, schedule: "0 7 * *", rules: 3.5, extra: 1}
+cluster: {stall_timeout: 5s, keep_done_jobs: 10m}
 """)
     found = messages(path)
     assert "1:8: store: expected 'matched' or 'all', got 'some'" in found
@@ -294,6 +299,8 @@ digests:
     assert "15:25: schedule: invalid cron schedule '0 7 * *': Wrong number of fields; got 4, " \
            "expected 5" in found
     assert "15:43: rules: expected a list of strings, got a number" in found
+    assert "16:26: stall_timeout: must be at least 15s" in found
+    assert "16:46: keep_done_jobs: must be at least 3600s" in found
     assert "15:48: unknown key 'extra'" in found
 
 

@@ -24,7 +24,7 @@ from tests.support.postgres import PostgresServer
 from tests.support.servers import LocalHTTPServer, Reply, Request
 from tests.test_end_to_end import write_config
 from watcher.cli import main
-from watcher.cluster.stalled import STALL_SECONDS
+from watcher.config import ClusterConfig
 from watcher.store.files import FILE_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +123,7 @@ def test_watchers_on_one_index_share_the_work_and_survive_a_kill_9(
         doomed.wait(timeout=30)
         started += [watcher("b"), watcher("c", "--role", "worker")]
         wait_for(lambda: count(index, "SELECT count(*) FROM articles") == len(pages),
-                 timeout=STALL_SECONDS + 90)
+                 timeout=ClusterConfig().stall_timeout.total_seconds() + 90)
         wait_for(lambda: count(index, "SELECT count(*) FROM procrastinate_jobs WHERE status"
                                       " IN ('todo', 'doing')") == 0, timeout=30)
         capsys.readouterr()

@@ -16,11 +16,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 import psycopg
 
 from watcher.cluster.member import ClusterMember
 from watcher.cluster.queue import conninfo
+from watcher.config import ClusterConfig
 
 WORLD = """
 CREATE TABLE IF NOT EXISTS feeds (name text PRIMARY KEY, next_poll timestamptz NOT NULL);
@@ -112,7 +114,8 @@ async def main(url: str, role: str, slow_entry: int | None) -> None:
     member = ClusterMember(url, StandInWork(url, slow_entry),
                            role="worker" if role == "worker" else "all", concurrency=4,
                            round_seconds=0.3, heartbeat_seconds=HEARTBEAT_SECONDS,
-                           stall_seconds=STALL_SECONDS)
+                           settings=ClusterConfig(
+                               stall_timeout=timedelta(seconds=STALL_SECONDS)))
     await member.run(stopping)
 
 

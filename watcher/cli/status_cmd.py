@@ -10,7 +10,6 @@ from typing import Any
 from watcher.cli.common import add_command, config_from_args
 from watcher.cli.exit_codes import ExitCode
 from watcher.cluster.queue import conninfo
-from watcher.cluster.stalled import STALL_SECONDS
 from watcher.cluster.status import (
     ClusterStatus,
     oldest_due_feed,
@@ -49,8 +48,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         if oldest:
             print(f"oldest due feed: {oldest[0]} (due {oldest[1]:%Y-%m-%d %H:%M:%S %Z})")
         return ExitCode.OK
-    status: ClusterStatus = read_cluster_status(conninfo(config.database_url),
-                                                stall_seconds=STALL_SECONDS)
+    status: ClusterStatus = read_cluster_status(
+        conninfo(config.database_url),
+        stall_seconds=config.cluster.stall_timeout.total_seconds())
     print(f"feeds: {len(next_polls)}, {_due(next_polls, now)} due now")
     for line in render_status(dataclasses.replace(status, oldest_due_feed=oldest)):
         print(line)

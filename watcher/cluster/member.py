@@ -3,7 +3,8 @@
 Every member runs a procrastinate worker on both queues. A member with the default role
 also competes for the scheduler role (``leader.Leadership``); the one that holds it, each
 round: puts the jobs of dead workers back (``stalled``), defers a poll for every due feed,
-and does the once-per-cluster duties (outbox delivery, digests) through ``ClusterWork``.
+does the once-per-cluster duties (outbox delivery, digests) through ``ClusterWork``, and
+now and then deletes old finished jobs (``retention``).
 ``--role worker`` members never schedule.
 
 What the work is (polling a feed, processing one entry) is the runtime's: this module only
@@ -15,14 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 import procrastinate
 
 from watcher.cluster.leader import Leadership
 from watcher.cluster.queue import QUEUES, conninfo, defer_entry, defer_poll, make_app
-from watcher.cluster.stalled import STALL_SECONDS, recover_stalled_jobs
+from watcher.cluster.retention import PURGE_EVERY, purge_finished_jobs
+from watcher.cluster.stalled import recover_stalled_jobs
+from watcher.config import ClusterConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ class ClusterWork(Protocol):
         ...
 
     async def refresh(self) -> None:
-        """Every member, every round: take up edited rules."""
+        """Every member, every round: take up an edited watcher.yaml and rules.yaml."""
         ...
 
 
@@ -58,25 +62,29 @@ class ClusterMember:
     def __init__(self, index_url: str, work: ClusterWork, *, role: Role = "all",
                  concurrency: int = 8, round_seconds: float = ROUND_SECONDS,
                  heartbeat_seconds: float = HEARTBEAT_SECONDS,
-                 stall_seconds: float = STALL_SECONDS) -> None:
+                 settings: ClusterConfig | None = None) -> None:
         self.index_url = index_url
         self.work = work
         self.role = role
         self.concurrency = concurrency
         self.round_seconds = round_seconds
         self.heartbeat_seconds = heartbeat_seconds
-        self.stall_seconds = stall_seconds
+        self.settings = settings or ClusterConfig()
+        self.stall_seconds = self.settings.stall_timeout.total_seconds()
         self.app = make_app(index_url, poll=self._poll, entry=work.process_entry)
+        self._purged_at: float | None = None  # monotonic; None: not yet by this process
 
-    async def run(self, stopping: asyncio.Event) -> None:
-        """Work (and schedule) until ``stopping`` is set; jobs in hand are finished first."""
+    async def run(self, stopping: asyncio.Event,
+                  up: Callable[[], None] | None = None) -> None:
+        """Work (and schedule) until ``stopping`` is set; jobs in hand are finished first.
+        ``up`` is called once the worker runs and the first round is done."""
         async with self.app.open_async():
             worker = asyncio.create_task(self.app.run_worker_async(
                 queues=list(QUEUES), concurrency=self.concurrency,
                 install_signal_handlers=False, listen_notify=True,
                 update_heartbeat_interval=self.heartbeat_seconds,
                 stalled_worker_timeout=self.stall_seconds), name="cluster-worker")
-            scheduling = asyncio.create_task(self._rounds(stopping), name="cluster-rounds")
+            scheduling = asyncio.create_task(self._rounds(stopping, up), name="cluster-rounds")
             try:
                 await _first_of(stopping, worker)
             finally:
@@ -92,8 +100,8 @@ class ClusterMember:
         for entry_row_id in await self.work.poll(feed):
             await defer_entry(self.app, entry_row_id)
 
-    async def _rounds(self, stopping: asyncio.Event) -> None:
-        """Each round: take up edited rules; then, unless a worker only, schedule if this
+    async def _rounds(self, stopping: asyncio.Event, up: Callable[[], None] | None) -> None:
+        """Each round: take up edits; then, unless a worker only, schedule if this
         process holds (or gets) the scheduler role."""
         leadership = Leadership(conninfo(self.index_url)) if self.role == "all" else None
         try:
@@ -104,6 +112,9 @@ class ClusterMember:
                         await self.scheduling_round(self.app)
                 except Exception:
                     log.exception("cluster round failed; trying again next round")
+                if up is not None:
+                    up()
+                    up = None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), self.round_seconds)
         finally:
@@ -117,6 +128,11 @@ class ClusterMember:
         for feed in self.work.due_feeds():
             deferred += await defer_poll(app, feed)
         await self.work.scheduler_round()
+        now = time.monotonic()
+        if self._purged_at is None or now - self._purged_at >= PURGE_EVERY.total_seconds():
+            await purge_finished_jobs(app, keep_done=self.settings.keep_done_jobs,
+                                      keep_failed=self.settings.keep_failed_jobs)
+            self._purged_at = now
         return deferred
 
 

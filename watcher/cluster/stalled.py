@@ -24,11 +24,6 @@ from watcher.cluster.queue import defer_once
 
 log = logging.getLogger(__name__)
 
-# A worker silent this long is taken for dead (procrastinate's own stalled_worker_timeout
-# default; workers send a heartbeat several times within it).
-STALL_SECONDS = 30.0
-
-
 @dataclass(frozen=True)
 class Recovered:
     job_id: int

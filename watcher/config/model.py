@@ -179,6 +179,24 @@ class AlertConfig:
     throttle: timedelta = timedelta(minutes=10)  # at most one message per rule per window
 
 
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Several ``watcher run`` processes on one PostgreSQL index (docs/scaling.md); read
+    at start, so an edit takes effect when the members restart. Give every member the
+    same values: the scheduler's stall timeout judges every worker's heartbeat."""
+
+    # a worker silent this long is taken for dead and its jobs run again; workers send a
+    # heartbeat every few seconds, so the floor leaves room for several to go missing
+    stall_timeout: timedelta = field(default=timedelta(seconds=30),
+                                     metadata=key(check=at_least(timedelta(seconds=15))))
+    # finished jobs are deleted from the queue after these (procrastinate counts in hours);
+    # failed ones are kept longer, for ``watcher status`` and for finding out why
+    keep_done_jobs: timedelta = field(default=timedelta(days=1),
+                                      metadata=key(check=at_least(timedelta(hours=1))))
+    keep_failed_jobs: timedelta = field(default=timedelta(days=14),
+                                        metadata=key(check=at_least(timedelta(hours=1))))
+
+
 def as_listen_host(value: Any) -> str:
     """``listen: host:port`` (``[::1]:8080`` for IPv6): the host."""
     host, _, port = as_str(value).strip().rpartition(":")
@@ -252,6 +270,7 @@ class Config:
     digests: tuple[DigestConfig, ...] = field(default=(), metadata=key(item="digest"))
     alerts: AlertConfig = field(default_factory=AlertConfig)
     http: HttpConfig | None = None  # None: no web pages
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @property
     def articles_dir(self) -> Path:
