@@ -139,7 +139,7 @@ async def test_edits_to_a_running_daemon_take_effect(
     with smtp_server() as (mailbox, smtp_url):
         async with Runtime.open(config, rules) as runtime:
             recorder = Recorder()
-            daemon = Daemon(runtime, config_path, services=[recorder], tick_seconds=0.3,
+            daemon = Daemon(runtime, services=[recorder], tick_seconds=0.3,
                             reload_seconds=0.2)
             running = asyncio.create_task(daemon.run())
             try:

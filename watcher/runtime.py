@@ -16,8 +16,10 @@ Settings in ``RESTART_SETTINGS`` cannot change under a running process (the inde
 the article files and the state lock live in ``state_dir``); an edit to one is logged once
 per reload and the running value is kept.
 
-The daemon that ticks is ``watcher.scheduler``; ``run --once`` is ``run_once`` below.
-Services that run beside the daemon (a web server) implement ``Service``.
+Both ways of running as a daemon take up edits the same way (``take_up_edits``) and run
+the same services beside them (``ServiceGroup``: the web pages, systemd's notifications):
+the single process that ticks (``watcher.scheduler``) and a cluster member
+(``watcher.cluster.run``). ``run --once`` is ``run_once`` below.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ import httpx
 
 from watcher.clock import Clock, system_clock
 from watcher.committer import Committer
-from watcher.config import Config, FeedConfig
+from watcher.config import Config, FeedConfig, check_config
 from watcher.errors import StoreError
 from watcher.fetch import Fetcher, build_client
 from watcher.hostlimit import HostLimiter
 from watcher.lifecycle import settle
-from watcher.live_rules import LiveRules
+from watcher.live_rules import LiveRules, file_stamp
 from watcher.notify.service import DeliveryService
 from watcher.pipeline import Pipeline, PollReport
 from watcher.progress import Progress
@@ -58,7 +60,7 @@ log = logging.getLogger("watcher.daemon")
 SHARED_FILES_GRACE = timedelta(minutes=10)
 
 # Config fields a running process keeps until it restarts.
-RESTART_SETTINGS = ("state_dir", "index", "log_level")
+RESTART_SETTINGS = ("state_dir", "index", "log_level", "cluster")
 
 
 class Service(Protocol):
@@ -70,6 +72,35 @@ class Service(Protocol):
     async def start(self, runtime: Runtime) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class ServiceGroup:
+    """The services beside a daemon: started in order, told once the daemon is up (a
+    service that tells a supervisor so, systemd's READY, has ``after_first_tick``), stopped
+    in reverse order; one that fails to stop does not keep the others running."""
+
+    def __init__(self, services: Sequence[Service]) -> None:
+        self.services = tuple(services)
+        self.started: list[Service] = []
+
+    async def start(self, runtime: Runtime) -> None:
+        for service in self.services:
+            await service.start(runtime)
+            self.started.append(service)
+
+    def up(self) -> None:
+        for service in self.started:
+            after_first_tick = getattr(service, "after_first_tick", None)
+            if after_first_tick is not None:
+                after_first_tick()
+
+    async def stop(self) -> None:
+        while self.started:
+            service = self.started.pop()
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(service).__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,6 +161,7 @@ class Runtime:
         # One for the runtime's life: every pipeline a reload builds commits through it.
         self.committer = Committer(store, clock)
         self._parts = self._build(config, previous=None)
+        self._config_stamp = file_stamp(config.path)
 
     # -- assembling ------------------------------------------------------------------------
 
@@ -232,6 +264,25 @@ class Runtime:
         await self._close()
         return Reload(digests_changed=config.digests != running.digests,
                       needs_restart=needs_restart)
+
+    async def take_up_edits(self) -> Reload | None:
+        """Make an edited watcher.yaml the config in force if it checks clean (a bad edit
+        is logged and the running config kept), then take up edited rules likewise.
+        Returns what the config's reload did; None when it was not edited or was bad."""
+        reloaded = None
+        path = self._parts.config.path
+        stamp = file_stamp(path)
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            config, problems = check_config(path)
+            if config is None or problems:
+                log.error("%s has errors; keeping the running config:\n%s", path.name,
+                          "\n".join(str(p) for p in problems))
+            else:
+                reloaded = await self.apply_config(config)
+                log.info("config reloaded: %d feeds", len(config.feeds))
+        await self.rules.reload_if_changed(self.config)
+        return reloaded
 
     async def _close(self, *, everything: bool = False) -> None:
         """Close the clients and pools that neither the parts in force nor any in use hold."""

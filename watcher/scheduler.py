@@ -16,18 +16,16 @@ import contextlib
 import logging
 import signal
 from collections.abc import Sequence
-from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.clock import Clock, system_clock
-from watcher.config import Config, FeedConfig, check_config
-from watcher.live_rules import file_stamp
+from watcher.config import Config, FeedConfig
 from watcher.pipeline import PollReport
 from watcher.rules import RuleSet
-from watcher.runtime import Runtime, Service
+from watcher.runtime import Runtime, Service, ServiceGroup
 
 log = logging.getLogger("watcher.daemon")
 
@@ -39,12 +37,10 @@ SHUTDOWN_GRACE_SECONDS = 20
 
 
 class Daemon:
-    def __init__(self, runtime: Runtime, config_path: Path, *,
-                 services: Sequence[Service] = (), tick_seconds: float = TICK_SECONDS,
+    def __init__(self, runtime: Runtime, *, services: Sequence[Service] = (),
+                 tick_seconds: float = TICK_SECONDS,
                  reload_seconds: float = RELOAD_SECONDS) -> None:
         self.runtime = runtime
-        self.config_path = config_path
-        self.config_stamp = file_stamp(config_path)
         self.services = tuple(services)
         self.tick_seconds = tick_seconds
         self.reload_seconds = reload_seconds
@@ -55,24 +51,17 @@ class Daemon:
         """Tick until ``stop()``; then let in-flight polls finish and stop the services."""
         self._schedule_jobs()
         self.scheduler.start()
-        started: list[Service] = []
+        services = ServiceGroup(self.services)
         try:
-            for service in self.services:
-                await service.start(self.runtime)
-                started.append(service)
+            await services.start(self.runtime)
             log.info("watcher running: %d feeds, %d rules, %d digests",
                      len(self.runtime.config.feeds), len(self.runtime.rules().rules),
                      len(self.runtime.config.digests))
             await self.tick()
-            for service in started:
-                # A service that tells a supervisor the daemon is up (systemd's READY) does
-                # so once the first polls have started.
-                after_first_tick = getattr(service, "after_first_tick", None)
-                if after_first_tick is not None:
-                    after_first_tick()
+            services.up()  # once the first polls have started
             await self.runtime.stopping.wait()
         finally:
-            await self._shutdown(started)
+            await self._shutdown(services)
 
     def stop(self) -> None:
         if not self.runtime.stopping.is_set():
@@ -139,19 +128,9 @@ class Daemon:
         return report
 
     async def reload(self) -> None:
-        stamp = file_stamp(self.config_path)
-        if stamp != self.config_stamp:
-            self.config_stamp = stamp
-            config, problems = check_config(self.config_path)
-            if config is None or problems:
-                log.error("watcher.yaml has errors; keeping the running config:\n%s",
-                          "\n".join(str(p) for p in problems))
-            else:
-                reloaded = await self.runtime.apply_config(config)
-                if reloaded.digests_changed:
-                    self._schedule_digests()
-                log.info("config reloaded: %d feeds", len(config.feeds))
-        await self.runtime.rules.reload_if_changed(self.runtime.config)
+        reloaded = await self.runtime.take_up_edits()
+        if reloaded is not None and reloaded.digests_changed:
+            self._schedule_digests()
 
     async def deliver(self) -> None:
         await self.runtime.deliver_pending()
@@ -173,7 +152,7 @@ class Daemon:
         if purged:
             log.info("forgot the text of %d old unmatched articles", purged)
 
-    async def _shutdown(self, services: Sequence[Service]) -> None:
+    async def _shutdown(self, services: ServiceGroup) -> None:
         self.scheduler.shutdown(wait=False)
         tasks = list(self.in_flight.values())
         if tasks:
@@ -183,19 +162,15 @@ class Daemon:
             for task in pending:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        for service in reversed(services):
-            try:
-                await service.stop()
-            except Exception:
-                log.exception("stopping %s failed", type(service).__name__)
+        await services.stop()
         log.info("stopped")
 
 
-async def run_daemon(config_path: Path, config: Config, rules: RuleSet, *,
+async def run_daemon(config: Config, rules: RuleSet, *,
                      clock: Clock = system_clock, services: Sequence[Service] = ()) -> None:
     """``watcher run``: the daemon until SIGTERM or SIGINT."""
     async with Runtime.open(config, rules, clock=clock) as runtime:
-        daemon = Daemon(runtime, config_path, services=services)
+        daemon = Daemon(runtime, services=services)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, daemon.stop)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import time
 from typing import TYPE_CHECKING
 
+from watcher.config import HttpConfig
+from watcher.errors import WatcherError
 from watcher.store.reading import Reading
 from watcher.systemd import Notifier, keep_watchdog_fed
 
@@ -35,8 +38,13 @@ STABLE_SECONDS = 60.0
 
 
 class Supervision:
-    def __init__(self, notifier: Notifier | None = None) -> None:
+    def __init__(self, notifier: Notifier | None = None, *,
+                 port_may_be_taken: bool = False) -> None:
+        """``port_may_be_taken``: several cluster members on one host share one
+        ``http.listen``; the first to bind it serves the pages (all read the same index),
+        the others log that and go on without."""
         self.notifier = notifier or Notifier()
+        self.port_may_be_taken = port_may_be_taken
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._reading: Reading | None = None
@@ -49,15 +57,28 @@ class Supervision:
         self._reading = Reading(runtime.store.engine)
         config = runtime.config
         if config.http is not None:
-            from watcher.web.server import bind, url_of
+            self._socket = self._bind(config.http)
+        if self._socket is not None:
+            from watcher.web.server import url_of
 
-            self._socket = bind(config.http.host, config.http.port)
             self.web_url = url_of(self._socket)
             self._start_web(runtime)
             self._tasks.append(asyncio.create_task(self._keep_web_running(runtime),
                                                    name="web-process"))
         self._tasks.append(asyncio.create_task(self._tell_stopping(runtime.stopping),
                                                name="notify-stopping"))
+
+    def _bind(self, http: HttpConfig) -> socket.socket | None:
+        from watcher.web.server import bind
+
+        try:
+            return bind(http.host, http.port)
+        except WatcherError as exc:
+            if not (self.port_may_be_taken and _address_in_use(exc)):
+                raise
+            log.warning("%s; another process on this host serves the web pages, this one "
+                        "serves none", exc)
+            return None
 
     def _start_web(self, runtime: Runtime) -> WebProcess:
         from watcher.web.metrics_view import process_exposition
@@ -145,3 +166,8 @@ def _exit_text(code: int | None) -> str:
     if code is not None and code < 0:
         return f"killed by signal {-code}"
     return f"exit status {code}"
+
+
+def _address_in_use(error: WatcherError) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE

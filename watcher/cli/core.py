@@ -70,14 +70,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if is_cluster_index(config.database_url):
         from watcher.cluster.run import run_member
 
-        asyncio.run(run_member(config, rules, role=args.role))
+        # Several members may share a host and so http.listen: the first serves the pages.
+        asyncio.run(run_member(config, rules, role=args.role,
+                               services=[Supervision(port_may_be_taken=True)]))
         return ExitCode.OK
     if args.role == "worker":
         print("--role worker needs the index on PostgreSQL (index: in watcher.yaml); a "
               "SQLite index is worked by one process", file=sys.stderr)
         return ExitCode.CONFIG
-    asyncio.run(run_daemon(resolve_config_path(args.config), config, rules,
-                           services=[Supervision()]))
+    asyncio.run(run_daemon(config, rules, services=[Supervision()]))
     return ExitCode.OK
 
 

@@ -57,7 +57,7 @@ class RuntimeWork:
                 if (state := states.get(feed.name)) is not None and state.is_due(now)]
 
     async def refresh(self) -> None:
-        await self.runtime.rules.reload_if_changed(self.runtime.config)
+        await self.runtime.take_up_edits()
 
     async def scheduler_round(self) -> None:
         now = self.runtime.clock()
