@@ -10,15 +10,18 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 import pytest
+from procrastinate.jobs import Status
 
 from tests.cluster.conftest import Spawn
 from tests.support.cluster_member import WORLD
 from tests.support.postgres import PostgresServer
-from watcher.cluster.queue import upgrade_queue
+from watcher.cluster.queue import ENTRY_TASK, defer_once, make_app, upgrade_queue
+from watcher.config import ClusterConfig
 
 FEEDS = ("alpha", "beta", "gamma", "delta")
 
@@ -127,3 +130,52 @@ def test_a_killed_scheduler_is_replaced_and_a_killed_workers_entry_is_stored_onc
     stalled = query(database, "SELECT status::text FROM procrastinate_jobs"
                               " WHERE status IN ('doing', 'todo') AND task_name = 'watcher.entry'")
     assert stalled == []
+
+
+async def finished_jobs(url: str, ages: dict[str, tuple[Status, timedelta]]) -> dict[str, int]:
+    """One finished job per name, on a queue nobody works, its events moved ``age`` back."""
+    app = make_app(url)
+    ids = {}
+    async with app.open_async():
+        worker_id = await app.job_manager.register_worker()
+        for name, (status, _) in ages.items():
+            await defer_once(app, ENTRY_TASK, {"entry_row_id": 0}, queueing_lock=None,
+                             queue=f"old-{name}")
+            job = await app.job_manager.fetch_job([f"old-{name}"], worker_id)
+            assert job is not None and job.id is not None
+            await app.job_manager.finish_job(job, status=status, delete_job=False)
+            ids[name] = job.id
+        await app.job_manager.unregister_worker(worker_id)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, (_, age) in ages.items():
+            conn.execute("UPDATE procrastinate_events SET at = at - %s WHERE job_id = %s",
+                         (age, ids[name]))
+    return ids
+
+
+async def test_the_scheduler_deletes_old_finished_jobs_and_keeps_failed_ones_longer(
+        database: str, members: Start) -> None:
+    # The member's windows are the defaults: done jobs a day, failed ones two weeks.
+    defaults = ClusterConfig()
+    assert (defaults.keep_done_jobs, defaults.keep_failed_jobs) == (timedelta(days=1),
+                                                                    timedelta(days=14))
+    ids = await finished_jobs(database, {
+        "done-new": (Status.SUCCEEDED, timedelta(hours=20)),
+        "done-old": (Status.SUCCEEDED, timedelta(days=2)),
+        "failed-old": (Status.FAILED, timedelta(days=2)),
+        "failed-ancient": (Status.FAILED, timedelta(days=20))})
+
+    def left() -> set[str]:
+        present = {r["id"] for r in query(database, "SELECT id FROM procrastinate_jobs")}
+        return {name for name, job_id in ids.items() if job_id in present}
+
+    scheduler = members()
+    wait_for(lambda: left() == {"done-new", "failed-old"})
+    wait_for(lambda: len(query(database, "SELECT id FROM runs WHERE kind = 'entry'")) >= 4)
+    stop(scheduler)
+    # The member's own recent jobs are still there; events went with their jobs.
+    assert query(database, "SELECT count(*) AS n FROM procrastinate_jobs"
+                           " WHERE queue_name = 'entries'")[0]["n"] >= 4
+    assert query(database, "SELECT count(*) AS n FROM procrastinate_events e LEFT JOIN"
+                           " procrastinate_jobs j ON j.id = e.job_id WHERE j.id IS NULL"
+                           )[0]["n"] == 0
