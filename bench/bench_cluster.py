@@ -7,25 +7,31 @@ first one process, then two (the second with ``--role worker``). Each process ge
 EXTRACT_WORKERS extraction workers, so one and two processes differ only in how many share
 the queue. Prints articles/s, the speedup from one process to two, how long a job waited
 from being deferred (a due poll, a new entry) to being started (p50, p99, from
-procrastinate's event log), and PostgreSQL transactions per article (each at least one
-round trip; pg_stat_database) and how much the database grew per article (index rows,
-matches, the job queue's rows; WAL not counted). The PostgreSQL server is started here, as
-in the tests.
+procrastinate's event log), PostgreSQL transactions and statements per article (each
+statement one round trip: pg_stat_database, pg_stat_statements), the statements that cost
+most round trips, how much the database grew per article (index rows, matches, the job
+queue's rows; WAL not counted), and the CPU seconds per article spent by each kind of
+process (watcher's own, its extraction workers, PostgreSQL, this benchmark's HTTP server)
+with the articles/s the machine's cores could reach at that cost. The PostgreSQL server is
+started here, as in the tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +54,56 @@ class Result:
     latency_p50: float | None = None
     latency_p99: float | None = None
     transactions_per_article: float | None = None
+    statements_per_article: float | None = None
     bytes_per_article: float | None = None
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process kind
+    top_statements: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return self.articles / self.seconds
+
+    def cpu_per_article(self, kind: str) -> float:
+        return self.cpu.get(kind, 0.0) / self.articles
+
+
+WATCHER, EXTRACTION, POSTGRES, HTTP = ("watcher", "extraction", "postgres",
+                                       "http server (bench)")
+KINDS = (WATCHER, EXTRACTION, POSTGRES, HTTP)
+STATEMENTS = ("shared_preload_libraries=pg_stat_statements",
+              "pg_stat_statements.track_utility=on", "pg_stat_statements.max=5000")
+
+
+def seconds_of(times: Any, *, children: bool = False) -> float:
+    spent = float(times.user + times.system)
+    if children:
+        spent += float(times.children_user + times.children_system)
+    return spent
+
+
+def tree_seconds(pid: int) -> float:
+    """CPU seconds of a process, its reaped children and its live descendants."""
+    root = psutil.Process(pid)
+    spent = seconds_of(root.cpu_times(), children=True)
+    for child in root.children(recursive=True):
+        try:
+            spent += seconds_of(child.cpu_times())
+        except psutil.NoSuchProcess:
+            continue
+    return spent
+
+
+def postmaster_pid(postgres: PostgresServer) -> int:
+    return int((postgres.data / "postmaster.pid").read_text().split()[0])
+
+
+def own_seconds() -> float:
+    return seconds_of(psutil.Process().cpu_times())
+
+
+def reaped_children_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def build_world(server: LocalHTTPServer, feeds: int, entries: int) -> list[str]:
@@ -104,14 +155,28 @@ def failed(what: str, state: Path) -> SystemExit:
 def run_sqlite(folder: Path, feed_urls: list[str], total: int, extract_workers: int) -> Result:
     config = write_config(folder, feed_urls, extract_workers, None)
     started = time.perf_counter()
+    children_before, own_before = reaped_children_seconds(), own_seconds()
     process = watcher(config, folder / "state", "run", "--once")
+    main_seconds = tree = 0.0
+    # Sampled while it runs: its extraction workers are not reaped where this process can
+    # count them afterwards.
+    while process.poll() is None:
+        try:
+            tree = tree_seconds(process.pid)
+            main_seconds = seconds_of(psutil.Process(process.pid).cpu_times())
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
     if process.wait() != 0:
         raise failed("watcher run --once failed", folder / "state")
     seconds = time.perf_counter() - started
+    tree = max(tree, reaped_children_seconds() - children_before)
     stored = len(list((folder / "articles").iterdir()))
     if stored != total:
         raise SystemExit(f"SQLite run stored {stored} of {total} articles")
-    return Result("SQLite, one process (run --once)", stored, seconds)
+    cpu = {WATCHER: main_seconds, EXTRACTION: tree - main_seconds,
+           HTTP: own_seconds() - own_before}
+    return Result("SQLite, one process (run --once)", stored, seconds, cpu=cpu)
 
 
 def one_value(url: str, sql: str) -> float:
@@ -129,11 +194,16 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
         raise failed("watcher db upgrade failed", folder / "state-0")
     transactions = ("SELECT xact_commit + xact_rollback FROM pg_stat_database"
                     " WHERE datname = current_database()")
+    with psycopg.connect(index, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
     before = one_value(index, transactions)
     size_before = one_value(index, "SELECT pg_database_size(current_database())")
+    postgres_before, own_before = tree_seconds(postmaster_pid(postgres)), own_seconds()
     started = time.perf_counter()
     members = [watcher(config, folder / f"state-{n}", "run",
                        *(("--role", "worker") if n else ())) for n in range(processes)]
+    cpu: dict[str, float] = {}
     try:
         while one_value(index, "SELECT count(*) FROM articles") < total:
             for n, member in enumerate(members):
@@ -141,6 +211,15 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
                     raise failed(f"watcher process {n} ended early", folder / f"state-{n}")
             time.sleep(0.2)
         seconds = time.perf_counter() - started
+        # Sampled before the members stop, while their extraction workers are alive.
+        for member in members:
+            whole = tree_seconds(member.pid)
+            own = seconds_of(psutil.Process(member.pid).cpu_times())
+            cpu[WATCHER] = cpu.get(WATCHER, 0.0) + own
+            cpu[EXTRACTION] = cpu.get(EXTRACTION, 0.0) + whole - own
+        cpu[POSTGRES] = tree_seconds(postmaster_pid(postgres)) - postgres_before
+        cpu[HTTP] = own_seconds() - own_before
+        statements = statement_calls(index)
     finally:
         for member in members:
             member.send_signal(signal.SIGTERM)
@@ -158,8 +237,26 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
             " WHERE d.type = 'deferred'").fetchall()]
     quantiles = statistics.quantiles(waits, n=100) if len(waits) > 1 else [0.0] * 99
     noun = "process" if processes == 1 else "processes"
+    calls = sum(n for n, _ in statements)
     return Result(f"PostgreSQL, {processes} {noun} (run)", total, seconds,
-                  quantiles[49], quantiles[98], spent / total, grown / total)
+                  quantiles[49], quantiles[98], spent / total, calls / total, grown / total,
+                  cpu, [(n / total, query) for n, query in statements[:TOP_STATEMENTS]])
+
+
+TOP_STATEMENTS = 12
+
+
+def statement_calls(index: str) -> list[tuple[int, str]]:
+    """Every statement run on the index's database since the reset, most frequent first
+    (the bench's own sampling left out)."""
+    with psycopg.connect(index) as conn:
+        found = conn.execute(
+            "SELECT s.calls, s.query FROM pg_stat_statements s JOIN pg_database d"
+            " ON d.oid = s.dbid WHERE d.datname = current_database()"
+            " ORDER BY s.calls DESC").fetchall()
+    bench_own = ("SELECT count(*) FROM articles", "pg_stat_statements")
+    return [(int(calls), " ".join(str(query).split())) for calls, query in found
+            if not any(own in str(query) for own in bench_own)]
 
 
 def main() -> None:
@@ -174,8 +271,9 @@ def main() -> None:
           f"{args.extract_workers} extraction worker(s) per process; {os.cpu_count()} CPUs")
 
     results: list[Result] = []
+    print(f"load average at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with LocalHTTPServer() as server, tempfile.TemporaryDirectory() as scratch, \
-            PostgresServer.start() as postgres:
+            PostgresServer.start(settings=STATEMENTS) as postgres:
         feed_urls = build_world(server, args.feeds, args.entries)
         results.append(run_sqlite(Path(scratch) / "sqlite", feed_urls, total,
                                   args.extract_workers))
@@ -185,14 +283,30 @@ def main() -> None:
 
     print()
     print(f"{'':36}{'articles/s':>11}{'seconds':>9}{'wait p50':>10}{'wait p99':>10}"
-          f"{'xact/art':>10}{'KiB/art':>9}")
+          f"{'xact/art':>10}{'stmt/art':>10}{'KiB/art':>9}")
     for result in results:
         extra = ("" if result.latency_p50 is None else
                  f"{result.latency_p50:>9.2f}s{result.latency_p99:>9.2f}s"
                  f"{result.transactions_per_article:>10.1f}"
+                 f"{result.statements_per_article:>10.1f}"
                  f"{(result.bytes_per_article or 0) / 1024:>9.1f}")
         print(f"{result.label:36}{result.rate:>11.1f}{result.seconds:>9.1f}{extra}")
+    cores = os.cpu_count() or 1
+    print()
+    print(f"CPU seconds per article, by process kind ({cores} cores on this machine; the "
+          "ceiling is what they could do at this cost if nothing else ran):")
+    print(f"{'':36}" + "".join(f"{kind.split()[0]:>12}" for kind in KINDS)
+          + f"{'total':>9}{'ceiling':>12}")
+    for result in results:
+        total_cpu = sum(result.cpu_per_article(kind) for kind in KINDS)
+        print(f"{result.label:36}"
+              + "".join(f"{result.cpu_per_article(kind):>12.4f}" for kind in KINDS)
+              + f"{total_cpu:>9.4f}{cores / total_cpu if total_cpu else 0:>8.1f} a/s")
     sqlite, one, two = results
+    print()
+    print(f"statements per article, most frequent first ({one.label}):")
+    for per_article, query in one.top_statements:
+        print(f"{per_article:>8.2f}  {query[:110]}")
     print()
     print(f"speedup from 1 to 2 processes: {two.rate / one.rate:.2f}x")
     print(f"PostgreSQL (1 process) against SQLite (1 process): {one.rate / sqlite.rate:.2f}x")

@@ -89,3 +89,5 @@ def test_cluster_benchmark_runs_sqlite_and_one_then_two_processes_on_postgresql(
     out = _run("bench_cluster.py", "--feeds", "2", "--entries", "2")
     assert "SQLite, one process" in out and "PostgreSQL, 2 processes" in out
     assert "speedup from 1 to 2 processes" in out
+    assert "CPU seconds per article, by process kind" in out
+    assert "statements per article, most frequent first" in out

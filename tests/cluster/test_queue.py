@@ -30,6 +30,7 @@ from watcher.cluster.queue import (
     ENTRIES,
     POLLS,
     conninfo,
+    defer_entries,
     defer_entry,
     defer_poll,
     make_app,
@@ -166,6 +167,22 @@ async def test_a_killed_workers_entry_runs_again_on_another_worker(
         survivor.pid]
     statuses = job_statuses(database)
     assert not [s for s in statuses if s[1] in ("todo", "doing")]
+
+
+async def test_a_polls_entries_are_queued_in_one_statement_and_each_only_once(
+        app: procrastinate.App, database: str) -> None:
+    assert await defer_entries(app, []) == 0
+    assert await defer_entries(app, [1, 2, 3]) == 3
+    with psycopg.connect(database) as conn:
+        batches = conn.execute("SELECT count(DISTINCT at) FROM procrastinate_events"
+                               " WHERE type = 'deferred'").fetchone()
+    assert batches == (1,)  # one statement, one transaction timestamp
+    # A second poll hands out 3 (waiting already) and 4 (new): 4 is queued, 3 is not again.
+    assert await defer_entries(app, [3, 4]) == 1
+    with psycopg.connect(database) as conn:
+        queued = conn.execute("SELECT args->>'entry_row_id', lock FROM procrastinate_jobs"
+                              " ORDER BY id").fetchall()
+    assert queued == [(str(n), f"entry:{n}") for n in (1, 2, 3, 4)]
 
 
 async def test_status_counts_queues_workers_and_the_scheduler(

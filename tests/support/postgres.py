@@ -22,7 +22,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -51,10 +51,12 @@ def find_binaries() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self, binaries: Path, root: Path, port: int) -> None:
+    def __init__(self, binaries: Path, root: Path, port: int,
+                 settings: Sequence[str] = ()) -> None:
         self.binaries = binaries
         self.root = root
         self.port = port
+        self.settings = tuple(settings)  # more "name=value" server settings
         self.data = root / "data"
         self.log = root / "server.log"
         self._demote: Callable[[], None] | None = None
@@ -65,14 +67,15 @@ class PostgresServer:
             self._demote = _demoter(user.pw_uid, user.pw_gid)
 
     @classmethod
-    def start(cls, binaries: Path | None = None, attempts: int = 3) -> PostgresServer:
+    def start(cls, binaries: Path | None = None, attempts: int = 3,
+              settings: Sequence[str] = ()) -> PostgresServer:
         binaries = binaries or find_binaries()
         if binaries is None:
             raise FileNotFoundError("PostgreSQL is not installed (no initdb on PATH nor in "
                                     f"{DEBIAN_BINARIES})")
         root = Path(tempfile.mkdtemp(prefix="watcher-pg-"))
         try:
-            server = cls(binaries, root, free_port())
+            server = cls(binaries, root, free_port(), settings)
             server._init()
             for attempt in range(attempts):
                 try:
@@ -107,7 +110,8 @@ class PostgresServer:
 
     def _start(self) -> None:
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                   + "".join(f" -c {setting}" for setting in self.settings))
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
                   "-w", "-t", "30", "start")
 

@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 import procrastinate
 
 from watcher.cluster.leader import Leadership
-from watcher.cluster.queue import QUEUES, conninfo, defer_entry, defer_poll, make_app
+from watcher.cluster.queue import QUEUES, conninfo, defer_entries, defer_poll, make_app
 from watcher.cluster.retention import PURGE_EVERY, purge_finished_jobs
 from watcher.cluster.stalled import recover_stalled_jobs
 from watcher.config import ClusterConfig
@@ -97,8 +97,7 @@ class ClusterMember:
                     await worker
 
     async def _poll(self, feed: str) -> None:
-        for entry_row_id in await self.work.poll(feed):
-            await defer_entry(self.app, entry_row_id)
+        await defer_entries(self.app, await self.work.poll(feed))
 
     async def _rounds(self, stopping: asyncio.Event, up: Callable[[], None] | None) -> None:
         """Each round: take up edits; then, unless a worker only, schedule if this

@@ -18,7 +18,7 @@ job detection built in; see docs/scaling.md.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import procrastinate
@@ -91,11 +91,31 @@ async def defer_poll(app: procrastinate.App, feed: str) -> bool:
                             queueing_lock=f"poll:{feed}")
 
 
+def _entry_options(entry_row_id: int) -> dict[str, Any]:
+    key = f"entry:{entry_row_id}"
+    return {"lock": key, "queueing_lock": key}
+
+
 async def defer_entry(app: procrastinate.App, entry_row_id: int) -> bool:
     """Queue the work on one registered entry; False when it is already waiting."""
-    key = f"entry:{entry_row_id}"
-    return await defer_once(app, ENTRY_TASK, {"entry_row_id": entry_row_id}, lock=key,
-                            queueing_lock=key)
+    return await defer_once(app, ENTRY_TASK, {"entry_row_id": entry_row_id},
+                            **_entry_options(entry_row_id))
+
+
+async def defer_entries(app: procrastinate.App, entry_row_ids: Sequence[int]) -> int:
+    """Queue the work on a poll's entries in one statement, so a busy feed's entries cost
+    one round trip, not one each; returns how many were queued. The statement is all or
+    nothing: when one entry already waits (a second poll hands out its feed's pending
+    entries again), they are queued one at a time instead."""
+    if not entry_row_ids:
+        return 0
+    jobs = [app.configure_task(ENTRY_TASK, **_entry_options(row_id))
+            .make_new_job(entry_row_id=row_id) for row_id in entry_row_ids]
+    try:
+        await app.job_manager.batch_defer_jobs_async(jobs)
+    except procrastinate_errors.AlreadyEnqueued:
+        return sum([await defer_entry(app, row_id) for row_id in entry_row_ids])
+    return len(jobs)
 
 
 def upgrade_queue(index_url: str) -> str:
