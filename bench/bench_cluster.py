@@ -57,7 +57,7 @@ class Result:
     statements_per_article: float | None = None
     bytes_per_article: float | None = None
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process kind
-    top_statements: list[tuple[float, str]] = field(default_factory=list)
+    statements: list[tuple[float, str]] = field(default_factory=list)  # per article
 
     @property
     def rate(self) -> float:
@@ -82,12 +82,13 @@ def seconds_of(times: Any, *, children: bool = False) -> float:
 
 
 def tree_seconds(pid: int) -> float:
-    """CPU seconds of a process, its reaped children and its live descendants."""
+    """CPU seconds of a process and its live descendants, each with the children it
+    reaped (a retired extraction worker is reaped by the fork server, not the watcher)."""
     root = psutil.Process(pid)
     spent = seconds_of(root.cpu_times(), children=True)
     for child in root.children(recursive=True):
         try:
-            spent += seconds_of(child.cpu_times())
+            spent += seconds_of(child.cpu_times(), children=True)
         except psutil.NoSuchProcess:
             continue
     return spent
@@ -240,10 +241,25 @@ def run_cluster(postgres: PostgresServer, folder: Path, feed_urls: list[str], to
     calls = sum(n for n, _ in statements)
     return Result(f"PostgreSQL, {processes} {noun} (run)", total, seconds,
                   quantiles[49], quantiles[98], spent / total, calls / total, grown / total,
-                  cpu, [(n / total, query) for n, query in statements[:TOP_STATEMENTS]])
+                  cpu, [(n / total, query) for n, query in statements])
 
 
 TOP_STATEMENTS = 12
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+def statement_shares(result: Result) -> dict[str, float]:
+    """Statements per article: the job queue's (procrastinate's functions and tables),
+    transaction control, and the index's own reads and writes."""
+    shares = {"job queue": 0.0, "BEGIN/COMMIT/ROLLBACK": 0.0, "index": 0.0}
+    for per_article, query in result.statements:
+        if "procrastinate" in query:
+            shares["job queue"] += per_article
+        elif query.split(" ", 1)[0].upper() in TRANSACTION_CONTROL:
+            shares["BEGIN/COMMIT/ROLLBACK"] += per_article
+        else:
+            shares["index"] += per_article
+    return shares
 
 
 def statement_calls(index: str) -> list[tuple[int, str]]:
@@ -284,6 +300,8 @@ def main() -> None:
     print()
     print(f"{'':36}{'articles/s':>11}{'seconds':>9}{'wait p50':>10}{'wait p99':>10}"
           f"{'xact/art':>10}{'stmt/art':>10}{'KiB/art':>9}")
+    print("(stmt/art: statements, each one round trip except those psycopg pipelines, e.g. "
+          "an executemany; xact/art: transactions, each at least one)")
     for result in results:
         extra = ("" if result.latency_p50 is None else
                  f"{result.latency_p50:>9.2f}s{result.latency_p99:>9.2f}s"
@@ -293,19 +311,25 @@ def main() -> None:
         print(f"{result.label:36}{result.rate:>11.1f}{result.seconds:>9.1f}{extra}")
     cores = os.cpu_count() or 1
     print()
-    print(f"CPU seconds per article, by process kind ({cores} cores on this machine; the "
-          "ceiling is what they could do at this cost if nothing else ran):")
+    print(f"CPU seconds per article, by process kind; cores busy (of the {cores} here, "
+          "shared with whatever else runs: see the load average); the ceiling is the "
+          "articles/s all cores could do at this cost with nothing else running:")
     print(f"{'':36}" + "".join(f"{kind.split()[0]:>12}" for kind in KINDS)
-          + f"{'total':>9}{'ceiling':>12}")
+          + f"{'total':>9}{'busy':>7}{'ceiling':>12}")
     for result in results:
         total_cpu = sum(result.cpu_per_article(kind) for kind in KINDS)
+        busy = total_cpu * result.rate
         print(f"{result.label:36}"
               + "".join(f"{result.cpu_per_article(kind):>12.4f}" for kind in KINDS)
-              + f"{total_cpu:>9.4f}{cores / total_cpu if total_cpu else 0:>8.1f} a/s")
+              + f"{total_cpu:>9.4f}{busy:>7.2f}{cores / total_cpu if total_cpu else 0:>8.1f} a/s")
     sqlite, one, two = results
     print()
+    for result in (one, two):
+        shares = statement_shares(result)
+        print(f"statements per article by what they serve ({result.label}): "
+              + ", ".join(f"{name} {value:.1f}" for name, value in shares.items()))
     print(f"statements per article, most frequent first ({one.label}):")
-    for per_article, query in one.top_statements:
+    for per_article, query in one.statements[:TOP_STATEMENTS]:
         print(f"{per_article:>8.2f}  {query[:110]}")
     print()
     print(f"speedup from 1 to 2 processes: {two.rate / one.rate:.2f}x")
