@@ -273,14 +273,16 @@ class Runtime:
         path = self._parts.config.path
         stamp = file_stamp(path)
         if stamp != self._config_stamp:
-            self._config_stamp = stamp
             config, problems = check_config(path)
             if config is None or problems:
                 log.error("%s has errors; keeping the running config:\n%s", path.name,
                           "\n".join(str(p) for p in problems))
             else:
+                # Raises when the index cannot take the feeds now; the edit is then taken
+                # up on a later call, since the stamp is only recorded once it is in force.
                 reloaded = await self.apply_config(config)
                 log.info("config reloaded: %d feeds", len(config.feeds))
+            self._config_stamp = stamp
         await self.rules.reload_if_changed(self.config)
         return reloaded
 

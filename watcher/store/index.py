@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from watcher.config import Config
 from watcher.errors import StoreError
@@ -133,7 +133,16 @@ class Store:
     # -- feeds -----------------------------------------------------------------------------
 
     def save_feed_states(self, states: Iterable[FeedState]) -> None:
-        """Write these feeds' states, adding the rows of feeds not seen before."""
+        """Write these feeds' states, adding the rows of feeds not seen before. Cluster
+        members starting, or taking up the same edit, add the same new feed at once: the
+        one whose insert collides writes its states again, now all as updates."""
+        states = list(states)
+        try:
+            self._write_feed_states(states)
+        except IntegrityError:
+            self._write_feed_states(states)
+
+    def _write_feed_states(self, states: Sequence[FeedState]) -> None:
         with self.engine.begin() as conn:
             for state in states:
                 values = state_values(state)
