@@ -78,7 +78,7 @@ class World:
 
     async def tick(self) -> Daemon:
         """One tick of the daemon, its polls awaited."""
-        daemon = Daemon(self.runtime, self.config.path)
+        daemon = Daemon(self.runtime)
         await daemon.tick()
         for task in list(daemon.in_flight.values()):
             await task
