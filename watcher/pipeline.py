@@ -248,10 +248,12 @@ class Pipeline:
     async def process_entry_by_id(self, entry_row_id: int) -> StoredArticle | None:
         """One registered entry's work, as a cluster's entry job does it; nothing when the
         entry is no longer pending (done by an earlier attempt) or its feed left the config."""
-        item = self.store.pending_entry(entry_row_id)
-        feed = next((f for f in self.config.feeds if item and f.name == item.feed), None)
-        state = self.store.feed_state(item.feed) if item else None
-        if item is None or feed is None or state is None:
+        found = self.store.pending_entry(entry_row_id)
+        if found is None:
+            return None
+        item, state = found
+        feed = next((f for f in self.config.feeds if f.name == item.feed), None)
+        if feed is None:
             return None
         return await self._work_entry(feed, item, state)
 

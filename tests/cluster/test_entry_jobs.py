@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from tests.support.newsroom import rss, serve_seeds
@@ -11,7 +13,7 @@ from tests.test_end_to_end import write_config
 from watcher.cluster.work import RuntimeWork
 from watcher.config import load_config
 from watcher.rules import load_rules
-from watcher.runtime import Runtime
+from watcher.runtime import SHARED_FILES_GRACE, Runtime
 
 
 async def test_a_poll_leaves_entries_to_entry_jobs_which_store_each_once(tmp_path: Path
@@ -76,3 +78,24 @@ async def test_the_runtimes_cluster_work_polls_due_feeds_and_two_schedulers_send
     assert len(alerts) == 1  # one alert for both articles, by one of the two schedulers
     sent = sorted(p.name for p in digests.iterdir())
     assert len(sent) == 3 and len({name.rsplit(".", 1)[0] for name in sent}) == 1, sent
+
+
+async def test_the_scheduler_sweeps_files_a_dead_process_left_once_past_the_grace(
+        tmp_path: Path) -> None:
+    """A member killed between writing a batch's files and its commit leaves files no row
+    names; start-up spares new ones (another member may be about to commit them), so the
+    scheduler's round sweeps those older than the grace."""
+    with LocalHTTPServer() as server:
+        seeds = serve_seeds(server)
+        server.route("/world/rss", rss(list(seeds.values()), server),
+                     content_type="application/rss+xml")
+        config = load_config(write_config(tmp_path, server, {"world": "/world/rss"}))
+        async with Runtime.open(config, load_rules(config.rules_path)) as runtime:
+            folder = tmp_path / "state" / "articles"
+            stale, fresh = folder / "901_00000000000000aa.txt", folder / "902_00000000000000bb.txt"
+            for orphan in (stale, fresh):
+                orphan.write_text("Left behind\nby a process killed before its commit")
+            long_ago = time.time() - SHARED_FILES_GRACE.total_seconds() - 60
+            os.utime(stale, (long_ago, long_ago))
+            await RuntimeWork(runtime).scheduler_round()
+            assert not stale.exists() and fresh.exists()

@@ -10,12 +10,14 @@ by one process before it is sent).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from watcher.errors import WatcherError
 from watcher.notify.timing import latest_slot
-from watcher.runtime import Runtime
+from watcher.runtime import SHARED_FILES_GRACE, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +26,15 @@ log = logging.getLogger(__name__)
 MISFIRE_GRACE = timedelta(hours=1)
 
 
+# How often the scheduler sweeps the article files for what a vanished process left.
+SWEEP_EVERY = timedelta(hours=1)
+
+
 class RuntimeWork:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._slots_done: dict[str, datetime] = {}
+        self._swept_at: datetime | None = None
 
     async def poll(self, feed: str) -> Sequence[int]:
         config = next((f for f in self.runtime.config.feeds if f.name == feed and f.enabled),
@@ -75,3 +82,21 @@ class RuntimeWork:
                 log.exception("digest %s failed; its deliveries stay in the outbox",
                               digest.name)
         await self.runtime.deliver_pending()
+        if self._swept_at is None or now - self._swept_at >= SWEEP_EVERY:
+            self._swept_at = now
+            await self._sweep_files(now)
+
+    async def _sweep_files(self, now: datetime) -> None:
+        """A member killed between writing a batch's files and committing it leaves files
+        no row names; a member's start-up spares new files (another may be about to commit
+        them), so without a sweep they would stay until a restart. Only files older than
+        the grace go; a row whose file is missing gets it back."""
+        try:
+            removed, restored = await asyncio.to_thread(
+                self.runtime.store.reconcile_files, written_before=now - SHARED_FILES_GRACE)
+        except (OSError, WatcherError) as exc:
+            log.warning("sweeping the article files failed: %s; trying again later", exc)
+            return
+        if removed or restored:
+            log.warning("article files: removed %d left by a process that died before "
+                        "committing, restored %d missing", removed, restored)

@@ -209,13 +209,20 @@ class Store:
             rows = conn.execute(query).all()
         return [_pending(row) for row in rows]
 
-    def pending_entry(self, row_id: int, *, max_attempts: int = 3) -> PendingEntry | None:
-        """The entry ``row_id`` if it still waits for its work, else None."""
+    def pending_entry(self, row_id: int, *, max_attempts: int = 3
+                      ) -> tuple[PendingEntry, FeedState] | None:
+        """The entry ``row_id`` and its feed's state, if the entry still waits for its work
+        (one read: a cluster's entry job starts with it)."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(entries).where(
+            e = entries.c
+            row = conn.execute(select(e.id, e.feed, e.data, e.canonical_url, e.attempts,
+                                      *feeds.c).join(
+                feeds, feeds.c.name == e.feed).where(
                 entries.c.id == row_id, entries.c.state == "pending",
                 entries.c.attempts < max_attempts)).first()
-        return None if row is None else _pending(row)
+        if row is None:
+            return None
+        return _pending(row), state_from_row(row._mapping)
 
     def begin_attempt(self, row_id: int) -> None:
         """Counted before the work, so an entry that kills its worker is not retried forever."""
@@ -382,19 +389,22 @@ class Store:
         other processes are writing now (see ``ArticleFiles.strays``).
         """
         with self.engine.connect() as conn:
-            rows = conn.execute(select(articles).where(articles.c.file_name.is_not(None))).all()
-        known = {row.file_name for row in rows}
+            known = set(conn.scalars(select(articles.c.file_name).where(
+                articles.c.file_name.is_not(None))))
         removed = 0
         for name in self.files.strays(known, written_before=written_before):
             log.warning("removing orphan file %s (left by an interrupted write)", name)
             self.files.remove(name)
             removed += 1
-        present = set(self.files.names())
+        missing = sorted(known - set(self.files.names()))
         restored = 0
-        for row in rows:
-            if row.file_name not in present and row.body is not None:
-                self.files.write(row.file_name, render(article_from_row(row._mapping)))
-                restored += 1
+        with self.engine.connect() as conn:  # only the rows whose file is gone, whole
+            for start in range(0, len(missing), _IN_CHUNK):
+                for row in conn.execute(select(articles).where(articles.c.file_name.in_(
+                        missing[start:start + _IN_CHUNK]))):
+                    if row.body is not None:
+                        self.files.write(row.file_name, render(article_from_row(row._mapping)))
+                        restored += 1
         return removed, restored
 
 
