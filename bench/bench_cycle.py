@@ -239,7 +239,7 @@ def main() -> None:
     base_cpu = [cpu / total for _, cpu in base]
     print()
     print(f"{'':30}{'articles/s':>22}{'x baseline':>20}{'CPU s/article':>26}"
-          f"{'peak MiB':>10}{'x first set':>14}")
+          f"{'peak MiB':>10}{'time x first set':>22}")
     print(f"{'baseline (httpx + trafilatura)':30}{_median_range(base_rate, 1):>22}{'':>20}"
           f"{_median_range(base_cpu, 4):>26}")
     for checkout in checkouts:
@@ -253,7 +253,7 @@ def main() -> None:
             peak_mib = max(p for _, _, p, _ in runs) / 2**20
             print(f"{checkout.name + ' ' + kind:30}{_median_range(rates, 1):>22}"
                   f"{_median_range(ratios, 2):>20}{_median_range(cpus, 4):>26}"
-                  f"{peak_mib:>10.0f}{_median_range(against_first, 2):>14}")
+                  f"{peak_mib:>10.0f}{_median_range(against_first, 2):>22}")
     print()
     print(second)
 
