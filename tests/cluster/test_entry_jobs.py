@@ -16,12 +16,17 @@ from watcher.rules import load_rules
 from watcher.runtime import SHARED_FILES_GRACE, Runtime
 
 
+def serve_world(server: LocalHTTPServer) -> None:
+    """The two seed articles, and a feed of them at /world/rss."""
+    seeds = serve_seeds(server)
+    server.route("/world/rss", rss(list(seeds.values()), server),
+                 content_type="application/rss+xml")
+
+
 async def test_a_poll_leaves_entries_to_entry_jobs_which_store_each_once(tmp_path: Path
                                                                          ) -> None:
     with LocalHTTPServer() as server:
-        seeds = serve_seeds(server)
-        server.route("/world/rss", rss(list(seeds.values()), server),
-                     content_type="application/rss+xml")
+        serve_world(server)
         config = load_config(write_config(tmp_path, server, {"world": "/world/rss"}))
         async with Runtime.open(config, load_rules(config.rules_path)) as runtime:
             feed = config.feeds[0]
@@ -47,9 +52,7 @@ async def test_the_runtimes_cluster_work_polls_due_feeds_and_two_schedulers_send
              f"  - {{name: alarm, type: file, dir: {tmp_path / 'alerts'}}}\n"
              "digests:\n  - {name: often, schedule: '* * * * *', channels: [archive]}\n")
     with LocalHTTPServer() as server:
-        seeds = serve_seeds(server)
-        server.route("/world/rss", rss(list(seeds.values()), server),
-                     content_type="application/rss+xml")
+        serve_world(server)
         rules = ("rules:\n  - name: mi6\n    query: MI6\n    alert: immediate\n"
                  "    channels: [alarm]\n")
         config = load_config(write_config(tmp_path, server, {"world": "/world/rss"},
@@ -86,9 +89,7 @@ async def test_the_scheduler_sweeps_files_a_dead_process_left_once_past_the_grac
     names; start-up spares new ones (another member may be about to commit them), so the
     scheduler's round sweeps those older than the grace."""
     with LocalHTTPServer() as server:
-        seeds = serve_seeds(server)
-        server.route("/world/rss", rss(list(seeds.values()), server),
-                     content_type="application/rss+xml")
+        serve_world(server)
         config = load_config(write_config(tmp_path, server, {"world": "/world/rss"}))
         async with Runtime.open(config, load_rules(config.rules_path)) as runtime:
             folder = tmp_path / "state" / "articles"
