@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.websub.world import START, World, world
+from watcher.cluster.work import RuntimeWork
 from watcher.websub.lease import RENEW_AFTER
 from watcher.websub.signature import sign
 
@@ -225,3 +226,26 @@ def atom_body(w: World) -> str:
     from tests.websub.world import atom_feed
 
     return atom_feed(w.server, None, w.titles)
+
+
+async def test_a_cluster_scheduler_subscribes_and_polls_a_pushed_feed(tmp_path: Path) -> None:
+    """The cluster's scheduler round looks after the subscriptions as the daemon's job does,
+    and a push makes the feed due for a poll job whatever its schedule (the cluster's work on
+    the same runtime; its queue is tested in tests/cluster)."""
+    async with world(tmp_path, grant_lease=LEASE) as w:
+        work = RuntimeWork(w.runtime)
+        for entry in await work.poll("wire"):
+            await work.process_entry(entry)
+        await work.scheduler_round()  # subscribes; the hub verifies
+        sub = w.subscription()
+        assert sub is not None and sub.state == "active", sub
+        assert work.due_feeds() == []
+        w.titles.append("Second story")
+        w.publish_feed()
+        w.clock.advance(timedelta(minutes=1))
+        assert w.hub.publish(sub.callback, b"<feed/>").status_code == 202
+        assert work.due_feeds() == ["wire"]
+        for entry in await work.poll("wire"):
+            await work.process_entry(entry)
+        assert w.stored_titles() == ["First story", "Second story"]
+        assert w.runtime.store.websub.poll_requests() == {} and work.due_feeds() == []

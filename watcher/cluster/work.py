@@ -28,6 +28,8 @@ MISFIRE_GRACE = timedelta(hours=1)
 
 # How often the scheduler sweeps the article files for what a vanished process left.
 SWEEP_EVERY = timedelta(hours=1)
+# How often it looks after the WebSub subscriptions (as the single daemon's job does).
+WEBSUB_EVERY = timedelta(seconds=30)
 
 
 class RuntimeWork:
@@ -35,6 +37,7 @@ class RuntimeWork:
         self.runtime = runtime
         self._slots_done: dict[str, datetime] = {}
         self._swept_at: datetime | None = None
+        self._subscribed_at: datetime | None = None
 
     async def poll(self, feed: str) -> Sequence[int]:
         config = next((f for f in self.runtime.config.feeds if f.name == feed and f.enabled),
@@ -42,7 +45,11 @@ class RuntimeWork:
         if config is None:
             return []
         state = self.runtime.store.feed_state(feed)
-        if state is None or state.is_due(self.runtime.clock()):
+        # A WebSub push (or a lost lease) asks for a poll whatever the schedule says.
+        requested = self.runtime.store.websub.poll_requests().get(feed)
+        if state is None or state.is_due(self.runtime.clock()) or requested:
+            if requested:
+                self.runtime.store.websub.take_poll_requests(feed, requested)
             await self.runtime.poll(config, entries_here=False)
         # Not due: a queued second poll finds the first did it. Either way the feed's
         # pending entries get jobs, also those of a poll killed before it deferred them
@@ -60,8 +67,10 @@ class RuntimeWork:
     def due_feeds(self) -> Sequence[str]:
         now = self.runtime.clock()
         states = self.runtime.store.feed_states()
+        pushed = self.runtime.store.websub.poll_requests()
         return [feed.name for feed in self.runtime.polled_feeds()
-                if (state := states.get(feed.name)) is not None and state.is_due(now)]
+                if (state := states.get(feed.name)) is not None
+                and (state.is_due(now) or feed.name in pushed)]
 
     async def refresh(self) -> None:
         await self.runtime.take_up_edits()
@@ -82,6 +91,13 @@ class RuntimeWork:
                 log.exception("digest %s failed; its deliveries stay in the outbox",
                               digest.name)
         await self.runtime.deliver_pending()
+        if self._subscribed_at is None or now - self._subscribed_at >= WEBSUB_EVERY:
+            self._subscribed_at = now
+            try:
+                await self.runtime.keep_subscriptions()
+            except Exception:
+                log.exception("websub: looking after the subscriptions failed; next round "
+                              "retries")
         if self._swept_at is None or now - self._swept_at >= SWEEP_EVERY:
             self._swept_at = now
             await self._sweep_files(now)
