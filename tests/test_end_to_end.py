@@ -19,6 +19,7 @@ import pytest
 from tests.support.data import SEEDS
 from tests.support.newsroom import atom, rdf, read_seed, rss, serve_corpus, serve_seeds
 from tests.support.servers import LocalHTTPServer, Reply, Request
+from tests.support.waiting import wait_for
 from watcher.cli import main
 from watcher.store import Store
 from watcher.store.files import FILE_NAME
@@ -158,15 +159,6 @@ def watcher_process(config: Path, *args: str) -> subprocess.Popen[str]:
         [sys.executable, "-m", "watcher", *args, "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
-def wait_for(predicate: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def test_daemon_reloads_rules_and_stops_cleanly_on_sigterm(

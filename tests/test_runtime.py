@@ -13,7 +13,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import pytest
 from tests.notify.peers import smtp_server
 from tests.support.newsroom import rss, serve_corpus
 from tests.support.servers import LocalHTTPServer, Reply, Request
+from tests.support.waiting import wait_until
 from watcher.checks import validated
 from watcher.runtime import Runtime, run_once
 from watcher.scheduler import Daemon
@@ -81,14 +82,6 @@ extract:
   workers: {workers}
 {notify}feeds:
 {feed_lines}"""
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 def rewrite(path: Path, text: str) -> None:

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -22,6 +22,7 @@ import pytest
 from tests.support.newsroom import rss, serve_corpus
 from tests.support.postgres import PostgresServer
 from tests.support.servers import LocalHTTPServer, Reply, Request
+from tests.support.waiting import wait_for
 from tests.test_end_to_end import write_config
 from watcher.cli import main
 from watcher.config import ClusterConfig
@@ -66,13 +67,6 @@ def count(url: str, sql: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute(sql).fetchone()
     return int(row[0]) if row else 0
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.3)
 
 
 def test_watchers_on_one_index_share_the_work_and_survive_a_kill_9(

@@ -20,6 +20,7 @@ from procrastinate.jobs import Status
 from tests.cluster.conftest import Spawn
 from tests.support.cluster_member import WORLD
 from tests.support.postgres import PostgresServer
+from tests.support.waiting import wait_for
 from watcher.cluster.queue import ENTRY_TASK, defer_once, make_app, upgrade_queue
 from watcher.config import ClusterConfig
 
@@ -52,13 +53,6 @@ def members(database: str, spawn: Spawn) -> Start:
 def query(url: str, sql: str) -> list[dict[str, Any]]:
     with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
         return conn.execute(sql).fetchall()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.2)
 
 
 def stop(*processes: subprocess.Popen[bytes]) -> None:

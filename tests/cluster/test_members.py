@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.support.local import free_port
 from tests.support.newsroom import rss, serve_seeds
 from tests.support.postgres import PostgresServer
 from tests.support.servers import LocalHTTPServer
+from tests.support.waiting import wait_for
 from tests.test_end_to_end import write_config
 from tests.web.test_daemon import NotifySocket
 from watcher.cli import main
@@ -45,13 +46,6 @@ def server() -> Iterator[LocalHTTPServer]:
 def rows(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql, args or None).fetchall()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 class Cluster:

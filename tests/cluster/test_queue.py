@@ -25,6 +25,7 @@ from procrastinate import exceptions as procrastinate_errors
 from tests.cluster.conftest import Spawn
 from tests.support.cluster_worker import HEARTBEAT_SECONDS, RUNS_TABLE, STALL_SECONDS
 from tests.support.postgres import PostgresServer
+from tests.support.waiting import wait_until
 from watcher.cluster.leader import Leadership
 from watcher.cluster.queue import (
     ENTRIES,
@@ -85,27 +86,19 @@ def job_statuses(url: str) -> list[tuple[str, str, str | None]]:
                             " ORDER BY id").fetchall()
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.2)
-
-
 async def test_polls_of_one_feed_never_overlap_across_workers(
         app: procrastinate.App, database: str,
         workers: Callable[..., subprocess.Popen[bytes]]) -> None:
     workers()
     workers()
-    await wait_for(lambda: live_workers(database) == 2)
+    await wait_until(lambda: live_workers(database) == 2)
     feeds = [f"feed-{n}" for n in range(8)]  # more than one worker's concurrency
     deferred = 0
     for _ in range(6):
         for feed in feeds:
             deferred += await defer_poll(app, feed)
         await asyncio.sleep(0.1)  # sooner than a poll takes: polls of a feed queue up
-    await wait_for(lambda: sum(1 for r in runs(database) if r["finished"]) == deferred)
+    await wait_until(lambda: sum(1 for r in runs(database) if r["finished"]) == deferred)
     done = runs(database)
     for feed in feeds:
         spans = sorted((r["started"], r["finished"]) for r in done if r["key"] == feed)
@@ -122,7 +115,7 @@ async def test_a_killed_workers_poll_runs_again_and_never_blocks_its_feed(
     # a newer poll of the same feed waiting on the queueing lock.
     doomed = workers("slow-feed=300")
     assert await defer_poll(app, "slow-feed")
-    await wait_for(lambda: any(r["key"] == "slow-feed" for r in runs(database)))
+    await wait_until(lambda: any(r["key"] == "slow-feed" for r in runs(database)))
     assert await defer_poll(app, "slow-feed")  # waits: the lock is held
     assert not await defer_poll(app, "slow-feed")  # one waiting poll is enough
     doomed.send_signal(signal.SIGKILL)
@@ -140,12 +133,12 @@ async def test_a_killed_workers_poll_runs_again_and_never_blocks_its_feed(
     recovered = await recover_stalled_jobs(app, seconds_since_heartbeat=STALL_SECONDS)
     assert [(r.task, r.rerun) for r in recovered] == [("watcher.poll", False)]
     workers()
-    await wait_for(lambda: [s for _, s, _ in job_statuses(database)] == ["failed", "succeeded"])
+    await wait_until(lambda: [s for _, s, _ in job_statuses(database)] == ["failed", "succeeded"])
     finished = [r for r in runs(database) if r["finished"]]
     assert [r["key"] for r in finished] == ["slow-feed"]
     # The feed is free: a later poll runs too.
     assert await defer_poll(app, "slow-feed")
-    await wait_for(lambda: sum(1 for r in runs(database) if r["finished"]) == 2)
+    await wait_until(lambda: sum(1 for r in runs(database) if r["finished"]) == 2)
 
 
 async def test_a_killed_workers_entry_runs_again_on_another_worker(
@@ -154,14 +147,14 @@ async def test_a_killed_workers_entry_runs_again_on_another_worker(
     doomed = workers("17=300")
     for row_id in (16, 17, 18):
         assert await defer_entry(app, row_id)
-    await wait_for(lambda: any(r["key"] == "17" for r in runs(database)))
+    await wait_until(lambda: any(r["key"] == "17" for r in runs(database)))
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=30)
     await asyncio.sleep(STALL_SECONDS + 2 * HEARTBEAT_SECONDS)
     recovered = await recover_stalled_jobs(app, seconds_since_heartbeat=STALL_SECONDS)
     assert ("watcher.entry", True) in [(r.task, r.rerun) for r in recovered]
     survivor = workers()
-    await wait_for(lambda: {r["key"] for r in runs(database) if r["finished"]}
+    await wait_until(lambda: {r["key"] for r in runs(database) if r["finished"]}
                    == {"16", "17", "18"})
     assert [r["pid"] for r in runs(database) if r["key"] == "17" and r["finished"]] == [
         survivor.pid]

@@ -15,7 +15,8 @@ import pytest
 from tests.feeds.conftest import config_file
 from tests.support.newsroom import atom, news_sitemap, rss, serve_seeds
 from tests.support.servers import LocalHTTPServer
-from tests.test_end_to_end import wait_for, watcher_process, write_config
+from tests.support.waiting import wait_for
+from tests.test_end_to_end import watcher_process, write_config
 from watcher.cli import main
 from watcher.config import load_config
 
