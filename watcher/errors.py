@@ -75,6 +75,15 @@ class StoreError(WatcherError):
     pass
 
 
+class FeedNotInConfig(WatcherError):
+    """Work named a feed this process's config does not have: in a cluster, a member that
+    has not yet taken up an edit that added it (or one that removed it)."""
+
+    def __init__(self, feed: str) -> None:
+        self.feed = feed
+        super().__init__(f"feed {feed!r} is not in this process's config")
+
+
 class StateLockedError(StoreError):
     pass
 

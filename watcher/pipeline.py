@@ -33,7 +33,14 @@ from watcher.entrywork import (
     finish_entry,
     read_page,
 )
-from watcher.errors import ExtractError, FetchError, ParseError, StoreError, WatcherError
+from watcher.errors import (
+    ExtractError,
+    FeedNotInConfig,
+    FetchError,
+    ParseError,
+    StoreError,
+    WatcherError,
+)
 from watcher.extract import assess_text, remove_boilerplate
 from watcher.feeds import parse_feed
 from watcher.feeds.sitemap import SitemapDocument, parse_sitemap
@@ -247,14 +254,15 @@ class Pipeline:
 
     async def process_entry_by_id(self, entry_row_id: int) -> StoredArticle | None:
         """One registered entry's work, as a cluster's entry job does it; nothing when the
-        entry is no longer pending (done by an earlier attempt) or its feed left the config."""
+        entry is no longer pending (done by an earlier attempt). Raises FeedNotInConfig
+        when its feed is not in this config, which leaves the entry pending."""
         found = self.store.pending_entry(entry_row_id)
         if found is None:
             return None
         item, state = found
         feed = next((f for f in self.config.feeds if f.name == item.feed), None)
         if feed is None:
-            return None
+            raise FeedNotInConfig(item.feed)
         return await self._work_entry(feed, item, state)
 
     async def _work_entry(self, feed: FeedConfig, item: PendingEntry, polled: FeedState,

@@ -162,6 +162,8 @@ class Runtime:
         self.committer = Committer(store, clock)
         self._parts = self._build(config, previous=None)
         self._config_stamp = file_stamp(config.path)
+        # Rounds and cluster jobs may take up an edit at the same moment: one reload.
+        self._taking_up_edits = asyncio.Lock()
 
     # -- assembling ------------------------------------------------------------------------
 
@@ -269,6 +271,10 @@ class Runtime:
         """Make an edited watcher.yaml the config in force if it checks clean (a bad edit
         is logged and the running config kept), then take up edited rules likewise.
         Returns what the config's reload did; None when it was not edited or was bad."""
+        async with self._taking_up_edits:
+            return await self._take_up_edits()
+
+    async def _take_up_edits(self) -> Reload | None:
         reloaded = None
         path = self._parts.config.path
         stamp = file_stamp(path)

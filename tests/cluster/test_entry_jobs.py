@@ -100,3 +100,34 @@ async def test_the_scheduler_sweeps_files_a_dead_process_left_once_past_the_grac
             os.utime(stale, (long_ago, long_ago))
             await RuntimeWork(runtime).scheduler_round()
             assert not stale.exists() and fresh.exists()
+
+
+async def test_a_member_behind_an_edit_takes_it_up_for_a_job_naming_a_feed_it_lacks(
+        tmp_path: Path) -> None:
+    """The scheduler defers a poll for a feed it has just seen added to watcher.yaml; the
+    member that takes the poll, or one of its entry jobs, may not have taken up the edit
+    yet. It takes it up then: a job that did nothing would leave the entry pending until
+    the feed's next poll."""
+    with LocalHTTPServer() as server:
+        serve_world(server)
+        both = {"world": "/world/rss", "late": "/world/rss?late"}
+        config = load_config(write_config(tmp_path, server, {"world": "/world/rss"}))
+        async with Runtime.open(config, load_rules(config.rules_path)) as runtime:
+            work = RuntimeWork(runtime)
+            write_config(tmp_path, server, both)
+            entry_ids = await work.poll("late")
+            assert len(entry_ids) == 2
+            assert [f.name for f in runtime.config.feeds] == ["world", "late"]
+
+            # The feed removed again: its entry job has nothing to do the work with.
+            write_config(tmp_path, server, {"world": "/world/rss"})
+            await runtime.take_up_edits()
+            await work.process_entry(entry_ids[0])
+            assert runtime.store.article_count() == 0
+            assert len(runtime.store.pending_entries("late")) == 2
+
+            # Added back: the next entry job, on a member behind the edit, stores it.
+            write_config(tmp_path, server, both)
+            await work.process_entry(entry_ids[0])
+            assert runtime.store.article_count() == 1
+            assert len(runtime.store.pending_entries("late")) == 1

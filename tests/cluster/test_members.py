@@ -89,10 +89,13 @@ class Cluster:
             member.wait(timeout=60)
 
     def kill_all(self) -> None:
+        """Every member stopped; their logs printed, which pytest shows when a test failed."""
         for member in self.members:
             if member.poll() is None:
                 member.kill()
             member.wait(timeout=30)
+        for log in sorted(self.folder.glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')}")
 
 
 def cluster_config(tmp_path: Path, server: LocalHTTPServer, index: str, feeds: dict[str, str],

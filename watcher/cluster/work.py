@@ -15,7 +15,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from watcher.errors import WatcherError
+from watcher.config import FeedConfig
+from watcher.errors import FeedNotInConfig, WatcherError
 from watcher.notify.timing import latest_slot
 from watcher.runtime import SHARED_FILES_GRACE, Runtime
 
@@ -40,9 +41,8 @@ class RuntimeWork:
         self._subscribed_at: datetime | None = None
 
     async def poll(self, feed: str) -> Sequence[int]:
-        config = next((f for f in self.runtime.config.feeds if f.name == feed and f.enabled),
-                      None)
-        if config is None:
+        config = await self._feed_config(feed)
+        if config is None or not config.enabled:
             return []
         state = self.runtime.store.feed_state(feed)
         # A WebSub push (or a lost lease) asks for a poll whatever the schedule says.
@@ -57,12 +57,33 @@ class RuntimeWork:
         return [item.row_id for item in self.runtime.store.pending_entries(feed)]
 
     async def process_entry(self, entry_row_id: int) -> None:
+        try:
+            await self._process_entry(entry_row_id)
+        except FeedNotInConfig:
+            # Deferred by a member that took up an edit adding the feed before this one did:
+            # done here and now, or the entry would wait for the feed's next poll.
+            await self.runtime.take_up_edits()
+            try:
+                await self._process_entry(entry_row_id)
+            except FeedNotInConfig as exc:
+                log.warning("entry %d left pending: %s", entry_row_id, exc)
+
+    async def _process_entry(self, entry_row_id: int) -> None:
         async with self.runtime.using() as parts:
             stored = await parts.pipeline.process_entry_by_id(entry_row_id)
             if stored is not None:
                 # Only held here: alerts are made and sent by the scheduler's round, so two
                 # workers never make two alerts of the same articles.
                 parts.delivery.hold_alerts([stored], self.runtime.clock())
+
+    async def _feed_config(self, feed: str) -> FeedConfig | None:
+        """The feed as this member's config has it, after taking up an edit of watcher.yaml
+        that the scheduler may have seen first (which is how it came to name the feed)."""
+        found = next((f for f in self.runtime.config.feeds if f.name == feed), None)
+        if found is None:
+            await self.runtime.take_up_edits()
+            found = next((f for f in self.runtime.config.feeds if f.name == feed), None)
+        return found
 
     def due_feeds(self) -> Sequence[str]:
         now = self.runtime.clock()
