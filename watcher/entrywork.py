@@ -46,6 +46,7 @@ class RuleSource:
 
 def compile_rules(source: RuleSource) -> RuleSet:
     rules = RuleSet(source.rules)
+    rules.triggers  # noqa: B018 - compiled now, off the hot path and before the settling
     settle_in_memory()
     return rules
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from watcher.config import did_you_mean
-from watcher.rules import QuerySyntaxError, Rule, RuleSet
+from watcher.rules import QuerySyntaxError, Rule, RuleSet, compile_query
 from watcher.rules.loader import caret
 from watcher.types import Hit, StoredArticle
 
@@ -37,15 +37,14 @@ def trial_target(rules: RuleSet | None, text: str) -> tuple[Rule, str]:
         return (Rule(rule.name, rule.query, feeds=rule.feeds, min_hits=rule.min_hits),
                 f"rule '{rule.name}'")
     try:
-        rule = Rule("query", text)
-        RuleSet([rule])
+        compile_query(text)
     except QuerySyntaxError as exc:
         names = [r.name for r in rules.rules] if rules is not None else []
         hint = did_you_mean(text, names) if " " not in text else ""
         message = (f"not a rule name{hint}, and not a valid query: {exc.message}"
                    if hint else exc.message)
         raise TrialTargetError(message, exc.column, caret(text, exc.column - 1)) from exc
-    return rule, "query"
+    return Rule("query", text), "query"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watcher.checks import validated as validated_files
 from watcher.cli.common import add_command, config_from_args
@@ -18,6 +19,9 @@ from watcher.lifecycle import interval_in_force
 from watcher.polling import HISTORY, decide_interval
 from watcher.rules import RuleSet
 from watcher.websub.lease import push_shown, pushed_interval
+
+if TYPE_CHECKING:
+    from watcher.runtime import CycleSummary
 
 # A feed whose pages mostly fail to extract (text from the feed, or cut short) is flagged
 # once it has enough recent articles to judge.
@@ -56,7 +60,6 @@ def validated(args: argparse.Namespace) -> tuple[Config, RuleSet]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from watcher.cli.summary import render_summary
     from watcher.cluster.queue import is_cluster_index
     from watcher.runtime import run_once
     from watcher.scheduler import run_daemon
@@ -64,8 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config, rules = validated(args)
     if args.once:
-        summary = asyncio.run(run_once(config, rules))
-        print(render_summary(summary))
+        print(asyncio.run(_summarised(run_once(config, rules))))
         return ExitCode.OK
     if is_cluster_index(config.database_url):
         from watcher.cluster.run import run_member
@@ -80,6 +82,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return ExitCode.CONFIG
     asyncio.run(run_daemon(config, rules, services=[Supervision()]))
     return ExitCode.OK
+
+
+async def _summarised(cycle: Coroutine[Any, Any, CycleSummary]) -> str:
+    """The cycle's summary as text, made inside the loop: on its way out ``asyncio.run``
+    restores SIGINT's handler, and the standard library then builds the repr of the old
+    one, which holds the main task and so its result; the reports, with every stored
+    article's matches and hits, would cost as much to repr as the matching did."""
+    from watcher.cli.summary import render_summary
+
+    return render_summary(await cycle)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

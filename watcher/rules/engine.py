@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from fnmatch import fnmatchcase
+from functools import cached_property
 from itertools import chain
 
 from watcher.rules.compiler import CompiledRules, Rule
@@ -47,11 +48,19 @@ class RuleSet:
         self._by_name = {rule.name: rule for rule in self.rules}
         if len(self._by_name) != len(self.rules):
             raise ValueError("rule names must be unique")
-        self.compiled = CompiledRules(self.rules)
-        self.triggers = Triggers(self.compiled.trigger_plans, self.compiled.atom_keys,
-                                 learn_from)
+        self._learn_from = learn_from
         self._feed_cache: dict[str, frozenset[int]] = {}
         self._metadata_holding: dict[tuple[str, str, str | None], frozenset[int]] = {}
+
+    # Compiled on first use: a daemon hands its matching to worker processes, which compile
+    # their own, so its copy only names the rules and their settings.
+    @cached_property
+    def compiled(self) -> CompiledRules:
+        return CompiledRules(self.rules)
+
+    @cached_property
+    def triggers(self) -> Triggers:
+        return Triggers(self.compiled.trigger_plans, self.compiled.atom_keys, self._learn_from)
 
     def __len__(self) -> int:
         return len(self.rules)

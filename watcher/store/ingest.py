@@ -13,12 +13,14 @@ removes them at start-up), never a row without its file.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
 
 from watcher.store.codec import article_values, hits_to_json
 from watcher.store.files import file_name, render
@@ -36,7 +38,7 @@ class ReadyArticle:
     article: Article  # storable: every text encodable, times in UTC
     matches: tuple[RuleMatch, ...]
     row: Mapping[str, Any]
-    match_rows: tuple[tuple[str, list[list[Any]]], ...]  # (rule, hits as stored)
+    match_rows: tuple[tuple[str, str], ...]  # (rule, hits as stored: JSON text)
     file_text: str | None
 
 
@@ -53,7 +55,7 @@ def ready(article: Article, found: Sequence[RuleMatch], *, write_file: bool) -> 
     article = storable(article)  # lone surrogates, times UTC cannot express
     return ReadyArticle(
         article=article, matches=tuple(found), row=article_values(article),
-        match_rows=tuple((m.rule, hits_to_json(m.hits)) for m in found),
+        match_rows=tuple((m.rule, json.dumps(hits_to_json(m.hits))) for m in found),
         file_text=render(article) if write_file else None)
 
 
@@ -62,6 +64,7 @@ _STORED_UNDER = select(_a.canonical_url).where(
     _a.canonical_url.in_(bindparam("urls", expanding=True)))
 _INSERT_ARTICLE = insert(articles)
 _INSERT_MATCHES = insert(matches)
+_MATCH_COLUMNS = ("article_number", "rule", "hits", "matched_at", "origin")
 # Bound names differ from the columns' own: SQLAlchemy keeps those for its SET clause.
 _ENTRY_DONE = (update(entries).where(_e.id == bindparam("row_id"))
                .values(state=bindparam("new_state"), processed_at=bindparam("at"),
@@ -82,7 +85,7 @@ def commit_outcomes(conn: Connection, files: ArticleFiles, outcomes: Sequence[Ou
     results: list[StoredArticle | None] = []
     entry_updates: list[dict[str, Any]] = []
     attempted: list[dict[str, Any]] = []
-    match_rows: list[dict[str, Any]] = []
+    match_rows: list[tuple[int, str, str]] = []
     to_write: list[tuple[int, str, str]] = []
     for outcome in outcomes:
         item = outcome.ready
@@ -99,9 +102,7 @@ def commit_outcomes(conn: Connection, files: ArticleFiles, outcomes: Sequence[Ou
         key = conn.execute(_INSERT_ARTICLE, dict(item.row)).inserted_primary_key
         assert key is not None
         number = int(key[0])
-        match_rows.extend({"article_number": number, "rule": rule, "hits": hits,
-                           "matched_at": now, "origin": "live"}
-                          for rule, hits in item.match_rows)
+        match_rows.extend((number, rule, hits) for rule, hits in item.match_rows)
         if outcome.entry_row_id is not None:
             entry_updates.append({"row_id": outcome.entry_row_id, "at": now,
                                   "new_state": "done", "stored_as": number})
@@ -112,7 +113,7 @@ def commit_outcomes(conn: Connection, files: ArticleFiles, outcomes: Sequence[Ou
         results.append(StoredArticle(number=number, article=item.article, file_name=name,
                                      matches=item.matches))
     if match_rows:
-        conn.execute(_INSERT_MATCHES, match_rows)
+        _insert_matches(conn, match_rows, now)
     if entry_updates:
         conn.execute(_ENTRY_DONE, entry_updates)
     if attempted:
@@ -122,3 +123,27 @@ def commit_outcomes(conn: Connection, files: ArticleFiles, outcomes: Sequence[Ou
         conn.execute(_FILE_NAMED, [{"stored_as": number, "named": name}
                                    for number, name, _ in to_write])
     return results
+
+
+def _insert_matches(conn: Connection, rows: Sequence[tuple[int, str, str]],
+                    now: datetime) -> None:
+    """The batch's matches (article number, rule, hits as JSON text), found at ``now``,
+    through the driver's own executemany with the statement compiled once per dialect.
+    An article can match hundreds of rules, and SQLAlchemy's processing of each row's
+    parameters cost more than the database's insert (docs/performance.md); every value
+    here is in the driver's form already: the hits were encoded where the work ran, and
+    the one time is converted once."""
+    sql, positional = _compiled_match_insert(conn.dialect)
+    at = matches.c.matched_at.type.bind_processor(conn.dialect)
+    found_at = at(now) if at is not None else now
+    values = [(number, rule, hits, found_at, "live") for number, rule, hits in rows]
+    conn.exec_driver_sql(sql, values if positional
+                         else [dict(zip(_MATCH_COLUMNS, row, strict=True)) for row in values])
+
+
+@cache
+def _compiled_match_insert(dialect: Dialect) -> tuple[str, bool]:
+    compiled = _INSERT_MATCHES.compile(dialect=dialect, column_keys=list(_MATCH_COLUMNS))
+    if compiled.positional:
+        assert tuple(compiled.positiontup or ()) == _MATCH_COLUMNS, compiled.positiontup
+    return str(compiled), compiled.positional
