@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from tests.support.data import SEEDS
 from watcher.errors import StateLockedError, StoreError
 from watcher.store import MAX_STORED_HITS_PER_TERM, Store
+from watcher.store.codec import hits_from_json, hits_json_text, hits_to_json
 from watcher.store.files import FILE_NAME, file_name, render
 from watcher.store.lock import state_lock
 from watcher.store.objects import LocalArticleFiles
@@ -107,6 +109,21 @@ def test_a_match_stores_the_first_places_of_each_term(store: Store) -> None:
     assert again is not None
     kept = again.matches[0].hits
     assert kept == other[:1] + flood[:MAX_STORED_HITS_PER_TERM] + other[1:]
+
+
+def test_the_hits_text_is_what_json_dumps_writes_for_the_stored_hits() -> None:
+    # Encoded where the work ran, inserted as it is: the same text SQLAlchemy's JSON wrote.
+    cases = [
+        (),
+        (Hit("title", 0, 3, "MI6"), Hit("body", 5, 8, 'say "MI6"\\')),
+        (Hit("body", 1, 7, "Zürich — 東京"), Hit("url", 0, 2, "\n\t\u2028")),
+        (*(Hit("body", 10 * i, 10 * i + 3, "spy") for i in range(120)),
+         Hit("summary", 2, 4, "MI6")),
+    ]
+    for hits in cases:
+        assert hits_json_text(hits) == json.dumps(hits_to_json(hits))
+        assert hits_from_json(json.loads(hits_json_text(hits))) == (
+            hits if len(hits) < 100 else hits[:MAX_STORED_HITS_PER_TERM] + hits[-1:])
 
 
 def test_entries_are_registered_once_by_id_and_by_canonical_url(store: Store) -> None:

@@ -13,7 +13,6 @@ removes them at start-up), never a row without its file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
 
-from watcher.store.codec import article_values, hits_to_json
+from watcher.store.codec import article_values, hits_json_text
 from watcher.store.files import file_name, render
 from watcher.store.objects import ArticleFiles
 from watcher.store.schema import articles, entries, matches
@@ -55,7 +54,7 @@ def ready(article: Article, found: Sequence[RuleMatch], *, write_file: bool) -> 
     article = storable(article)  # lone surrogates, times UTC cannot express
     return ReadyArticle(
         article=article, matches=tuple(found), row=article_values(article),
-        match_rows=tuple((m.rule, json.dumps(hits_to_json(m.hits))) for m in found),
+        match_rows=tuple((m.rule, hits_json_text(m.hits)) for m in found),
         file_text=render(article) if write_file else None)
 
 
