@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from xml.etree import ElementTree
 
 import httpx
@@ -11,6 +12,9 @@ import pytest
 from tests.web.archive import HOSTILE_URL, Archive
 from tests.web.conftest import Site
 from watcher.web.access import CSRF_COOKIE
+from watcher.websub.lease import push_shown
+from watcher.websub.model import HubOffer
+from watcher.websub.offers import fresh_subscription
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -141,6 +145,30 @@ def test_feeds_page_lists_failing_feeds_first_with_their_error(site: Site) -> No
     assert "HTTP 503 from hostile.example &lt;b&gt;bold&lt;/b&gt;" in page
     feeds = get(site, "/api/feeds").json()["feeds"]
     assert feeds[0]["name"] == "hostile" and feeds[0]["failures"] == 3
+
+
+def test_feeds_page_shows_each_feeds_websub_push_as_watcher_feeds_does(site: Site) -> None:
+    """A subscription row put there the way the daemon and the web process do (a poll
+    found the hub, the daemon asked, the hub verified), for one feed; another's hub is only
+    offered; the third has none."""
+    websub = site.archive.store.websub
+    now = datetime.now(UTC)
+    for feed in ("independent", "wires"):
+        offer = HubOffer("https://hub.example/", f"https://{feed}.example/rss")
+        websub.offered(feed, offer, fresh_subscription(feed, offer, "https://watcher.example"))
+    asked = websub.get("independent")
+    assert asked is not None and websub.change(asked, state="requested", requested_at=now)
+    lease_end = datetime(2031, 5, 4, 3, 2, tzinfo=UTC)
+    assert websub.verified(asked.callback_id, "subscribe", asked.topic, lease_end, now)
+    page = get(site, "/feeds").text
+    cells = dict(re.findall(r"<tr class=\"[a-z]+\">\s*<th>([a-z]+)</th>.*?"
+                            r"<td class=\"push\">([^<]*)</td>", page, re.S))
+    assert cells == {"independent": "active until 2031-05-04 03:02 UTC",
+                     "wires": "hub offered, subscribing", "hostile": "-"}
+    # the words of ``watcher feeds``' PUSH column
+    assert cells["independent"] == push_shown(websub.get("independent"), now)
+    feeds = {f["name"]: f["push"] for f in get(site, "/api/feeds").json()["feeds"]}
+    assert feeds == cells
 
 
 def test_atom_feed_of_a_rule(site: Site) -> None:

@@ -249,7 +249,8 @@ class WebContext:
     # -- feeds and the outbox -------------------------------------------------------------
 
     def feeds(self) -> list[FeedRow]:
-        return feed_rows(self.config.feeds, self.store.feed_states())
+        pushes = {sub.feed: sub for sub in self.store.websub.all()}
+        return feed_rows(self.config.feeds, self.store.feed_states(), pushes, datetime.now(UTC))
 
     def deliveries(self, limit: int = 200) -> list[Delivery]:
         return self.outbox.deliveries(limit=limit)

@@ -16,6 +16,8 @@ from watcher.digest.folding import FoldMemory
 from watcher.digest.present import safe_url
 from watcher.rules import Explanation, Snippet
 from watcher.types import Article, FeedState, Hit, StoredArticle
+from watcher.websub.lease import push_shown
+from watcher.websub.model import Subscription
 
 Parts = list[tuple[str, bool]]  # text pieces, each with whether it is highlighted
 
@@ -137,20 +139,24 @@ class FeedRow:
     entries: int
     stored: int
     matched: int
+    push: str  # WebSub, as the PUSH column of ``watcher feeds`` shows it
 
     def as_json(self) -> dict[str, Any]:
         return {name: (value.isoformat() if isinstance(value, datetime) else value)
                 for name, value in self.__dict__.items()}
 
 
-def feed_rows(feeds: Sequence[FeedConfig], states: Mapping[str, FeedState]) -> list[FeedRow]:
-    """The configured feeds, failing ones first (most failures first), then by name."""
+def feed_rows(feeds: Sequence[FeedConfig], states: Mapping[str, FeedState],
+              pushes: Mapping[str, Subscription], now: datetime) -> list[FeedRow]:
+    """The configured feeds, failing ones first (most failures first), then by name;
+    ``pushes``: the WebSub subscriptions by feed."""
     rows = []
     for feed in feeds:
         state = states.get(feed.name)
+        push = push_shown(pushes.get(feed.name), now)
         if state is None:
             rows.append(FeedRow(feed.name, feed.url, "new" if feed.enabled else "disabled",
-                                0, None, None, None, None, 0, 0, 0, 0))
+                                0, None, None, None, None, 0, 0, 0, 0, push))
             continue
         status = state.status if feed.enabled else "disabled"
         rows.append(FeedRow(
@@ -158,7 +164,8 @@ def feed_rows(feeds: Sequence[FeedConfig], states: Mapping[str, FeedState]) -> l
             failures=state.consecutive_failures, last_success=state.last_success,
             last_error=state.last_error if state.consecutive_failures else None,
             last_error_at=state.last_error_at, next_poll=state.next_poll, polls=state.polls,
-            entries=state.entries_seen, stored=state.articles_stored, matched=state.matches))
+            entries=state.entries_seen, stored=state.articles_stored, matched=state.matches,
+            push=push))
     rows.sort(key=lambda r: (r.failures == 0 and r.status != "gone", -r.failures, r.name))
     return rows
 
