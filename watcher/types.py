@@ -154,6 +154,16 @@ class StoredArticle:
     matches: tuple[RuleMatch, ...] = ()
 
 
+class ArticleText(NamedTuple):
+    """A stored article's number and text fields (title, summary, body, url and author, in
+    the order of ``rules.query.TEXT_FIELDS``): what a search of the archive reads first, so
+    that it reads the rest only of the articles that may match. (A named tuple: a search
+    makes one per article it walks, and a tuple is the cheapest to make.)"""
+
+    number: int
+    texts: tuple[str, str, str, str, str]
+
+
 @dataclass(frozen=True)
 class FeedState:
     """A feed's HTTP state and schedule as the index keeps it (``lifecycle`` moves it on)."""

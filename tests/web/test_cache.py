@@ -1,19 +1,25 @@
 """The pages' cache (watcher/web/cache.py): answers reused until the rows they show change,
-one computation for many concurrent askers; and the tester's bounded, paged search."""
+one computation for many concurrent askers; and the tester's bounded, paged search, which
+reads whole only the articles that may match."""
 
 from __future__ import annotations
 
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from tests.web.archive import Archive
 from tests.web.conftest import Site
-from watcher.types import Article, RuleMatch
+from watcher.rules import Rule, RuleSet
+from watcher.rules.scan import field_texts
+from watcher.store.reading import recent_query
+from watcher.store.schema import articles
+from watcher.types import Article, RuleMatch, StoredArticle
 from watcher.web.cache import Memo
 
 pytestmark = pytest.mark.timeout(60)
@@ -79,11 +85,12 @@ def test_memo_hands_a_failure_to_every_waiter_and_caches_nothing() -> None:
     assert memo.get("k", lambda: 7) == 7
 
 
-def add_article(archive: Archive, title: str, body: str) -> int:
+def add_article(archive: Archive, title: str, body: str,
+                fetched: datetime | None = None) -> int:
     article = Article(url=f"https://wires.example/{len(title)}-{time.time_ns()}",
                       canonical_url=f"https://wires.example/{time.time_ns()}",
                       feed="wires", site="wires.example", title=title, description="",
-                      paragraphs=(body,), fetched=datetime.now(UTC))
+                      paragraphs=(body,), fetched=fetched or datetime.now(UTC))
     stored = archive.store.store_article(article, archive.rules.match(article),
                                          entry_row_id=None, write_file=False,
                                          now=article.fetched)
@@ -141,3 +148,61 @@ def test_tester_searches_a_bounded_page_and_offers_the_older_ones(
     assert older is not None
     follow = httpx.get(site.url + older.group(1).replace("&amp;", "&"), timeout=10).text
     assert "numbered below" in follow
+
+
+def test_tester_reads_whole_only_the_articles_whose_text_may_match(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same hits as matching every article of the archive, but the rest of a row (its
+    dates, its site...) is read only for the articles whose text holds the rule's words."""
+    reading, store = site.context.reading, site.archive.store
+    read: list[int] = []
+    articles = reading.articles
+
+    def recording(numbers: Sequence[int]) -> dict[int, StoredArticle]:
+        read.extend(numbers)
+        return articles(numbers)
+
+    monkeypatch.setattr(reading, "articles", recording)
+    archive = list(store.recent_articles(datetime.now(UTC) - timedelta(days=7)))
+    for query in ("Belarus", "MI6 AND defect*", '"door is always open"', "Minsk AND talks",
+                  "Rain OR Prigozhin", "NOT Belarus"):
+        read.clear()
+        rules = RuleSet([Rule("query", query)])
+        data = httpx.get(site.url + "/api/test", params={"q": query}, timeout=10).json()
+        assert [h["number"] for h in data["hits"]] == [
+            s.number for s in archive if rules.match(s.article)], query
+        assert data["scanned"] == len(archive) and data["complete"]
+        assert set(read) >= {h["number"] for h in data["hits"]}
+    # only the articles that name Belarus were read whole for it
+    read.clear()
+    httpx.get(site.url + "/api/test", params={"q": "Belarus", "since": "8d"}, timeout=10)
+    assert sorted(read) == sorted(s.number for s in archive
+                                  if "belarus" in " ".join(field_texts(s.article)).lower())
+    assert site.archive.numbers["unmatched"] not in read
+
+
+def test_the_walk_ends_at_the_first_article_fetched_since_and_misses_none(
+        site: Site) -> None:
+    """Numbers follow storing, not fetching: an article stored late with an old fetch time
+    lies inside the window's numbers, and one fetched in the window is found below it.
+    The bound is read from the index of fetch times (SQLite's plan)."""
+    archive, reading = site.archive, site.context.reading
+    now = datetime.now(UTC)
+    old = add_article(archive, "Imported late", "Fetched a month ago.",
+                      fetched=now - timedelta(days=30))
+    newest = add_article(archive, "Minsk summit opens", "Leaders met in Belarus today.")
+    since = now - timedelta(days=7)
+    walked = [t.number for t in reading.recent_texts(since)]
+    assert walked == [s.number for s in archive.store.recent_articles(since)]
+    assert newest in walked and old not in walked and len(walked) == 7
+    assert [t.number for t in reading.recent_texts(since, before=old + 1)] == walked[1:]
+    window = now - timedelta(hours=1, minutes=30)  # the hostile page and the weather
+    assert [t.number for t in reading.recent_texts(window, before=old)] == [
+        archive.numbers["unmatched"], archive.numbers["hostile"]]
+    assert [t.number for t in reading.recent_texts(now + timedelta(days=1))] == []
+    query = recent_query([articles.c.number], since, old).compile(
+        archive.store.engine, compile_kwargs={"literal_binds": True})
+    with archive.store.engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {query}"))
+    assert "rowid>? AND rowid<?" in plan and "COVERING INDEX ix_articles_fetched" in plan

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,8 +12,9 @@ import pytest
 from tests.web.archive import RULES, write_config
 from watcher.config import load_config
 from watcher.rules import Rule, RuleSet, load_rules
+from watcher.rules.scan import field_texts
 from watcher.trial import TrialTargetError, trial_target, try_on
-from watcher.types import Article, StoredArticle
+from watcher.types import Article, ArticleText, StoredArticle
 from watcher.web import process
 from watcher.web.process import FollowedFiles
 
@@ -43,17 +44,29 @@ def article(number: int) -> StoredArticle:
 
 def test_try_on_counts_everything_or_stops_at_its_limits() -> None:
     rule = Rule("q", "Minsk")
-    archive = [article(n) for n in range(10, 0, -1)]
-    full = try_on(rule, archive, keep=3)
+    archive = {n: article(n) for n in range(10, 0, -1)}
+    now = [0.0]
+
+    def walk() -> Iterator[ArticleText]:
+        """The archive's texts, newest first; each takes a second to come."""
+        for stored in archive.values():
+            now[0] += 1
+            yield ArticleText(stored.number, field_texts(stored.article))
+
+    def load(numbers: Sequence[int]) -> dict[int, StoredArticle]:
+        return {n: archive[n] for n in numbers}
+
+    full = try_on(rule, walk(), load, keep=3)
     assert (full.scanned, full.matched, len(full.hits), full.complete) == (10, 10, 3, True)
     assert [h.stored.number for h in full.hits] == [10, 9, 8]
     assert full.per_feed == {"f": 5, "g": 5}
-    early = try_on(rule, archive, keep=3, stop_at_keep=True)
+    early = try_on(rule, walk(), load, keep=3, stop_at_keep=True)
     assert (early.scanned, early.complete) == (3, False)
-    ticks = itertools.count()
-    timed = try_on(rule, archive, keep=100, seconds=4.5, clock=lambda: float(next(ticks)))
-    assert not timed.complete and timed.scanned == 4
-    late = try_on(rule, archive, keep=100, seconds=0.0, clock=lambda: float(next(ticks)))
+    now[0] = 0.0
+    timed = try_on(rule, walk(), load, keep=100, seconds=4.5, clock=lambda: now[0])
+    # the articles that came within the time, and the one that came as it ran out
+    assert not timed.complete and timed.scanned == 5 and timed.oldest == 6
+    late = try_on(rule, walk(), load, keep=100, seconds=0.0, clock=lambda: now[0])
     assert not late.complete and late.scanned == 1  # past its time at once: still one
 
 

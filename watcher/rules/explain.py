@@ -55,14 +55,25 @@ def _where(hit: Hit, article: Article | None) -> str:
 
 def explain(query: Query | Rule | str, article: Article) -> Explanation:
     """Explain ``query`` (a compiled query, a rule, or query text) against ``article``."""
-    min_hits = 1
-    if isinstance(query, Rule):
-        min_hits, text = max(1, query.min_hits), query.query
-    else:
-        text = query.text if isinstance(query, Query) else query
-    rules = RuleSet([Rule(name="explain", query=text, min_hits=min_hits)])
-    return _explain(rules.compiled, rules.scan(article), rules.queries["explain"].root, True,
-                    min_hits, text)
+    return Explainer(query).explain(article)
+
+
+class Explainer:
+    """``explain`` for one query and many articles: the query is compiled once. Not shared
+    between threads (explaining adds sub-queries to the compiled rules)."""
+
+    def __init__(self, query: Query | Rule | str) -> None:
+        self.min_hits = 1
+        if isinstance(query, Rule):
+            self.min_hits, self.text = max(1, query.min_hits), query.query
+        else:
+            self.text = query.text if isinstance(query, Query) else query
+        self.rules = RuleSet([Rule(name="explain", query=self.text, min_hits=self.min_hits)])
+
+    def explain(self, article: Article) -> Explanation:
+        rules = self.rules
+        return _explain(rules.compiled, rules.scan(article), rules.queries["explain"].root,
+                        True, self.min_hits, self.text)
 
 
 def _explain(rules: CompiledRules, scan: Scan, node: Node, positive: bool, min_hits: int,

@@ -41,6 +41,11 @@ _end_of = itemgetter(0)
 _NOTHING: frozenset[int] = frozenset()
 
 
+def field_texts(article: Article) -> tuple[str, str, str, str, str]:
+    """The article's text fields, in the order of ``TEXT_FIELDS``."""
+    return (article.title, article.description, article.body, article.url, article.author)
+
+
 class Scan:
     """One article, split and folded once, with every automaton hit of ``rules``. Answers
     questions about sub-queries (by id, see ``CompiledRules``) and memoises them; not shared
@@ -49,8 +54,7 @@ class Scan:
     def __init__(self, rules: CompiledRules, article: Article) -> None:
         self.rules = rules
         self.article = article
-        self.texts = (article.title, article.description, article.body, article.url,
-                      article.author)
+        self.texts = field_texts(article)
         self.words: list[Words | None] = []
         # Per field, the automaton's (end, atom) hits and the set of atoms, built by C code
         # (list, set, map); the hits are sorted by atom only when a position is asked for.

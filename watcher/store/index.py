@@ -38,6 +38,7 @@ from watcher.store.ingest import Outcome, commit_outcomes, ready
 from watcher.store.migrate import PACKAGED, Migrations
 from watcher.store.objects import ArticleFiles, is_object_store, open_article_files
 from watcher.store.outbox import Outbox
+from watcher.store.reading import recent_query
 from watcher.store.schema import articles, entries, feeds, matches
 from watcher.store.websub import WebSubStore
 from watcher.types import Article, FeedEntry, FeedState, RuleMatch, StoredArticle
@@ -297,11 +298,7 @@ class Store:
                         ) -> Iterator[StoredArticle]:
         """Articles fetched since ``since`` whose text is kept, newest first (numbered
         below ``before``, when given: the next page of a search)."""
-        query = (select(articles).where(articles.c.fetched >= since,
-                                        articles.c.body.is_not(None))
-                 .order_by(articles.c.number.desc()))
-        if before is not None:
-            query = query.where(articles.c.number < before)
+        query = recent_query([articles], since, before)
         with self.engine.connect() as conn:
             taken = 0
             for row in conn.execute(query):

@@ -1,5 +1,6 @@
 """What the web pages read from the index: the latest matched articles with their matches,
-matches per rule and day, delivery counts, and whether the index answers.
+matches per rule and day, the archive's text for the tester, delivery counts, and whether the
+index answers.
 
 Read-only queries on the tables of ``schema.py`` and ``outbox.py``; each opens its own short
 connection, so the web server's threads never hold one across a request.
@@ -8,16 +9,18 @@ connection, so the web server's threads never hold one across a request.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from fnmatch import fnmatchcase
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, Select, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.store.codec import article_from_row, hits_from_json
 from watcher.store.schema import articles, matches, outbox_deliveries
-from watcher.types import RuleMatch, StoredArticle
+from watcher.types import ArticleText, RuleMatch, StoredArticle
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,25 @@ class MatchFilter:
     fetched_from: datetime | None = None  # inclusive
     fetched_until: datetime | None = None  # exclusive
     before: int | None = None  # article numbers below this (paging)
+
+
+def recent_query(columns: Sequence[Any], since: datetime, before: int | None) -> Select[Any]:
+    """``columns`` of the articles fetched since ``since`` whose text is kept, newest first
+    (numbered below ``before``, when given): the walk of a search through the archive."""
+    # The walk ends at the lowest number fetched since: without that bound, a walk that
+    # starts below every article of the window reads the whole archive to its first row.
+    # (``+ 0``: SQLite then reads ix_articles_fetched for the minimum instead of walking the
+    # primary key up to the window.)
+    first = (select(func.min(articles.c.number + 0)).where(articles.c.fetched >= since)
+             .scalar_subquery())
+    query = (select(*columns).where(articles.c.number >= first, articles.c.fetched >= since,
+                                    articles.c.body.is_not(None))
+             .order_by(articles.c.number.desc()))
+    return query if before is None else query.where(articles.c.number < before)
+
+
+_TEXT_COLUMNS = (articles.c.number, articles.c.feed, articles.c.title,
+                 articles.c.description, articles.c.body, articles.c.url, articles.c.author)
 
 
 class Reading:
@@ -89,6 +111,31 @@ class Reading:
             found[row.number].append(RuleMatch(row.rule, hits_from_json(row.hits or [])))
         return [StoredArticle(number=n, article=article_from_row(r), file_name=r["file_name"],
                               matches=tuple(found[n])) for n, r in rows.items()]
+
+    def recent_texts(self, since: datetime, feed_glob: str | None = None,
+                     before: int | None = None) -> Generator[ArticleText, None, None]:
+        """The text fields of ``Store.recent_articles``'s articles, in its order: the rest of
+        a row (its dates above all) costs more to read than the text, and a search needs it
+        only for the articles that may match (``articles``). Close the iterator when done
+        early: it holds its connection until then."""
+        # Rows fetched a hundred at a time: one by one, fetching costs more than the text.
+        with self.engine.connect().execution_options(yield_per=100) as conn:
+            for number, feed, title, summary, body, url, author in conn.execute(
+                    recent_query(_TEXT_COLUMNS, since, before)):
+                if feed_glob and not fnmatchcase(feed, feed_glob):
+                    continue
+                yield ArticleText(number, (title, summary, body, url, author))
+
+    def articles(self, numbers: Sequence[int]) -> dict[int, StoredArticle]:
+        """The stored articles ``numbers`` (without their matches), by number."""
+        if not numbers:
+            return {}
+        with self.engine.connect() as conn:
+            return {row.number: StoredArticle(number=row.number,
+                                              article=article_from_row(row._mapping),
+                                              file_name=row.file_name)
+                    for row in conn.execute(select(articles)
+                                            .where(articles.c.number.in_(list(numbers))))}
 
     def matches_per_day(self, since: datetime) -> dict[str, dict[date, int]]:
         """Per rule, how many articles it matched each day (UTC) since ``since``."""

@@ -15,7 +15,7 @@ from itertools import islice
 
 from watcher.config import Config, parse_duration
 from watcher.digest.folding import FoldMemory
-from watcher.rules import Explanation, Rule, RuleSet, explain
+from watcher.rules import Explainer, Explanation, Rule, RuleSet, explain
 from watcher.store import Store
 from watcher.store.outbox import Delivery
 from watcher.store.reading import MatchFilter, Reading
@@ -228,20 +228,17 @@ class WebContext:
     def _test(self, target: str, rule: Rule, label: str, since_delta: timedelta,
               feed: str | None, before: int | None, limit: int) -> TesterOutcome:
         since = datetime.now(UTC) - since_delta
-        # One more than searched tells whether older articles remain for a next page.
-        articles = self.store.recent_articles(since, feed, limit=TESTER_SCAN + 1,
-                                              before=before)
+        walk = self.reading.recent_texts(since, feed, before=before)
         try:
-            result = try_on(rule, islice(articles, TESTER_SCAN), keep=limit,
-                            stop_at_keep=True, seconds=TESTER_SECONDS)
-            if result.complete and next(articles, None) is not None:
+            result = try_on(rule, islice(walk, TESTER_SCAN), self.reading.articles,
+                            keep=limit, stop_at_keep=True, seconds=TESTER_SECONDS)
+            # One more than searched tells whether older articles remain for a next page.
+            if result.complete and next(walk, None) is not None:
                 result.complete = False
         finally:
-            # Stopped early, the generator still holds its connection until closed.
-            close = getattr(articles, "close", None)
-            if close is not None:
-                close()
-        explanations = [explain(rule, hit.stored.article) for hit in result.hits]
+            walk.close()  # stopped early, it still holds its connection
+        explainer = Explainer(rule)
+        explanations = [explainer.explain(hit.stored.article) for hit in result.hits]
         more = result.oldest if not result.complete else None
         return TesterOutcome(target, label, result, explanations, since=since, before=before,
                              next_before=more)
