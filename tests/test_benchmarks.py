@@ -82,6 +82,14 @@ def test_web_benchmark_runs_with_and_without_clients() -> None:
 
 
 @pytest.mark.timeout(300)
+def test_web_cpu_benchmark_runs_and_alternates_its_trees() -> None:
+    out = _run("bench_web_cpu.py", "--articles", "1500", "--matches", "300", "--requests", "3",
+               "--rounds", "2", "--tree", str(ROOT), "--tree", str(ROOT))
+    assert out.count("round 1, ") == out.count("round 2, ") == 2
+    assert "tester, cold" in out and "/api/matches, cold" in out
+
+
+@pytest.mark.timeout(300)
 def test_cluster_benchmark_runs_sqlite_and_one_then_two_processes_on_postgresql() -> None:
     from tests.support.postgres import binaries_or_skip
 
