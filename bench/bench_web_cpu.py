@@ -73,6 +73,8 @@ def worker(folder: Path, requests: int, seed: int, articles: int) -> None:
     loop = asyncio.new_event_loop()
     with Store.open(config) as store:
         app = create_app(store, lambda: rules, config)
+        # as the web process of ``watcher run`` does before it serves (trees that have it)
+        getattr(importlib.import_module("watcher.web.process"), "freeze_start_up", bool)()
         for url in ("/", "/rules?q=x", "/api/matches"):  # imports, templates
             loop.run_until_complete(_get(app, url))
         for triple in urls:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -102,6 +103,14 @@ class MetricsLink:
             return self.conn.recv_bytes()
 
 
+def freeze_start_up() -> None:
+    """Take what start-up made (modules, the app and its templates, the store's tables) out
+    of the garbage collector's sight: it lives as long as the process, yet every full
+    collection would walk it again, a pause added to whichever request it falls in."""
+    gc.collect()
+    gc.freeze()
+
+
 def _web_main(config: Config, sock: socket.socket, metrics: Connection,
               lifeline: Connection, log_format: str, log_level: int) -> None:
     """The web process: serve until SIGTERM or until the daemon is gone."""
@@ -126,6 +135,7 @@ def _web_main(config: Config, sock: socket.socket, metrics: Connection,
                          extra_routes=websub.routes(store, files.config),
                          open_prefixes=(websub.OPEN_PREFIX,), collectors=websub.COLLECTORS)
         server = uvicorn_server(app)
+        freeze_start_up()
 
         def watch_lifeline() -> None:
             with contextlib.suppress(EOFError, OSError):
