@@ -9,13 +9,16 @@ thread pool, rendering; no HTTP parsing) and measures each one's CPU time
 processes run, so two versions can be compared on a busy machine: the trees (``--tree``,
 repeatable; this checkout by default) are alternated for ROUNDS rounds, each round asking
 the same requests, and p50/p99 are printed per round and as the median of the rounds with
-their range. ``bench_web.py`` measures the same pages' wall time through the real server.
+their range, with the full collections of the garbage collector meanwhile (a pause added to
+the request it falls in, so what a p99 is made of). ``bench_web.py`` measures the same
+pages' wall time through the real server.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import json
 import os
@@ -70,6 +73,16 @@ def worker(folder: Path, requests: int, seed: int, articles: int) -> None:
     rng = random.Random(seed)
     urls = [cold_urls(rng, articles) for _ in range(requests)]
     seconds: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    pauses: list[float] = []  # the CPU seconds of each full collection while measuring
+    started_at = [0.0]
+
+    def collections(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started_at[0] = time.process_time()
+            else:
+                pauses.append(time.process_time() - started_at[0])
+
     loop = asyncio.new_event_loop()
     with Store.open(config) as store:
         app = create_app(store, lambda: rules, config)
@@ -77,6 +90,7 @@ def worker(folder: Path, requests: int, seed: int, articles: int) -> None:
         getattr(importlib.import_module("watcher.web.process"), "freeze_start_up", bool)()
         for url in ("/", "/rules?q=x", "/api/matches"):  # imports, templates
             loop.run_until_complete(_get(app, url))
+        gc.callbacks.append(collections)
         for triple in urls:
             for kind, url in zip(KINDS, triple, strict=True):
                 started = time.process_time()
@@ -84,9 +98,10 @@ def worker(folder: Path, requests: int, seed: int, articles: int) -> None:
                 seconds[kind].append(time.process_time() - started)
                 if status != 200:
                     raise SystemExit(f"{url}: HTTP {status}")
+    gc.callbacks.remove(collections)
     loop.close()
     print(json.dumps({"tree": str(Path(watcher.__file__).resolve().parents[1]),
-                      "seconds": seconds}))
+                      "seconds": seconds, "pauses": pauses}))
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -140,7 +155,10 @@ def main() -> None:
                                                 percentile(seconds[kind], 0.99)))
                 shown = "  ".join(f"{kind} {figures[tree][kind][-1][0]:.1f}/"
                                   f"{figures[tree][kind][-1][1]:.1f}" for kind in KINDS)
-                print(f"  round {round_number + 1}, {tree}: p50/p99 ms CPU: {shown}")
+                pauses = measured["pauses"]
+                print(f"  round {round_number + 1}, {tree}: p50/p99 ms CPU: {shown}; "
+                      f"{len(pauses)} full collections of the garbage collector"
+                      + (f", longest {max(pauses) * 1000:.0f} ms" if pauses else ""))
     print()
     print("CPU milliseconds per cold request: median of the rounds [lowest-highest]")
     for tree in trees:
