@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from watcher.rules import QuerySyntaxError, compile_query
 from watcher.types import Article
 
 
@@ -12,3 +13,12 @@ def article(title: str = "", summary: str = "", body: str = "", *, url: str = ""
                    feed=feed, site=site, title=title, description=summary,
                    paragraphs=tuple(body.split("\n")) if body else (),
                    fetched=datetime(2025, 1, 1, tzinfo=UTC), author=author, language=language)
+
+
+def compiles(text: str) -> bool:
+    """Whether ``text`` is a valid query (generated queries may not be)."""
+    try:
+        compile_query(text)
+        return True
+    except QuerySyntaxError:
+        return False

@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.rules.helpers import article
+from tests.rules.helpers import article, compiles
 from tests.rules.reference import fold, reference_match, tokenize
-from watcher.rules import QuerySyntaxError, Rule, RuleSet, compile_query
+from watcher.rules import Rule, RuleSet
 from watcher.rules.text import fold_words, split, words
 from watcher.types import Article
 
@@ -87,19 +87,11 @@ def articles(draw: st.DrawFn) -> Article:
                    language=draw(st.sampled_from(["en", "de-AT", None])))
 
 
-def _compiles(text: str) -> bool:
-    try:
-        compile_query(text)
-        return True
-    except QuerySyntaxError:
-        return False
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(queries(), min_size=1, max_size=6), articles(), st.integers(1, 2))
 def test_fast_matcher_agrees_with_reference(queries_: list[str], item: Article,
                                             min_hits: int) -> None:
-    valid = [q for q in queries_ if _compiles(q)]
+    valid = [q for q in queries_ if compiles(q)]
     assume(valid)
     rules = [Rule(f"r{i}", q, min_hits=min_hits if i % 2 else 1) for i, q in enumerate(valid)]
     found = {m.rule: m for m in RuleSet(rules).match(item)}

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.rules.helpers import article
+from tests.rules.helpers import article, compiles
 from tests.rules.test_properties import SEPARATORS, TEXT_WORDS, articles, queries
-from watcher.rules import QuerySyntaxError, Rule, RuleSet, compile_query
+from watcher.rules import Rule, RuleSet
 from watcher.rules.scan import field_texts
 from watcher.rules.screen import Screen
 from watcher.rules.text import folded_letters
@@ -33,19 +33,11 @@ def page_articles(draw: st.DrawFn) -> Article:
                                              "https://news.example.org/us/mi6"])))
 
 
-def _compiles(text: str) -> bool:
-    try:
-        compile_query(text)
-        return True
-    except QuerySyntaxError:
-        return False
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(queries(), min_size=1, max_size=3), st.one_of(articles(), page_articles()))
 def test_the_screen_lets_through_every_article_the_rules_match(queries_: list[str],
                                                                item: Article) -> None:
-    valid = [q for q in queries_ if _compiles(q)]
+    valid = [q for q in queries_ if compiles(q)]
     assume(valid)
     rules = RuleSet([Rule(f"r{i}", q) for i, q in enumerate(valid)])
     if rules.match(item):
