@@ -49,6 +49,9 @@ def recent_query(columns: Sequence[Any], since: datetime, before: int | None) ->
     return query if before is None else query.where(articles.c.number < before)
 
 
+# The walk's rows are fetched this many at a time: one by one, fetching costs more than
+# reading the text.
+FETCH_ROWS = 100
 _TEXT_COLUMNS = (articles.c.number, articles.c.feed, articles.c.title,
                  articles.c.description, articles.c.body, articles.c.url, articles.c.author)
 
@@ -118,8 +121,7 @@ class Reading:
         a row (its dates above all) costs more to read than the text, and a search needs it
         only for the articles that may match (``articles``). Close the iterator when done
         early: it holds its connection until then."""
-        # Rows fetched a hundred at a time: one by one, fetching costs more than the text.
-        with self.engine.connect().execution_options(yield_per=100) as conn:
+        with self.engine.connect().execution_options(yield_per=FETCH_ROWS) as conn:
             for number, feed, title, summary, body, url, author in conn.execute(
                     recent_query(_TEXT_COLUMNS, since, before)):
                 if feed_glob and not fnmatchcase(feed, feed_glob):
