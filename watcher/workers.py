@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import pickle
 import signal
@@ -172,6 +173,14 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
+
+
+def start_fork_server(preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
+    """Start this process's fork server now, so that it imports ``preload`` while the
+    caller goes on (``watcher run`` checks its rules meanwhile); a pool started later
+    forks its workers from it. The server exits with this process."""
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    multiprocessing.forkserver.ensure_running()
 
 
 class WorkerPool:

@@ -64,7 +64,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from watcher.runtime import run_once
     from watcher.scheduler import run_daemon
     from watcher.supervision import Supervision
+    from watcher.workers import start_fork_server
 
+    # The workers' fork server imports trafilatura and loads the language model, the
+    # heaviest part of starting, while this process checks the rules on another core.
+    start_fork_server()
     config, rules = validated(args)
     if args.once:
         print(asyncio.run(_summarised(run_once(config, rules))))
