@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from watcher.checks import check_rules_for
@@ -12,6 +14,19 @@ from watcher.config import Config
 from watcher.rules import RuleSet
 
 log = logging.getLogger("watcher.daemon")
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic GC passes while building objects that all live long (a compiled rule
+    set): each pass would walk everything built so far and free nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def settle_in_memory() -> None:
