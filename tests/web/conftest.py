@@ -30,5 +30,8 @@ def archive(tmp_path: Path) -> Iterator[Archive]:
 def site(archive: Archive) -> Iterator[Site]:
     """The web app over the archive, served by uvicorn on a free port of 127.0.0.1."""
     app = create_app(archive.store, lambda: archive.rules, archive.config)
+    # These tests look at a page right after changing the index; the marker's own
+    # freshness is tested in test_cache.py.
+    app.state.context.marker_fresh = 0.0
     with WebServer(app, "127.0.0.1", 0) as server:
         yield Site(archive, server.url, app.state.context)

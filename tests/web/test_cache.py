@@ -21,6 +21,7 @@ from watcher.store.reading import recent_query
 from watcher.store.schema import articles
 from watcher.types import Article, RuleMatch, StoredArticle
 from watcher.web.cache import Memo
+from watcher.web.context import CHANGE_MARKER_FRESH, WebContext
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -119,6 +120,24 @@ def test_pages_are_worked_out_again_only_when_their_matches_change(site: Site) -
     add_article(site.archive, "Minsk summit opens", "Leaders met in Belarus today.")
     assert "Minsk summit opens" in httpx.get(site.url + "/", timeout=10).text
     assert context.stories.stats.misses == folds + 1
+
+
+def test_the_change_marker_is_read_once_a_second_so_many_readers_share_a_page(
+        archive: Archive) -> None:
+    now = [100.0]
+    context = WebContext(archive.store, lambda: archive.rules, archive.config,
+                         clock=lambda: now[0])
+    assert context.marker_fresh == CHANGE_MARKER_FRESH
+    first = context.front_page({})
+    add_article(archive, "Minsk summit opens", "Leaders met in Belarus today.")
+    # within the marker's freshness every reader gets the page worked out already ...
+    now[0] += CHANGE_MARKER_FRESH / 2
+    assert context.front_page({}) is first
+    assert context.pages.stats.misses == 1
+    # ... and once it has aged, the new match shows
+    now[0] += CHANGE_MARKER_FRESH
+    assert "Minsk summit opens" in [item.title for item in context.front_page({}).items]
+    assert context.pages.stats.misses == 2
 
 
 def test_tester_searches_a_bounded_page_and_offers_the_older_ones(

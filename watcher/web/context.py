@@ -8,6 +8,7 @@ server's event loop.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -40,9 +41,15 @@ RULE_DAYS = 14  # days of matches per rule on /rules
 # would be one query per outlet on the page.
 BOILERPLATE_TTL = timedelta(minutes=10)
 # Answers worked out once and reused (watcher.web.cache; docs/web.md says why). Each key
-# holds the index's change marker or the rows shown, so a new match shows at once; the
+# holds the index's change marker or the rows shown, so a new match shows at once (within
+# CHANGE_MARKER_FRESH); the
 # times to live bound what the keys leave out: the boilerplate learned since (stories),
 # the tester's moving ``since`` window (tests).
+# The change marker is asked of the index at most this often: while polling commits several
+# times a second, a page read by many would otherwise be worked out again after each commit
+# (the niced web process then takes the CPU that polling leaves and more). A new match
+# shows on the pages this much later at most.
+CHANGE_MARKER_FRESH = 1.0  # seconds
 PAGE_CACHE_SIZE = 256
 PAGE_CACHE_TTL = timedelta(minutes=1)
 STORY_CACHE_SIZE = 1024
@@ -76,8 +83,12 @@ class TesterOutcome:
 
 class WebContext:
     def __init__(self, store: Store, rules: Callable[[], RuleSet],
-                 config: Config | Callable[[], Config]) -> None:
+                 config: Config | Callable[[], Config], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.clock = clock
+        self.marker_fresh = CHANGE_MARKER_FRESH
+        self._marker: tuple[float, tuple[int, int]] | None = None  # (read at, marker)
         self.rules = rules
         self._config = config
         self.reading = Reading(store.engine)
@@ -92,6 +103,15 @@ class WebContext:
         self.overviews: Memo[dict[str, dict[str, int]]] = Memo(4, page_seconds)
         # A new match moves a page by one article: its other articles' pairs are judged.
         self.folding = FoldMemory()
+
+    def version(self) -> tuple[int, int]:
+        """The index's change marker (``Reading.version``), read again once it is older than
+        ``marker_fresh`` seconds."""
+        now = self.clock()
+        marker = self._marker
+        if marker is None or now - marker[0] >= self.marker_fresh:
+            marker = self._marker = (now, self.reading.version())
+        return marker[1]
 
     @property
     def config(self) -> Config:
@@ -123,7 +143,7 @@ class WebContext:
         shown = {k: v for k, v in wanted.items() if k != "before"}
         # A lookup costs a query (everyone's front page, a refresh). Only a new match can
         # change a page of matched articles: an article that matched nothing leaves it be.
-        newest_match, _ = self.reading.version()
+        newest_match, _ = self.version()
         key = (tuple(sorted(wanted.items())), newest_match, id(rules))
         return self.pages.get(key, lambda: self._front_page(wanted_matches, shown, rules))
 
@@ -198,7 +218,7 @@ class WebContext:
             return {rule: {d.isoformat(): n for d, n in by_day.items()}
                     for rule, by_day in per_day.items()}
 
-        counts = self.overviews.get((days[0], self.reading.version()), count)
+        counts = self.overviews.get((days[0], self.version()), count)
         return list(self.rules().rules), counts, days
 
     def test(self, params: Mapping[str, str]) -> TesterOutcome | None:
@@ -221,7 +241,7 @@ class WebContext:
             return TesterOutcome(target, error=exc.message, column=exc.column,
                                  pointer=exc.pointer)
         # The rule itself is in the key: an edit of rules.yaml is tried anew.
-        key = (target, rule, since_delta, feed, before, limit, self.reading.version())
+        key = (target, rule, since_delta, feed, before, limit, self.version())
         return self.tests.get(key, lambda: self._test(target, rule, label, since_delta, feed,
                                                       before, limit))
 
