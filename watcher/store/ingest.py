@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
@@ -140,9 +139,17 @@ def _insert_matches(conn: Connection, rows: Sequence[tuple[int, str, str]],
                          else [dict(zip(_MATCH_COLUMNS, row, strict=True)) for row in values])
 
 
-@cache
+_compiled_match_inserts: dict[tuple[str, str], tuple[str, bool]] = {}
+
+
 def _compiled_match_insert(dialect: Dialect) -> tuple[str, bool]:
-    compiled = _INSERT_MATCHES.compile(dialect=dialect, column_keys=list(_MATCH_COLUMNS))
-    if compiled.positional:
-        assert tuple(compiled.positiontup or ()) == _MATCH_COLUMNS, compiled.positiontup
-    return str(compiled), compiled.positional
+    """The INSERT's text for ``dialect`` and whether its parameters are positional; kept
+    by the dialect's name and parameter style, not the dialect (one per engine opened)."""
+    key = (dialect.name, dialect.paramstyle)
+    found = _compiled_match_inserts.get(key)
+    if found is None:
+        compiled = _INSERT_MATCHES.compile(dialect=dialect, column_keys=list(_MATCH_COLUMNS))
+        if compiled.positional:
+            assert tuple(compiled.positiontup or ()) == _MATCH_COLUMNS, compiled.positiontup
+        found = _compiled_match_inserts[key] = (str(compiled), compiled.positional)
+    return found
