@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -17,10 +16,11 @@ from watcher.cli.output import table
 from watcher.config import Config, did_you_mean, parse_duration
 from watcher.errors import ConfigError, Problem
 from watcher.progress import Progress
-from watcher.rules import Rule, RuleSet, best_snippet, explain
+from watcher.rules import Explainer, Rule, RuleSet, best_snippet
 from watcher.store import Store
+from watcher.store.reading import Reading
 from watcher.textsafe import flatten, one_line
-from watcher.trial import TrialTargetError, trial_target
+from watcher.trial import TrialTargetError, trial_target, try_on
 from watcher.types import StoredArticle
 
 ANSI_MARK, ANSI_TITLE, ANSI_RESET = "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
@@ -76,27 +76,22 @@ def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
     colour = out.isatty()
     config = _config(args)
     rule, what = _target(config, args.target)
-    rules = RuleSet([rule])
     since = datetime.now(UTC) - args.since
-    per_feed: Counter[str] = Counter()
-    articles = shown = 0
     with Store.open(config) as store:
-        for stored in store.recent_articles(since, args.feed):
-            articles += 1
-            found = rules.match(stored.article)
-            if not found:
-                continue
-            per_feed[stored.article.feed] += 1
-            if shown < args.limit:
-                shown += 1
-                _print_hit(out, stored, found[0].hits, colour)
-                if args.explain:
-                    print(f"      {provenance(stored)}", file=out)
-                    for line in explain(rule, stored.article).lines(stored.article):
-                        print(f"      {line}", file=out)
-    total = sum(per_feed.values())
-    print(f"{what}: {total} of {articles} articles since {since:%Y-%m-%d %H:%M} UTC matched"
-          + (f" (showing {shown})" if shown < total else ""), file=out)
+        # The web page's tester's search: the same screen and reads, every match counted.
+        reading = Reading(store.engine)
+        result = try_on(rule, reading.recent_texts(since, args.feed), reading.articles,
+                        keep=args.limit)
+    explainer = Explainer(rule) if args.explain else None
+    for hit in result.hits:
+        _print_hit(out, hit.stored, hit.hits, colour)
+        if explainer is not None:
+            print(f"      {provenance(hit.stored)}", file=out)
+            for line in explainer.explain(hit.stored.article).lines(hit.stored.article):
+                print(f"      {line}", file=out)
+    total, shown, per_feed = result.matched, len(result.hits), result.per_feed
+    print(f"{what}: {total} of {result.scanned} articles since {since:%Y-%m-%d %H:%M} UTC "
+          "matched" + (f" (showing {shown})" if shown < total else ""), file=out)
     if per_feed:
         rows = [(feed, str(n)) for feed, n in sorted(per_feed.items(), key=lambda i: -i[1])]
         print(table(("feed", "matches"), rows), file=out)
