@@ -260,7 +260,7 @@ class Pipeline:
         if found is None:
             return None
         item, state = found
-        feed = next((f for f in self.config.feeds if f.name == item.feed), None)
+        feed = self.config.feed(item.feed)
         if feed is None:
             raise FeedNotInConfig(item.feed)
         return await self._work_entry(feed, item, state)

@@ -79,10 +79,10 @@ class RuntimeWork:
     async def _feed_config(self, feed: str) -> FeedConfig | None:
         """The feed as this member's config has it, after taking up an edit of watcher.yaml
         that the scheduler may have seen first (which is how it came to name the feed)."""
-        found = next((f for f in self.runtime.config.feeds if f.name == feed), None)
+        found = self.runtime.config.feed(feed)
         if found is None:
             await self.runtime.take_up_edits()
-            found = next((f for f in self.runtime.config.feeds if f.name == feed), None)
+            found = self.runtime.config.feed(feed)
         return found
 
     def due_feeds(self) -> Sequence[str]:
