@@ -40,16 +40,15 @@ RULE_DAYS = 14  # days of matches per rule on /rules
 # A site's learned boilerplate changes over days; re-reading it for every page of matches
 # would be one query per outlet on the page.
 BOILERPLATE_TTL = timedelta(minutes=10)
-# Answers worked out once and reused (watcher.web.cache; docs/web.md says why). Each key
-# holds the index's change marker or the rows shown, so a new match shows at once (within
-# CHANGE_MARKER_FRESH); the
-# times to live bound what the keys leave out: the boilerplate learned since (stories),
-# the tester's moving ``since`` window (tests).
-# The change marker is asked of the index at most this often: while polling commits several
+# The index's change marker is asked for at most this often: while polling commits several
 # times a second, a page read by many would otherwise be worked out again after each commit
 # (the niced web process then takes the CPU that polling leaves and more). A new match
 # shows on the pages this much later at most.
 CHANGE_MARKER_FRESH = 1.0  # seconds
+# Answers worked out once and reused (watcher.web.cache; docs/web.md says why). Each key
+# holds the change marker or the rows shown, so a new match shows as soon as the marker is
+# read again; the times to live bound what the keys leave out: the boilerplate learned
+# since (stories), the tester's moving ``since`` window (tests).
 PAGE_CACHE_SIZE = 256
 PAGE_CACHE_TTL = timedelta(minutes=1)
 STORY_CACHE_SIZE = 1024
