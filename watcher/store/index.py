@@ -293,21 +293,15 @@ class Store:
                 return None
             return self._stored(conn, row._mapping)
 
-    def recent_articles(self, since: datetime, feed_glob: str | None = None,
-                        limit: int | None = None, before: int | None = None
+    def recent_articles(self, since: datetime, feed_glob: str | None = None
                         ) -> Iterator[StoredArticle]:
-        """Articles fetched since ``since`` whose text is kept, newest first (numbered
-        below ``before``, when given: the next page of a search)."""
-        query = recent_query([articles], since, before)
+        """Articles fetched since ``since`` whose text is kept, newest first (a search walks
+        their text alone: ``Reading.recent_texts``)."""
         with self.engine.connect() as conn:
-            taken = 0
-            for row in conn.execute(query):
+            for row in conn.execute(recent_query([articles], since, None)):
                 if feed_glob and not fnmatchcase(row.feed, feed_glob):
                     continue
                 yield self._stored(conn, row._mapping, with_matches=False)
-                taken += 1
-                if limit is not None and taken >= limit:
-                    return
 
     def _stored(self, conn: Connection, row: Mapping[Any, Any], *,
                 with_matches: bool = True) -> StoredArticle:
