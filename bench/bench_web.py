@@ -155,10 +155,14 @@ def timed(client: httpx.Client, url: str) -> float:
     return elapsed
 
 
-def hammer(base: str, clients: int, total: int, realistic: bool, niceness: int, stop: Any,
-           results: Any) -> None:
-    """CLIENTS threads requesting pages back to back until ``stop`` is set (own process)."""
-    os.nice(niceness)
+def hammer(base: str, clients: int, total: int, realistic: bool, niceness: int | None,
+           stop: Any, results: Any) -> None:
+    """CLIENTS threads requesting pages back to back until ``stop`` is set (own process;
+    ``niceness`` None: at the idle scheduling policy, taking only CPU nothing else wants)."""
+    if niceness is None:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # before the threads
+    else:
+        os.nice(niceness)
     mix = realistic_urls(base) if realistic else None
     latencies: dict[str, list[float]] = {k: [] for k in KINDS}
     lock = threading.Lock()
@@ -231,7 +235,7 @@ class Daemon:
 class Load:
     clients: int
     realistic: bool  # the realistic mix, else every request a cold one
-    niceness: int  # of the clients' process
+    niceness: int | None  # of the clients' process; None: the idle scheduling policy
 
 
 def poll_run(daemon: Daemon, expected: int, load: Load | None, total: int
@@ -297,6 +301,9 @@ def main() -> None:
     parser.add_argument("--clients-nice", type=int, default=0,
                         help="niceness of the clients' process (10: they stand for browsers "
                              "on other machines and take only CPU polling leaves)")
+    parser.add_argument("--clients-idle", action="store_true",
+                        help="run the clients at the idle scheduling policy (SCHED_IDLE), "
+                             "the nearest this machine comes to browsers on other machines")
     parser.add_argument("--tree", type=Path, default=ROOT,
                         help="the watcher source tree the daemon runs (another checkout, to "
                              "compare two versions with the same benchmark)")
@@ -336,10 +343,12 @@ def main() -> None:
         warm: dict[str, list[float]] = {k: [] for k in KINDS}
         loaded: dict[str, list[float]] = {k: [] for k in KINDS}
         rates: dict[bool, list[float]] = {False: [], True: []}
-        load = Load(args.clients, args.hammer == "realistic", args.clients_nice)
+        niceness = None if args.clients_idle else args.clients_nice
+        load = Load(args.clients, args.hammer == "realistic", niceness)
         print(f"polling {args.feeds} feeds x {args.entries} pages per run, {args.workers} "
               f"workers; {args.repeat} runs with {args.clients} clients ({args.hammer} "
-              f"requests, nice {args.clients_nice}), {args.repeat} without, alternated; "
+              f"requests, {'idle policy' if niceness is None else f'nice {niceness}'}), "
+              f"{args.repeat} without, alternated; "
               f"daemon from {args.tree}")
         for run in range(2 * args.repeat):
             hammered = run % 2 == 1

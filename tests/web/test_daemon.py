@@ -199,6 +199,10 @@ class Output:
         raise AssertionError(f"{pattern!r} x{count} never logged:\n{''.join(self.lines)}")
 
 
+def thread_policies(pid: int) -> set[int]:
+    return {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+
 def test_a_killed_web_process_is_noticed_and_started_again(
         tmp_path: Path, server: LocalHTTPServer) -> None:
     port = free_port()
@@ -212,6 +216,11 @@ def test_a_killed_web_process_is_noticed_and_started_again(
     try:
         first = int(output.wait_for(r"web pages at \S+ \(process (\d+)\)")[0])
         assert httpx.get(base + "/livez", timeout=60).status_code == 200
+        assert httpx.get(base + "/", timeout=60).status_code == 200
+        # pages take only the CPU polling leaves: every thread of the web process (the
+        # server's, and the pool's that run queries) at the idle policy, none of the daemon's
+        assert thread_policies(first) == {os.SCHED_IDLE}
+        assert os.SCHED_IDLE not in thread_policies(daemon.pid)
         os.kill(first, signal.SIGKILL)
         output.wait_for(rf"the web process {first} exited \((killed by signal 9)\); "
                         r"starting another in 1 s")

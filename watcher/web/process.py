@@ -103,6 +103,19 @@ class MetricsLink:
             return self.conn.recv_bytes()
 
 
+def lower_priority() -> None:
+    """Pages get only the CPU that polling leaves: the idle scheduling policy, under which
+    any waking polling process takes the core at once (at a mere nice level it waits out
+    the page's time slice), and the nice level for systems that refuse the policy.
+
+    Both hold for the calling thread and the threads it starts, so this runs first."""
+    os.nice(NICENESS)
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError) as err:  # not Linux, or refused by a seccomp policy
+        log.debug("the web process stays at nice %d: %s", NICENESS, err)
+
+
 def freeze_start_up() -> None:
     """Take what start-up made (modules, the app and its templates, the store's tables) out
     of the garbage collector's sight: it lives as long as the process, yet every full
@@ -117,7 +130,7 @@ def _web_main(config: Config, sock: socket.socket, metrics: Connection,
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(log_format))
     logging.basicConfig(level=log_level, handlers=[handler])
-    os.nice(NICENESS)
+    lower_priority()
     # The rules as the daemon loaded them a moment ago (a compiled rule set is large to
     # send; compiling it again here costs the web process, not polling).
     rules, _problems = check_rules(config.rules_path, digests=[d.name for d in config.digests],
