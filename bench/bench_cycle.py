@@ -6,8 +6,8 @@ each copy made distinct so nothing is deduplicated or learned as boilerplate) an
 each rule set asked for:
 
 - ``names``: ``--names`` (100) rules watching for particular stories
-  (bench_rules.make_rules);
-- ``topics``: ``--topics`` (10,000) rules on topic words (bench_rules.make_topic_rules),
+  (rulesets.make_rules);
+- ``topics``: ``--topics`` (10,000) rules on topic words (rulesets.make_topic_rules),
   about 90 matches per article, so what a match costs downstream (hits, rows) shows.
 
 The baseline, measured in the same run on the same pages: ``trafilatura.extract`` in a
@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_rules import load_articles, make_rules, make_topic_rules, vocabulary  # noqa: E402
+from rulesets import load_articles, make_rules, make_topic_rules, vocabulary  # noqa: E402
 
 from tests.support.data import corpus_page, ground_truth  # noqa: E402
 from tests.support.newsroom import Item, rss  # noqa: E402

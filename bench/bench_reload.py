@@ -5,7 +5,7 @@ were open: compile once in the daemon and ship the compiled form, ship the rules
 in each worker, or compile in the daemon and in each worker off the hot path. A compiled
 ``RuleSet`` holds closures and does not pickle (printed below), so the rules as checked are
 shipped (``WorkerPool.share``) and each worker compiles them as they arrive. This prints,
-for ``--rules`` topic rules (bench_rules.make_topic_rules), medians of ``--repeat`` rounds:
+for ``--rules`` topic rules (rulesets.make_topic_rules), medians of ``--repeat`` rounds:
 
 - the daemon's own reload: rules.yaml read and checked (``check_rules``); a ``RuleSet``
   compiles on first use, which the daemon's never needs (its matching is the workers');
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_rules import load_articles, make_topic_rules, vocabulary  # noqa: E402
+from rulesets import load_articles, make_topic_rules, vocabulary  # noqa: E402
 
 from watcher.entrywork import RULES, RuleSource, compile_rules  # noqa: E402
 from watcher.rules import RuleSet, check_rules  # noqa: E402
