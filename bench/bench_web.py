@@ -12,8 +12,8 @@ pages. Prints:
 - articles stored per second while the pages are hammered, against runs of the same
   daemon without clients, alternated in one session (goal: within 5%).
 
-``--tree DIR`` runs the daemon from another checkout, so two versions are compared with
-the same benchmark in one session.
+``--trees A,B`` alternates the daemon of several checkouts run by run, so two versions are
+compared on the same index and world in one session.
 """
 
 from __future__ import annotations
@@ -304,10 +304,12 @@ def main() -> None:
     parser.add_argument("--clients-idle", action="store_true",
                         help="run the clients at the idle scheduling policy (SCHED_IDLE), "
                              "the nearest this machine comes to browsers on other machines")
-    parser.add_argument("--tree", type=Path, default=ROOT,
-                        help="the watcher source tree the daemon runs (another checkout, to "
-                             "compare two versions with the same benchmark)")
+    parser.add_argument("--trees", default=str(ROOT),
+                        help="the watcher source trees the daemon runs, comma-separated: "
+                             "several checkouts are alternated run by run, so two versions "
+                             "are compared in one session on the same index and world")
     args = parser.parse_args()
+    trees = [Path(t).resolve() for t in args.trees.split(",") if t]
 
     with tempfile.TemporaryDirectory() as folder_name, LocalHTTPServer() as server:
         folder = Path(folder_name)
@@ -322,62 +324,44 @@ def main() -> None:
         print(f"index: {args.articles} articles, {args.matches} matches, "
               f"{size / 2**20:.0f} MiB, filled in {time.perf_counter() - started:.1f} s")
 
-        pages = [corpus_page(page_id) for page_id in sorted(ground_truth())]
+        runs = 2 * args.repeat * len(trees)  # per round: each tree without, then with
         expected = args.feeds * args.entries
-        feeds = ""
-        for run in range(2 * args.repeat):
-            # each run polls pages it has never seen: distinct copies, fresh paths
-            for feed in range(args.feeds):
-                items = []
-                for entry in range(args.entries):
-                    number = (run * args.feeds + feed) * args.entries + entry
-                    path = f"/r{run}/f{feed}/a{entry}"
-                    server.route(path, distinct_copy(pages[number % len(pages)], number))
-                    items.append(Item(guid=f"r{run}-f{feed}-{entry}", path=path,
-                                      title=f"Story {number}", summary="summary",
-                                      published=datetime(2026, 11, 23, tzinfo=UTC)))
-                server.route(f"/r{run}/feed{feed}.xml", rss(items, server),
-                             content_type="application/rss+xml")
+        serve_world(server, runs, args.feeds, args.entries)
         rng = random.Random(7)
-        cold: dict[str, list[float]] = {k: [] for k in KINDS}
-        warm: dict[str, list[float]] = {k: [] for k in KINDS}
-        loaded: dict[str, list[float]] = {k: [] for k in KINDS}
-        rates: dict[bool, list[float]] = {False: [], True: []}
+        cold: dict[Path, dict[str, list[float]]] = {}
+        warm: dict[Path, dict[str, list[float]]] = {}
+        loaded = {tree: {k: [] for k in KINDS} for tree in trees}
+        rates = {tree: {False: [], True: []} for tree in trees}
         niceness = None if args.clients_idle else args.clients_nice
         load = Load(args.clients, args.hammer == "realistic", niceness)
         print(f"polling {args.feeds} feeds x {args.entries} pages per run, {args.workers} "
               f"workers; {args.repeat} runs with {args.clients} clients ({args.hammer} "
-              f"requests, {'idle policy' if niceness is None else f'nice {niceness}'}), "
-              f"{args.repeat} without, alternated; "
-              f"daemon from {args.tree}")
-        for run in range(2 * args.repeat):
-            hammered = run % 2 == 1
+              f"requests, {'idle policy' if niceness is None else f'nice {niceness}'}) "
+              f"and {args.repeat} without per tree, alternated; trees: "
+              + ", ".join(map(str, trees)))
+        for run in range(runs):
+            hammered, tree = run % 2 == 1, trees[run // 2 % len(trees)]
             feeds = "".join(f"  - name: r{run}f{i}\n    url: {server.url(f'/r{run}/feed{i}.xml')}\n"
                             for i in range(args.feeds))
             daemon = Daemon(folder / f"run{run}", base / "state" / "index.sqlite3", feeds,
-                            args.workers, args.tree)
+                            args.workers, tree)
             try:
                 seconds, latencies, cpu = poll_run(daemon, expected,
                                                    load if hammered else None, args.articles)
-                rates[hammered].append(expected / seconds)
+                rates[tree][hammered].append(expected / seconds)
                 for kind in KINDS:
-                    loaded[kind].extend(latencies[kind])
+                    loaded[tree][kind].extend(latencies[kind])
                 # A WAL that only grows means readers never let a checkpoint finish.
                 wal = daemon.index.with_name(daemon.index.name + "-wal")
                 wal_size = wal.stat().st_size / 2**20 if wal.exists() else 0.0
                 shares = ", ".join(f"{role} {cpu[role]:.1f}" for role in ROLES)
-                print(f"  run {run + 1}: {'with' if hammered else 'without':>7} clients: "
+                print(f"  run {run + 1} ({tree.name}): "
+                      f"{'with' if hammered else 'without':>7} clients: "
                       f"{expected / seconds:6.1f} articles/s; WAL {wal_size:.1f} MiB; CPU s "
-                      f"over {seconds:.1f} s: {shares}")
-                if run == 0:
-                    one_at_a_time(daemon.base, [["/", "/rules?q=x", "/api/matches"]])  # imports
-                    cold = one_at_a_time(daemon.base, [cold_urls(rng, args.articles)
-                                                       for _ in range(args.requests)])
-                    mix = realistic_urls(daemon.base)
-                    one_at_a_time(daemon.base, [[mix[k][i % len(mix[k])] for k in KINDS]
-                                                for i in range(max(map(len, mix.values())))])
-                    warm = one_at_a_time(daemon.base, [mix_urls(rng, mix, args.articles)
-                                                       for _ in range(args.requests)])
+                      f"over {seconds:.1f} s: {shares}", flush=True)
+                if tree not in cold:
+                    cold[tree], warm[tree] = idle_latencies(daemon.base, rng, args.articles,
+                                                            args.requests)
             finally:
                 daemon.stop()
 
@@ -387,16 +371,51 @@ def main() -> None:
           "the realistic mix once each page was asked")
     print(f"while polling: {args.clients} clients back to back, {args.hammer} requests "
           "(pages change as articles arrive)")
-    print(f"{'milliseconds':30}{'p50':>9}{'p99':>9}{'n':>7}")
-    for name, figures in (("cold", cold), ("warm", warm), (f"{args.clients} clients", loaded)):
-        for kind in KINDS:
-            print(f"{kind + ', ' + name:30}{percentiles(figures[kind])}")
-    without, with_clients = statistics.median(rates[False]), statistics.median(rates[True])
-    spread = [f"{min(v):.1f}-{max(v):.1f}" for v in (rates[False], rates[True])]
-    print()
-    print(f"polling, articles/s (median of {args.repeat}): without clients {without:.1f} "
-          f"[{spread[0]}], with {args.clients} clients {with_clients:.1f} [{spread[1]}]; "
-          f"ratio {with_clients / without:.3f}")
+    for tree in trees:
+        print()
+        print(f"{str(tree) + ', milliseconds':50}{'p50':>9}{'p99':>9}{'n':>7}")
+        for name, figures in (("cold", cold[tree]), ("warm", warm[tree]),
+                              (f"{args.clients} clients", loaded[tree])):
+            for kind in KINDS:
+                print(f"{kind + ', ' + name:50}{percentiles(figures[kind])}")
+        without = statistics.median(rates[tree][False])
+        with_clients = statistics.median(rates[tree][True])
+        ratios = [w / o for o, w in zip(rates[tree][False], rates[tree][True], strict=True)]
+        spread = [f"{min(v):.1f}-{max(v):.1f}" for v in (rates[tree][False], rates[tree][True])]
+        print(f"polling, articles/s (median of {args.repeat}): without clients {without:.1f} "
+              f"[{spread[0]}], with {args.clients} clients {with_clients:.1f} [{spread[1]}]; "
+              f"ratio {with_clients / without:.3f} (each run with clients against the run "
+              f"before it: {min(ratios):.3f}-{max(ratios):.3f})")
+
+
+def serve_world(server: LocalHTTPServer, runs: int, feeds: int, entries: int) -> None:
+    """Each run polls pages it has never seen: distinct copies of the corpus, fresh paths."""
+    pages = [corpus_page(page_id) for page_id in sorted(ground_truth())]
+    for run in range(runs):
+        for feed in range(feeds):
+            items = []
+            for entry in range(entries):
+                number = (run * feeds + feed) * entries + entry
+                path = f"/r{run}/f{feed}/a{entry}"
+                server.route(path, distinct_copy(pages[number % len(pages)], number))
+                items.append(Item(guid=f"r{run}-f{feed}-{entry}", path=path,
+                                  title=f"Story {number}", summary="summary",
+                                  published=datetime(2026, 11, 23, tzinfo=UTC)))
+            server.route(f"/r{run}/feed{feed}.xml", rss(items, server),
+                         content_type="application/rss+xml")
+
+
+def idle_latencies(base: str, rng: random.Random, total: int, requests: int
+                   ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Cold and warm latencies, one request at a time, on a daemon that has finished
+    polling."""
+    one_at_a_time(base, [["/", "/rules?q=x", "/api/matches"]])  # imports
+    cold = one_at_a_time(base, [cold_urls(rng, total) for _ in range(requests)])
+    mix = realistic_urls(base)
+    one_at_a_time(base, [[mix[k][i % len(mix[k])] for k in KINDS]
+                         for i in range(max(map(len, mix.values())))])
+    warm = one_at_a_time(base, [mix_urls(rng, mix, total) for _ in range(requests)])
+    return cold, warm
 
 
 if __name__ == "__main__":
