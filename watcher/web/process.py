@@ -2,7 +2,8 @@
 
 Pages cost CPU (folding a page of matches, matching the tester's query); in the daemon's
 process they would take the interpreter lock from polling, and at the same priority the
-CPU from the extraction workers. In their own process, niced, they get what polling leaves.
+CPU from the extraction workers. In their own process, at the idle scheduling policy,
+they get what polling leaves.
 
 - The listening socket is bound by the daemon (a busy port fails start-up there) and handed
   over; the daemon's counters (``watcher.metrics``) stay in the daemon, which answers the web
@@ -34,7 +35,7 @@ from watcher.rules import RuleSet, check_rules
 
 log = logging.getLogger("watcher.web")
 
-NICENESS = 10  # how much lower than polling the pages run (nice(1) steps)
+NICENESS = 10  # how much lower than polling the pages run where the idle policy is refused
 METRICS_TIMEOUT = 5.0  # seconds the web process waits for the daemon's counters
 STOP_SECONDS = 10.0
 FOLLOW_SECONDS = 2.0  # how often the web process looks for edits of its two files
@@ -104,9 +105,9 @@ class MetricsLink:
 
 
 def lower_priority() -> None:
-    """Pages get only the CPU that polling leaves: the idle scheduling policy, under which
-    any waking polling process takes the core at once (at a mere nice level it waits out
-    the page's time slice), and the nice level for systems that refuse the policy.
+    """Pages get only the CPU that polling leaves: at the idle scheduling policy any waking
+    polling process takes the core at once, where a niced process only weighs less
+    (docs/web.md, "The idle policy"); the nice level stays for systems that refuse it.
 
     Both hold for the calling thread and the threads it starts, so this runs first."""
     os.nice(NICENESS)
