@@ -10,17 +10,13 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from watcher.checks import validated as validated_files
 from watcher.cli.common import add_command, config_from_args
 from watcher.cli.exit_codes import ExitCode
 from watcher.cli.output import duration, shorten, table, when
 from watcher.config import Config, resolve_config_path
-from watcher.lifecycle import interval_in_force
-from watcher.polling import HISTORY, decide_interval
-from watcher.rules import RuleSet
-from watcher.websub.lease import push_shown, pushed_interval
 
 if TYPE_CHECKING:
+    from watcher.rules import RuleSet
     from watcher.runtime import CycleSummary
 
 # A feed whose pages mostly fail to extract (text from the feed, or cut short) is flagged
@@ -53,6 +49,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def validated(args: argparse.Namespace) -> tuple[Config, RuleSet]:
     """The config and rules ``--config`` names, and the log level the config sets."""
+    from watcher.checks import validated as validated_files
+
     config, rules = validated_files(resolve_config_path(args.config))
     logging.getLogger().setLevel(
         logging.DEBUG if args.verbose else getattr(logging, config.log_level, logging.INFO))
@@ -60,15 +58,17 @@ def validated(args: argparse.Namespace) -> tuple[Config, RuleSet]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from watcher.cluster.queue import is_cluster_index
-    from watcher.runtime import run_once
-    from watcher.scheduler import run_daemon
-    from watcher.supervision import Supervision
     from watcher.workers import start_fork_server
 
     # The workers' fork server imports trafilatura and loads the language model, the
-    # heaviest part of starting, while this process checks the rules on another core.
+    # heaviest part of starting, while this process imports the rest of itself and checks
+    # the rules on another core.
     start_fork_server()
+    from watcher.cluster import is_cluster_index
+    from watcher.runtime import run_once
+    from watcher.scheduler import run_daemon
+    from watcher.supervision import Supervision
+
     config, rules = validated(args)
     if args.once:
         print(asyncio.run(_summarised(run_once(config, rules))))
@@ -106,7 +106,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    from watcher.lifecycle import interval_in_force
+    from watcher.polling import HISTORY, decide_interval
     from watcher.store import Store
+    from watcher.websub.lease import push_shown, pushed_interval
 
     config = config_from_args(args)
     now = datetime.now(UTC)

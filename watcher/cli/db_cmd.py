@@ -34,7 +34,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from watcher.cluster.queue import is_cluster_index, upgrade_queue
+    from watcher.cluster import is_cluster_index
+    from watcher.cluster.queue import upgrade_queue
     from watcher.store.db import upgrade_index
 
     config = config_from_args(args)

@@ -11,12 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from watcher.checks import load_rules_for
 from watcher.cli.common import add_command, config_from_args
 from watcher.cli.exit_codes import ExitCode
 from watcher.cli.output import shorten, table, when
 from watcher.config import Config
-from watcher.digest.present import plural
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -61,6 +59,7 @@ def _digest_action(actions: Any, common: argparse.ArgumentParser, name: str,
 
 
 def _service(config: Config, store: Any, client: Any) -> Any:
+    from watcher.checks import load_rules_for
     from watcher.notify.service import DeliveryService
 
     rules = load_rules_for(config)
@@ -84,6 +83,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
+    from watcher.digest.present import plural
     from watcher.store import Store
 
     config = config_from_args(args)
@@ -111,6 +111,7 @@ async def _send(config: Config, store: Any, name: str | None, force: bool) -> An
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
+    from watcher.digest.present import plural
     from watcher.store import Store
 
     config = config_from_args(args)

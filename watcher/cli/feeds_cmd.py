@@ -13,18 +13,17 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from watcher.cli.common import config_from_args
 from watcher.cli.exit_codes import ExitCode
 from watcher.config import Config, FeedConfig, parse_duration, resolve_config_path
 from watcher.errors import ConfigError, Problem
-from watcher.feeds.discover import Candidate, Discovery, discover
-from watcher.feeds.opml import ExportedFeed, names_for, read_opml, write_opml
-from watcher.feeds.yaml_edit import add_feeds, feeds_yaml
-from watcher.fetch import Fetcher, build_client
 from watcher.urls import canonical_url, is_http_url
+
+if TYPE_CHECKING:
+    from watcher.feeds.discover import Candidate, Discovery
 
 MAX_OPML_BYTES = 16 * 1024 * 1024
 
@@ -74,6 +73,9 @@ def _existing(config: Config) -> dict[str, FeedConfig]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from watcher.feeds.opml import names_for, read_opml
+    from watcher.feeds.yaml_edit import add_feeds
+
     path = resolve_config_path(args.config)
     config = config_from_args(args)
     source = str(args.file)
@@ -109,6 +111,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from watcher.feeds.opml import names_for
+    from watcher.feeds.yaml_edit import add_feeds, feeds_yaml
+
     path = resolve_config_path(args.config)
     config = config_from_args(args)
     if args.interval and args.interval.strip().lower() != "auto":
@@ -157,6 +162,9 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 async def _discover(config: Config, url: str) -> Discovery:
+    from watcher.feeds.discover import discover
+    from watcher.fetch import Fetcher, build_client
+
     async with build_client(config.network) as client:
         return await discover(Fetcher(client, config.network), url,
                               max_bytes=config.network.max_feed_bytes)
@@ -188,6 +196,8 @@ def _choose(candidates: Sequence[Candidate], add_all: bool) -> list[Candidate]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from watcher.feeds.opml import ExportedFeed, write_opml
+
     config = config_from_args(args)
     feeds = [ExportedFeed(feed.name, feed.url, feed.tags)
              for feed in config.feeds if feed.kind == "feed"]

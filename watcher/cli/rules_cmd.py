@@ -7,21 +7,18 @@ import argparse
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from watcher.checks import check_rules_for, load_rules_for
 from watcher.cli.common import config_from_args as _config
 from watcher.cli.exit_codes import ExitCode
 from watcher.cli.output import table
 from watcher.config import Config, did_you_mean, parse_duration
 from watcher.errors import ConfigError, Problem
-from watcher.progress import Progress
-from watcher.rules import Explainer, Rule, RuleSet, best_snippet
-from watcher.store import Store
-from watcher.store.reading import Reading
 from watcher.textsafe import flatten, one_line
-from watcher.trial import TrialTargetError, trial_target, try_on
-from watcher.types import StoredArticle
+
+if TYPE_CHECKING:
+    from watcher.rules import Rule
+    from watcher.types import StoredArticle
 
 ANSI_MARK, ANSI_TITLE, ANSI_RESET = "\x1b[1;33m", "\x1b[1m", "\x1b[0m"
 
@@ -62,6 +59,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def _target(config: Config, target: str) -> tuple[Rule, str]:
     """The rule named ``target``, else ``target`` as a query (a ConfigError if neither)."""
+    from watcher.checks import check_rules_for
+    from watcher.trial import TrialTargetError, trial_target
+
     # A broken rules.yaml does not stop anyone from testing a query: its problems are for
     # `watcher check`; only the rule names are wanted here.
     rules, _ = check_rules_for(config)
@@ -72,6 +72,11 @@ def _target(config: Config, target: str) -> tuple[Rule, str]:
 
 
 def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from watcher.rules import Explainer
+    from watcher.store import Store
+    from watcher.store.reading import Reading
+    from watcher.trial import try_on
+
     out = out or sys.stdout
     colour = out.isatty()
     config = _config(args)
@@ -99,6 +104,8 @@ def cmd_test(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def _print_hit(out: TextIO, stored: StoredArticle, hits: Any, colour: bool) -> None:
+    from watcher.rules import best_snippet
+
     # Feed text shown as text: no CR, escape or bidi control reaches the terminal.
     item = replace(stored.article, title=flatten(stored.article.title),
                    description=flatten(stored.article.description),
@@ -125,6 +132,11 @@ def provenance(stored: StoredArticle) -> str:
 
 
 def cmd_backfill(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from watcher.checks import load_rules_for
+    from watcher.progress import Progress
+    from watcher.rules import Rule, RuleSet
+    from watcher.store import Store
+
     out = out or sys.stdout
     config = _config(args)
     rules = load_rules_for(config)

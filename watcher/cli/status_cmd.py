@@ -9,15 +9,6 @@ from typing import Any
 
 from watcher.cli.common import add_command, config_from_args
 from watcher.cli.exit_codes import ExitCode
-from watcher.cluster.queue import conninfo
-from watcher.cluster.status import (
-    ClusterStatus,
-    oldest_due_feed,
-    read_cluster_status,
-    render_status,
-)
-from watcher.store import Store
-from watcher.store.lock import lock_holder
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -30,6 +21,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from watcher.cluster.queue import conninfo
+    from watcher.cluster.status import oldest_due_feed, read_cluster_status, render_status
+    from watcher.store import Store
+    from watcher.store.lock import lock_holder
+
     config = config_from_args(args)
     now = datetime.now(UTC)
     with Store.open(config) as store:
@@ -48,7 +44,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if oldest:
             print(f"oldest due feed: {oldest[0]} (due {oldest[1]:%Y-%m-%d %H:%M:%S %Z})")
         return ExitCode.OK
-    status: ClusterStatus = read_cluster_status(
+    status = read_cluster_status(
         conninfo(config.database_url),
         stall_seconds=config.cluster.stall_timeout.total_seconds())
     print(f"feeds: {len(next_polls)}, {_due(next_polls, now)} due now")

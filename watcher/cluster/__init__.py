@@ -11,3 +11,9 @@
 
 A SQLite index needs none of this: one process does everything, as before.
 """
+
+
+def is_cluster_index(index_url: str) -> bool:
+    """A PostgreSQL index can be shared by a cluster; a SQLite file cannot. (Here, not in
+    ``queue``: every ``watcher run`` asks, and only a cluster's needs procrastinate.)"""
+    return index_url.partition("://")[0].startswith(("postgres", "postgresql"))

@@ -25,6 +25,8 @@ import procrastinate
 import psycopg
 from procrastinate import exceptions as procrastinate_errors
 
+from watcher.cluster import is_cluster_index
+
 POLLS = "polls"
 ENTRIES = "entries"
 QUEUES = (POLLS, ENTRIES)
@@ -33,11 +35,6 @@ ENTRY_TASK = "watcher.entry"
 
 PollHandler = Callable[[str], Awaitable[None]]
 EntryHandler = Callable[[int], Awaitable[None]]
-
-
-def is_cluster_index(index_url: str) -> bool:
-    """A PostgreSQL index can be shared by a cluster; a SQLite file cannot."""
-    return index_url.partition("://")[0].startswith(("postgres", "postgresql"))
 
 
 def conninfo(index_url: str) -> str:
