@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.support.newsroom import rss, serve_seeds
 from tests.support.servers import LocalHTTPServer
 from tests.test_end_to_end import write_config
-from watcher.cluster.work import RuntimeWork
+from watcher.cluster.work import ENTRIES_SWEEP_EVERY, FORGOTTEN_AFTER, RuntimeWork
 from watcher.config import load_config
 from watcher.rules import load_rules
 from watcher.runtime import SHARED_FILES_GRACE, Runtime
+from watcher.store.ingest import Outcome
 
 
 def serve_world(server: LocalHTTPServer) -> None:
@@ -131,3 +133,28 @@ async def test_a_member_behind_an_edit_takes_it_up_for_a_job_naming_a_feed_it_la
             await work.process_entry(entry_ids[0])
             assert runtime.store.article_count() == 1
             assert len(runtime.store.pending_entries("late")) == 1
+
+
+async def test_the_scheduler_finds_entries_whose_jobs_were_lost_once_past_the_grace(
+        tmp_path: Path) -> None:
+    """A poll's entries whose jobs never reached the queue (the index went away between
+    the poll's commit and the deferring) are handed out again by the scheduler, not left
+    to the feed's next poll; entries an attempt failed on wait for that poll, as before."""
+    moment = [datetime(2026, 12, 5, 7, 0, tzinfo=UTC)]
+    with LocalHTTPServer() as server:
+        serve_world(server)
+        config = load_config(write_config(tmp_path, server, {"world": "/world/rss"}))
+        async with Runtime.open(config, load_rules(config.rules_path),
+                                clock=lambda: moment[0]) as runtime:
+            work = RuntimeWork(runtime)
+            entry_ids = await work.poll("world")  # and its jobs are lost
+            assert len(entry_ids) == 2
+            assert work.forgotten_entries() == []  # their jobs may still be waiting
+            moment[0] += FORGOTTEN_AFTER + timedelta(seconds=1)
+            assert work.forgotten_entries() == entry_ids
+            assert work.forgotten_entries() == []  # one sweep per ENTRIES_SWEEP_EVERY
+            await work.process_entry(entry_ids[0])
+            runtime.store.commit([Outcome(entry_ids[1], None)], moment[0])  # a failed try
+            moment[0] += ENTRIES_SWEEP_EVERY
+            assert work.forgotten_entries() == []
+            assert [e.row_id for e in runtime.store.pending_entries("world")] == entry_ids[1:]

@@ -27,6 +27,7 @@ from tests.support.cluster_worker import HEARTBEAT_SECONDS, RUNS_TABLE, STALL_SE
 from tests.support.postgres import PostgresServer
 from tests.support.waiting import wait_until
 from watcher.cluster.leader import Leadership
+from watcher.cluster.member import ClusterMember
 from watcher.cluster.queue import (
     ENTRIES,
     POLLS,
@@ -239,3 +240,36 @@ async def test_one_scheduler_at_a_time_and_a_takeover_when_it_dies(database: str
         if holder.poll() is None:
             holder.kill()
         holder.wait(timeout=30)
+
+
+class ForgetfulWork:
+    """Cluster work with nothing due whose index holds two entries that lost their jobs."""
+
+    async def poll(self, feed: str) -> list[int]:
+        return []
+
+    async def process_entry(self, entry_row_id: int) -> None:
+        return None
+
+    def due_feeds(self) -> list[str]:
+        return []
+
+    async def scheduler_round(self) -> None:
+        return None
+
+    async def refresh(self) -> None:
+        return None
+
+    def forgotten_entries(self) -> list[int]:
+        return [7, 8]
+
+
+async def test_the_schedulers_round_queues_entries_whose_jobs_were_lost_only_once(
+        app: procrastinate.App, database: str) -> None:
+    member = ClusterMember(database, ForgetfulWork())
+    await member.scheduling_round(app)
+    await member.scheduling_round(app)  # still waiting: not queued twice
+    with psycopg.connect(database) as conn:
+        queued = conn.execute("SELECT queue_name, args->>'entry_row_id', lock, status::text"
+                              " FROM procrastinate_jobs ORDER BY id").fetchall()
+    assert queued == [(ENTRIES, str(n), f"entry:{n}", "todo") for n in (7, 8)]

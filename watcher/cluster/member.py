@@ -53,6 +53,10 @@ class ClusterWork(Protocol):
         """What one process in the cluster does: deliver the outbox, run due digests."""
         ...
 
+    def forgotten_entries(self) -> Sequence[int]:
+        """Row ids of pending entries whose jobs were lost, to be queued again."""
+        ...
+
     async def refresh(self) -> None:
         """Every member, every round: take up an edited watcher.yaml and rules.yaml."""
         ...
@@ -127,6 +131,8 @@ class ClusterMember:
         for feed in self.work.due_feeds():
             deferred += await defer_poll(app, feed)
         await self.work.scheduler_round()
+        if again := await defer_entries(app, self.work.forgotten_entries()):
+            log.warning("%d entries whose jobs were lost are queued again", again)
         now = time.monotonic()
         if self._purged_at is None or now - self._purged_at >= PURGE_EVERY.total_seconds():
             await purge_finished_jobs(app, keep_done=self.settings.keep_done_jobs,

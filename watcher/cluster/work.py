@@ -31,6 +31,12 @@ MISFIRE_GRACE = timedelta(hours=1)
 SWEEP_EVERY = timedelta(hours=1)
 # How often it looks after the WebSub subscriptions (as the single daemon's job does).
 WEBSUB_EVERY = timedelta(seconds=30)
+# An entry a poll registered but nobody attempted for this long lost its job (the index
+# went away between the poll's commit and its deferring the jobs, or the queue was
+# emptied); the scheduler hands such entries out again, every ENTRIES_SWEEP_EVERY, rather
+# than leave them to the feed's next poll, which may be hours away.
+FORGOTTEN_AFTER = timedelta(minutes=10)
+ENTRIES_SWEEP_EVERY = timedelta(minutes=5)
 
 
 class RuntimeWork:
@@ -38,6 +44,7 @@ class RuntimeWork:
         self.runtime = runtime
         self._slots_done: dict[str, datetime] = {}
         self._swept_at: datetime | None = None
+        self._entries_swept_at: datetime | None = None
         self._subscribed_at: datetime | None = None
 
     async def poll(self, feed: str) -> Sequence[int]:
@@ -92,6 +99,16 @@ class RuntimeWork:
         return [feed.name for feed in self.runtime.polled_feeds()
                 if (state := states.get(feed.name)) is not None
                 and (state.is_due(now) or feed.name in pushed)]
+
+    def forgotten_entries(self) -> Sequence[int]:
+        """Entries whose jobs were lost (see FORGOTTEN_AFTER), at most every
+        ENTRIES_SWEEP_EVERY (none between sweeps)."""
+        now = self.runtime.clock()
+        if self._entries_swept_at is not None and \
+                now - self._entries_swept_at < ENTRIES_SWEEP_EVERY:
+            return []
+        self._entries_swept_at = now
+        return self.runtime.store.unattempted_entries(now - FORGOTTEN_AFTER)
 
     async def refresh(self) -> None:
         await self.runtime.take_up_edits()

@@ -210,6 +210,16 @@ class Store:
             rows = conn.execute(query).all()
         return [_pending(row) for row in rows]
 
+    def unattempted_entries(self, seen_before: datetime, *, limit: int = 10_000) -> list[int]:
+        """Pending entries first seen before ``seen_before`` and never attempted, oldest
+        first: in a cluster, those whose entry jobs were never queued or were lost."""
+        query = (select(entries.c.id).where(entries.c.state == "pending",
+                                            entries.c.attempts == 0,
+                                            entries.c.first_seen < seen_before)
+                 .order_by(entries.c.id).limit(limit))
+        with self.engine.connect() as conn:
+            return [int(row_id) for row_id in conn.scalars(query)]
+
     def pending_entry(self, row_id: int, *, max_attempts: int = 3
                       ) -> tuple[PendingEntry, FeedState] | None:
         """The entry ``row_id`` and its feed's state, if the entry still waits for its work
