@@ -330,8 +330,10 @@ def main() -> None:
         rng = random.Random(7)
         cold: dict[Path, dict[str, list[float]]] = {}
         warm: dict[Path, dict[str, list[float]]] = {}
-        loaded = {tree: {k: [] for k in KINDS} for tree in trees}
-        rates = {tree: {False: [], True: []} for tree in trees}
+        loaded: dict[Path, dict[str, list[float]]] = {tree: {k: [] for k in KINDS}
+                                                      for tree in trees}
+        rates: dict[Path, dict[bool, list[float]]] = {tree: {False: [], True: []}
+                                                      for tree in trees}
         niceness = None if args.clients_idle else args.clients_nice
         load = Load(args.clients, args.hammer == "realistic", niceness)
         print(f"polling {args.feeds} feeds x {args.entries} pages per run, {args.workers} "
