@@ -269,7 +269,10 @@ async def test_the_schedulers_round_queues_entries_whose_jobs_were_lost_only_onc
     member = ClusterMember(database, ForgetfulWork())
     await member.scheduling_round(app)
     await member.scheduling_round(app)  # still waiting: not queued twice
+    worker = await app.job_manager.register_worker()
+    assert await app.job_manager.fetch_job([ENTRIES], worker) is not None  # 7 runs
+    await member.scheduling_round(app)  # nor while it runs
     with psycopg.connect(database) as conn:
         queued = conn.execute("SELECT queue_name, args->>'entry_row_id', lock, status::text"
                               " FROM procrastinate_jobs ORDER BY id").fetchall()
-    assert queued == [(ENTRIES, str(n), f"entry:{n}", "todo") for n in (7, 8)]
+    assert queued == [(ENTRIES, "7", "entry:7", "doing"), (ENTRIES, "8", "entry:8", "todo")]

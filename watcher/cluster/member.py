@@ -23,7 +23,14 @@ from typing import Literal, Protocol
 import procrastinate
 
 from watcher.cluster.leader import Leadership
-from watcher.cluster.queue import QUEUES, conninfo, defer_entries, defer_poll, make_app
+from watcher.cluster.queue import (
+    QUEUES,
+    conninfo,
+    defer_entries,
+    defer_poll,
+    make_app,
+    requeue_lost_entries,
+)
 from watcher.cluster.retention import PURGE_EVERY, purge_finished_jobs
 from watcher.cluster.stalled import recover_stalled_jobs
 from watcher.config import ClusterConfig
@@ -131,7 +138,7 @@ class ClusterMember:
         for feed in self.work.due_feeds():
             deferred += await defer_poll(app, feed)
         await self.work.scheduler_round()
-        if again := await defer_entries(app, self.work.forgotten_entries()):
+        if again := await requeue_lost_entries(app, self.work.forgotten_entries()):
             log.warning("%d entries whose jobs were lost are queued again", again)
         now = time.monotonic()
         if self._purged_at is None or now - self._purged_at >= PURGE_EVERY.total_seconds():

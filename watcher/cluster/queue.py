@@ -128,3 +128,27 @@ def upgrade_queue(index_url: str) -> str:
         with app.open():
             app.schema_manager.apply_schema()
     return "job queue (procrastinate) " + ("created" if missing else "already in place")
+
+
+# Which of some entries have a job waiting or running, each found by its own partial index
+# (procrastinate's: queueing locks of waiting jobs, locks of running ones).
+_ENTRIES_WITH_JOBS = """
+SELECT queueing_lock AS key FROM procrastinate_jobs
+ WHERE status = 'todo' AND queueing_lock = ANY(%(keys)s)
+UNION
+SELECT lock AS key FROM procrastinate_jobs
+ WHERE status = 'doing' AND lock = ANY(%(keys)s)
+"""
+
+
+async def requeue_lost_entries(app: procrastinate.App, entry_row_ids: Sequence[int]) -> int:
+    """Queue those of ``entry_row_ids`` that have no job waiting or running (their jobs were
+    lost); returns how many were queued. One query and one statement however many are
+    asked about: the scheduler asks about every entry long unattempted, which under a
+    backlog is thousands whose jobs merely wait their turn."""
+    keys = {_entry_options(row_id)["queueing_lock"]: row_id for row_id in entry_row_ids}
+    if not keys:
+        return 0
+    rows = await app.connector.execute_query_all_async(_ENTRIES_WITH_JOBS, keys=list(keys))
+    busy = {row["key"] for row in rows}
+    return await defer_entries(app, [row_id for key, row_id in keys.items() if key not in busy])
