@@ -6,6 +6,7 @@ All SQL of watcher lives in this package: the tables in ``schema.py`` and their 
 """
 
 from watcher.store.codec import MAX_STORED_HITS_PER_TERM
-from watcher.store.index import PendingEntry, Store
+from watcher.store.entries import PendingEntry
+from watcher.store.index import Store
 
 __all__ = ["MAX_STORED_HITS_PER_TERM", "PendingEntry", "Store"]
