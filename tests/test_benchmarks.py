@@ -76,7 +76,7 @@ def test_polling_benchmark_runs_both_strategies() -> None:
 def test_web_benchmark_runs_with_and_without_clients() -> None:
     out = _run("bench_web.py", "--articles", "1500", "--matches", "300", "--feeds", "2",
                "--entries", "2", "--repeat", "1", "--requests", "3", "--clients", "2",
-               "--workers", "1")
+               "--workers", "1", "--clients-idle")
     assert "/, cold" in out and "tester, warm" in out and "tester, 2 clients" in out
     assert "polling, articles/s" in out and "ratio" in out
 
