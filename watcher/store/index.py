@@ -1,8 +1,8 @@
 """The core of the index: feeds and their HTTP state, seen entries, articles, matches.
 
 ``Store`` is what the rest of watcher holds (its entries' part is ``entries.EntryIndex``);
-``store.outbox`` and ``store.boilerplate`` are the sub-stores on the same engine. Opening a store brings its schema up to date first
-(``migrate.Migrations.prepare``).
+``store.outbox`` and ``store.boilerplate`` are the sub-stores on the same engine. Opening a
+store brings its schema up to date first (``migrate.Migrations.prepare``).
 """
 
 from __future__ import annotations
