@@ -43,9 +43,7 @@ class RuntimeWork:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._slots_done: dict[str, datetime] = {}
-        self._swept_at: datetime | None = None
-        self._entries_swept_at: datetime | None = None
-        self._subscribed_at: datetime | None = None
+        self._last_done: dict[str, datetime] = {}  # duty -> when it last ran
 
     async def poll(self, feed: str) -> Sequence[int]:
         config = await self._feed_config(feed)
@@ -104,11 +102,17 @@ class RuntimeWork:
         """Entries whose jobs were lost (see FORGOTTEN_AFTER), at most every
         ENTRIES_SWEEP_EVERY (none between sweeps)."""
         now = self.runtime.clock()
-        if self._entries_swept_at is not None and \
-                now - self._entries_swept_at < ENTRIES_SWEEP_EVERY:
+        if not self._due("entries", ENTRIES_SWEEP_EVERY, now):
             return []
-        self._entries_swept_at = now
         return self.runtime.store.unattempted_entries(now - FORGOTTEN_AFTER)
+
+    def _due(self, duty: str, every: timedelta, now: datetime) -> bool:
+        """Whether ``duty``, run at most ``every``, runs now (and if so, it counts as run)."""
+        last = self._last_done.get(duty)
+        if last is not None and now - last < every:
+            return False
+        self._last_done[duty] = now
+        return True
 
     async def refresh(self) -> None:
         await self.runtime.take_up_edits()
@@ -129,15 +133,13 @@ class RuntimeWork:
                 log.exception("digest %s failed; its deliveries stay in the outbox",
                               digest.name)
         await self.runtime.deliver_pending()
-        if self._subscribed_at is None or now - self._subscribed_at >= WEBSUB_EVERY:
-            self._subscribed_at = now
+        if self._due("websub", WEBSUB_EVERY, now):
             try:
                 await self.runtime.keep_subscriptions()
             except Exception:
                 log.exception("websub: looking after the subscriptions failed; next round "
                               "retries")
-        if self._swept_at is None or now - self._swept_at >= SWEEP_EVERY:
-            self._swept_at = now
+        if self._due("files", SWEEP_EVERY, now):
             await self._sweep_files(now)
 
     async def _sweep_files(self, now: datetime) -> None:
