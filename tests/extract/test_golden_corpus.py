@@ -1,0 +1,53 @@
+"""Every corpus page's extraction, pinned: a change meant only to make extraction cheaper
+must leave every field of every page as it was.
+
+A deliberate change of what extraction finds regenerates the file with
+``WATCHER_UPDATE_GOLDEN=1 python -m pytest tests/extract/test_golden_corpus.py``; review
+the diff of tests/data/golden/extraction.json like code (the F1 on the same pages is
+bench/bench_extract.py's job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tests.support.data import corpus_page, ground_truth
+from watcher.errors import ExtractError
+from watcher.extract import extract_page
+
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden" / "extraction.json"
+UPDATE = os.environ.get("WATCHER_UPDATE_GOLDEN") == "1"
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _summary(page_id: str, url: str) -> dict[str, Any]:
+    try:
+        page = extract_page(corpus_page(page_id), url)
+    except ExtractError as err:
+        return {"error": str(err)}
+    fields = dataclasses.asdict(page)
+    return {"title": page.title, "language": page.language,
+            "published": str(page.published), "paragraphs": len(page.paragraphs),
+            "text": _digest(page.paragraphs), "fields": _digest(fields)}
+
+
+def test_every_corpus_page_extracts_as_pinned() -> None:
+    actual = {page_id: _summary(page_id, truth.get("url", "https://example.com/a"))
+              for page_id, truth in sorted(ground_truth().items())}
+    if UPDATE:
+        GOLDEN.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n",
+                          encoding="utf-8")
+    pinned = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    changed = sorted(k for k in pinned.keys() | actual.keys()
+                     if pinned.get(k) != actual.get(k))
+    assert not changed, "extraction changed on: " + ", ".join(
+        f"{k} ({pinned.get(k)} -> {actual.get(k)})" for k in changed[:5])
