@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from functools import partial
 
 from lxml import etree
-from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from lxml.html import (
+    HtmlComment,
+    HtmlElement,
+    HtmlEntity,
+    HTMLParser,
+    HtmlProcessingInstruction,
+    document_fromstring,
+)
 
 from watcher.charset import decode_html
 from watcher.dates import DateClaim, first_plausible, url_date
@@ -55,14 +62,22 @@ class ExtractOptions:
 DEFAULT_OPTIONS = ExtractOptions()
 # Less body text than this is not an article (a nav bar, an error page, a consent wall).
 MIN_BODY_CHARS = 50
+# lxml.html's own lookup picks a class for each element by its tag (form, input, label...)
+# in a Python callback, run every time any code here or in trafilatura touches an element;
+# nothing in extraction uses those form classes, and this lookup, done inside lxml, makes
+# every element plain HtmlElement (docs/performance.md has what it saved).
+_ELEMENT_CLASSES = etree.ElementDefaultClassLookup(
+    element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity)
 
 
 def _parser() -> HTMLParser:
     # libxml2's HTML parser never loads external entities or DTDs; no_network makes sure
     # nothing is fetched whatever the page says, and huge_tree stays off so a pathological
     # page hits libxml2's depth and size limits instead of our memory.
-    return HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True,
-                      remove_pis=True, no_network=True, huge_tree=False)
+    parser = HTMLParser(collect_ids=False, default_doctype=False, remove_comments=True,
+                        remove_pis=True, no_network=True, huge_tree=False)
+    parser.set_element_class_lookup(_ELEMENT_CLASSES)
+    return parser
 
 
 def parse_html(text: str) -> HtmlElement:
