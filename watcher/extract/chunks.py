@@ -80,7 +80,9 @@ def body_container(tree: HtmlElement, kept: Iterable[str]) -> HtmlElement | None
     texts = set(kept)
     parents: Counter[HtmlElement] = Counter()
     for paragraph in tree.iter("p"):
-        if clean_text(paragraph.text_content()) in texts:
+        raw = paragraph.text_content()
+        # kept texts are clean already, and cleaning them again changes nothing
+        if raw in texts or clean_text(raw) in texts:
             parent = paragraph.getparent()
             if parent is not None:
                 parents[parent] += 1
@@ -96,13 +98,14 @@ def continuation_chunks(tree: HtmlElement, kept: Iterable[str]) -> list[HtmlElem
     container = body_container(tree, kept)
     if container is None or not (container.get("class") or "").strip():
         return []
+    signature = _signature(container)
     scope = _scope(container)
-    # the list keeps every element's proxy alive, so ids stay unique while it is in use
-    elements = list(tree.iter())
-    order = {id(e): i for i, e in enumerate(elements)}
     chunks = [container]
     for twin in tree.iter(container.tag):
-        if twin is container or _signature(twin) != _signature(container):
+        # the class alone rules out almost every element of the tag, cheaply
+        if twin is container or twin.get("class") != container.get("class"):
+            continue
+        if _signature(twin) != signature:
             continue
         if any(a is container for a in twin.iterancestors()) or any(
                 a is twin for a in container.iterancestors()):
@@ -113,13 +116,20 @@ def continuation_chunks(tree: HtmlElement, kept: Iterable[str]) -> list[HtmlElem
             continue
         if _own_paragraph_chars(twin) < MIN_CHUNK_CHARS:
             continue
-        first, second = sorted((container, twin), key=lambda e: order[id(e)])
-        if _headline_between(elements, order, first, second) or any(True for _ in twin.iter("h1")):
+        if any(True for _ in twin.iter("h1")):
             continue
         chunks.append(twin)
     if len(chunks) == 1:
         return []
-    return sorted(chunks, key=lambda e: order[id(e)])
+    # the list keeps every element's proxy alive, so ids stay unique while it is in use
+    elements = list(tree.iter())
+    order = {id(e): i for i, e in enumerate(elements)}
+    chunks = [twin for twin in chunks[1:]
+              if not _headline_between(elements, order, *sorted(
+                  (container, twin), key=lambda e: order[id(e)]))]
+    if not chunks:
+        return []
+    return sorted([container, *chunks], key=lambda e: order[id(e)])
 
 
 def merge_chunks(tree: HtmlElement, chunks: list[HtmlElement]) -> HtmlElement:
