@@ -8,9 +8,65 @@ and every worker inherits it, while processes that never detect a language (the 
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+# The longest n-gram of the shipped model, in bytes (tests/extract/test_langmodel.py
+# measures it on the model): the scanner's state after any byte depends on no more bytes
+# than that before it.
+LONGEST_FEATURE_BYTES = 6
+
+
+class ArrayScanIdentifier(LanguageIdentifier):  # type: ignore[misc]  # untyped library
+    """py3langid's classifier, counting its n-gram features with numpy.
+
+    py3langid finds the features of a text by walking its Aho-Corasick scanner one byte
+    at a time in Python, the larger half of a detection's cost. The scanner's state at a
+    byte is the trie node of the longest feature prefix ending there, so it is the state
+    reached from the start over the last ``LONGEST_FEATURE_BYTES`` bytes alone; that walk
+    is a few array lookups over every position at once. The features are counted in the
+    order of their first sighting, as py3langid's Counter does, and scored by py3langid's
+    own code, so every answer and probability is the library's to the last bit
+    (tests/extract/test_langmodel.py compares the two on the corpus and on random bytes).
+    """
+
+    __slots__ = ("_emits", "_moves", "_row_starts")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._moves = np.frombuffer(self.tk_nextmove, dtype=np.uint32)
+        self._row_starts = np.asarray(self._rowbase, dtype=np.int64)
+        self._emits = np.asarray(self.tk_output, dtype=np.int64)
+
+    def feature_counts(self, data: bytes) -> dict[int, int]:
+        """Each feature seen in ``data`` (UTF-8 bytes) and how often, in the order of
+        first sighting: what py3langid's ``visit_counts`` returns."""
+        letters = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
+        if not len(letters):
+            return {}
+        states = self._moves[self._row_starts[0] + letters]
+        for _ in range(LONGEST_FEATURE_BYTES - 1):
+            longer = states.copy()
+            longer[1:] = self._moves[self._row_starts[states[:-1]] + letters[1:]]
+            states = longer
+        features = self._emits[states]
+        features = features[features >= 0]
+        if not len(features):
+            return {}
+        found, first, counts = np.unique(features, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        return dict(zip(found[order].tolist(), counts[order].tolist(), strict=True))
+
+    def _raw_score(self, text: bytes) -> Any:
+        visits = self.feature_counts(text)
+        if not visits:
+            return super()._raw_score(text)
+        return self._sparse_score(visits, self.nb_ptc)
+
+
+IDENTIFIER = ArrayScanIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 # Only ISO 639-1 codes are stored; the few ISO 639-3-only labels (Wu, Ligurian...) are left
 # out so that the model never answers with a code the rest of the watcher cannot use.
 IDENTIFIER.set_languages([label for label in IDENTIFIER.labels if len(label) == 2])
