@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -229,3 +231,33 @@ async def test_a_failed_build_raises_in_the_tasks_that_need_it() -> None:
         assert await pool.run(add, 1, 1, timeout=10) == 2
         with pytest.raises(KeyError):
             await pool.run(read_shared, "nothing", timeout=10)
+
+
+def heavy_modules_loaded() -> list[str]:
+    return sorted(name for name in HEAVY_MODULES if name in sys.modules)
+
+
+HEAVY_MODULES = ("trafilatura", "watcher.extract.page", "watcher.extract._langmodel",
+                 "feedparser", "watcher.rules.compiler")
+_FRESH_POOL = """
+import asyncio
+from tests.test_workers import heavy_modules_loaded
+from watcher.workers import WorkerPool
+
+async def main():
+    async with WorkerPool(1) as pool:
+        print(",".join(await pool.run(heavy_modules_loaded, timeout=60)))
+
+asyncio.run(main())
+"""
+
+
+def test_a_new_worker_finds_the_extraction_stack_already_imported() -> None:
+    """The fork server imports what the workers' tasks use, once, so that no worker pays
+    for trafilatura's import when its first page arrives. A fresh interpreter: this test
+    process's fork server may have started with another pool's preload."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", _FRESH_POOL], cwd=root, capture_output=True,
+                          text=True, timeout=120, check=True,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.stdout.strip().split(",") == sorted(HEAVY_MODULES)

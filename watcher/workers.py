@@ -60,7 +60,9 @@ T = TypeVar("T")
 # Bounds what a slow leak in lxml/trafilatura can grow to; a new worker rebuilds every shared
 # value (a rule set's compile), so retiring them too often costs more than it saves.
 DEFAULT_MAX_TASKS_PER_CHILD = 2000
-DEFAULT_PRELOAD = ("watcher.extract", "watcher.extract._langmodel", "watcher.feeds",
+# Modules, not packages: ``watcher.extract`` loads its parts on first use, so preloading
+# the package alone would leave every new worker to import trafilatura itself.
+DEFAULT_PRELOAD = ("watcher.extract.page", "watcher.extract._langmodel", "watcher.feeds",
                    "watcher.entrywork")
 # A task bigger than a pipe's buffer is written from a thread: the write blocks until the
 # worker has read the rest, which on a busy machine is a wait the event loop must not make.
