@@ -7,7 +7,13 @@ import pytest
 
 from tests.support.data import corpus_page, ground_truth
 from watcher.extract import extract_page
-from watcher.extract.body import Block, TrafilaturaOptions, from_fallback, run_trafilatura
+from watcher.extract.body import (
+    Block,
+    TrafilaturaOptions,
+    from_fallback,
+    render_blocks,
+    run_trafilatura,
+)
 from watcher.extract.chunks import continuation_chunks
 from watcher.extract.cleanup import drop_link_blocks, drop_trailing_link_list, site_key
 from watcher.extract.embeds import lift_embedded_posts
@@ -131,7 +137,28 @@ def test_gap_fill_runs_after_the_readability_fallback_and_finds_the_tweets() -> 
     html = corpus_page(page_id)
     url = ground_truth()[page_id]["url"]
     tree = parse_html(html.decode("utf-8"))
-    assert from_fallback(run_trafilatura(tree, url, TrafilaturaOptions()))
-    assert not from_fallback(run_trafilatura(tree, url, TrafilaturaOptions(fast=True)))
+    assert from_fallback(run_trafilatura(tree, TrafilaturaOptions()))
+    assert not from_fallback(run_trafilatura(tree, TrafilaturaOptions(fast=True)))
     page = extract_page(html, url, "text/html; charset=utf-8")
     assert any("highest-graded player" in line for line in page.paragraphs)
+
+
+def test_a_page_drops_its_link_lines_home_relative_or_not_and_keeps_those_leading_away() -> None:
+    """trafilatura is not asked to resolve the page's links: a relative link has no host,
+    which cleanup counts as home, as it would the resolved link."""
+    body = "".join(f"<p>{text}</p>" for text in PROSE[:3])
+    body += '<p><a href="/most-read">Most read this week on our pages</a></p>'
+    body += "".join(f"<p>{text}</p>" for text in PROSE[3:5])
+    body += ('<p><a href="//www.gov.uk/inquiry.pdf">Read the full results of the public '
+             "inquiry into the floods</a></p>")
+    body += f"<p>{PROSE[5]}</p>"
+    html = (f"<html><head><title>Storm</title></head><body><article><h1>Storm</h1>{body}"
+            "</article></body></html>")
+    found = run_trafilatura(parse_html(html), TrafilaturaOptions())
+    assert found is not None
+    links = {b.text: b.links for b in render_blocks(found)}
+    assert links["Most read this week on our pages"] == ("/most-read",)
+    paragraphs = extract_page(html.encode(), URL, "text/html; charset=utf-8").paragraphs
+    assert "Read the full results of the public inquiry into the floods" in paragraphs
+    assert "Most read this week on our pages" not in paragraphs
+    assert all(text in paragraphs for text in PROSE)

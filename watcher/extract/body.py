@@ -31,7 +31,9 @@ class Block:
     text: str
     link_chars: int  # characters of text that sat inside links
     group: int  # items of one list / rows of one table share a group; others have their own
-    links: tuple[str, ...] = ()  # the targets of those links, as trafilatura resolved them
+    # the targets of those links as the page wrote them: cleanup asks only which site they
+    # lead to, and a relative link leads home whether resolved or not
+    links: tuple[str, ...] = ()
 
     @property
     def link_density(self) -> float:
@@ -48,14 +50,16 @@ class TrafilaturaOptions:
     include_tables: bool = True
 
 
-def run_trafilatura(tree: HtmlElement, url: str, options: TrafilaturaOptions
-                    ) -> etree._Element | None:
+def run_trafilatura(tree: HtmlElement, options: TrafilaturaOptions) -> etree._Element | None:
     """trafilatura's body element (XML vocabulary: p, head, list/item, table/row/cell, ...).
 
     trafilatura copies the tree before cleaning it, so the caller's tree is left intact.
+    It is not given the page's URL: its only use of it here would be resolving every link
+    of the page against it (a large share of its time), and ``Block.links`` needs no
+    resolving.
     """
     document = trafilatura.bare_extraction(
-        tree, url=url, include_comments=False, include_links=True, include_images=False,
+        tree, url=None, include_comments=False, include_links=True, include_images=False,
         include_tables=options.include_tables, favor_precision=options.favor_precision,
         favor_recall=options.favor_recall, fast=options.fast, with_metadata=False,
     )

@@ -117,7 +117,7 @@ def _htmldate(tree: HtmlElement, url: str) -> datetime | None:
         return None
 
 
-def _join_chunks(tree: HtmlElement, url: str, options: TrafilaturaOptions,
+def _join_chunks(tree: HtmlElement, options: TrafilaturaOptions,
                  body: etree._Element | None, blocks: list[Block]
                  ) -> tuple[HtmlElement, etree._Element | None, list[Block]]:
     """The tree, trafilatura's body and its blocks, read again with the story's continuation
@@ -127,7 +127,7 @@ def _join_chunks(tree: HtmlElement, url: str, options: TrafilaturaOptions,
     if not chunks:
         return tree, body, blocks
     merged = merge_chunks(tree, chunks)
-    wider = run_trafilatura(merged, url, options)
+    wider = run_trafilatura(merged, options)
     if wider is None:
         return tree, body, blocks
     more = render_blocks(wider)
@@ -156,13 +156,13 @@ def extract_with(html: bytes, url: str, content_type: str | None,
     meta = read_metadata(tree)
     if options.lift_embeds:
         lift_embedded_posts(tree)
-    body = run_trafilatura(tree, url, options.trafilatura)
+    body = run_trafilatura(tree, options.trafilatura)
     blocks = render_blocks(body) if body is not None else []
     if options.join_chunks and blocks:
-        tree, body, blocks = _join_chunks(tree, url, options.trafilatura, body, blocks)
+        tree, body, blocks = _join_chunks(tree, options.trafilatura, body, blocks)
     if (options.gap_fill is not None and blocks
             and (options.gap_fill_always or from_fallback(body))):
-        wider = run_trafilatura(tree, url, options.gap_fill)
+        wider = run_trafilatura(tree, options.gap_fill)
         if wider is not None:
             blocks = fill_interior_gaps(blocks, render_blocks(wider))
     # asked only when a copy of the description opens the body (it walks the whole page)
