@@ -253,9 +253,12 @@ def marked_standfirst(tree: HtmlElement, description: str) -> bool:
     class or id), rather than as the article's plain first paragraph."""
     from watcher.extract.cleanup import echoes  # cleanup imports nothing from here
 
+    marked: dict[str, bool] = {}  # a page repeats its few class names on many elements
     for element in tree.xpath("//body//*[@class or @id]"):
         marks = f"{element.get('class', '')} {element.get('id', '')}"
-        if _STANDFIRST_MARK.search(marks) and echoes(element.text_content(), description):
+        if marks not in marked:
+            marked[marks] = _STANDFIRST_MARK.search(marks) is not None
+        if marked[marks] and echoes(element.text_content(), description):
             return True
     return False
 
