@@ -37,7 +37,8 @@ from rulesets import load_articles, make_topic_rules, vocabulary  # noqa: E402
 
 from watcher.entrywork import RULES, RuleSource, compile_rules  # noqa: E402
 from watcher.rules import RuleSet, check_rules  # noqa: E402
-from watcher.workers import WorkerPool, shared  # noqa: E402
+from watcher.worker_main import shared  # noqa: E402
+from watcher.workers import WorkerPool  # noqa: E402
 
 
 def rule_count() -> int:

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from watcher.errors import ExtractError, WatcherError
+from watcher.worker_main import shared
 from watcher.workers import (
     PoolClosedError,
     TaskError,
     TaskTimeoutError,
     WorkerCrashedError,
     WorkerPool,
-    shared,
 )
 
 # Tasks run in other processes, so they are module-level functions (picklable by name).

@@ -31,7 +31,7 @@ from watcher.store.ingest import ReadyArticle, ready
 from watcher.textsafe import one_line
 from watcher.types import Article, ExtractedPage, FeedEntry, TextSource
 from watcher.urls import site_of
-from watcher.workers import shared
+from watcher.worker_main import shared
 
 RULES = "rules"  # the key the compiled rules are shared under
 

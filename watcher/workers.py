@@ -31,7 +31,8 @@ A value every task needs but that is costly to build (the compiled rules) is sha
 than passed with each task: ``await pool.share("rules", source, build)`` pickles ``source``
 once and sends it to every worker, idle ones at once and busy ones before their next task;
 each worker builds it (``build(source)``) as it arrives, so an idle worker compiles new
-rules while nothing waits for it, and tasks read the result with ``shared("rules")``.
+rules while nothing waits for it, and tasks read the result with ``shared("rules")``
+(``watcher/worker_main.py``: what runs inside a worker).
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import pickle
-import signal
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -54,6 +53,10 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from watcher.errors import WatcherError
+from watcher.worker_main import TaskError, _Share, _worker_main
+
+__all__ = ["PoolClosedError", "TaskError", "TaskTimeoutError", "WorkerCrashedError", "WorkerPool",
+           "start_fork_server"]
 
 T = TypeVar("T")
 
@@ -78,82 +81,8 @@ class WorkerCrashedError(WatcherError):
     """The worker process died while running a task."""
 
 
-class TaskError(WatcherError):
-    """A task's result or exception could not be passed back from the worker."""
-
-
 class PoolClosedError(WatcherError):
     """The pool is closed."""
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else a TaskError naming it."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return TaskError(f"{type(exc).__name__}: {exc} (exception not picklable)")
-    return exc
-
-
-@dataclass(frozen=True)
-class _Share:
-    key: str
-    build: Callable[[Any], Any] | None
-    value: Any
-
-
-@dataclass(frozen=True)
-class _BuildFailed:
-    error: BaseException
-
-
-# In a worker process: what the pool shared, as built there.
-_SHARED: dict[str, Any] = {}
-
-
-def shared(key: str) -> Any:
-    """In a task: the value the pool shared under ``key``, built in this worker.
-
-    Raises KeyError when nothing was shared under ``key``, and the build's own exception
-    when building it failed.
-    """
-    value = _SHARED[key]
-    if isinstance(value, _BuildFailed):
-        raise value.error
-    return value
-
-
-def _take_share(share: _Share) -> None:
-    try:
-        _SHARED[share.key] = share.build(share.value) if share.build else share.value
-    except Exception as exc:
-        _SHARED[share.key] = _BuildFailed(exc)
-
-
-def _worker_main(conn: Connection) -> None:
-    """Run tasks sent over ``conn`` until told to stop (None) or the parent goes away."""
-    # Ctrl-C reaches the whole process group; the parent decides when workers stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        if isinstance(message, _Share):
-            _take_share(message)  # no reply: the next task's reply follows it in order
-            continue
-        fn, args = message
-        try:
-            reply: tuple[Any, ...] = ("ok", fn(*args))
-        except Exception as exc:
-            reply = ("error", _portable(exc), traceback.format_exc())
-        try:
-            conn.send(reply)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            # Connection.send pickles before writing, so nothing partial went out.
-            conn.send(("error", TaskError(f"result not picklable: {exc}"), ""))
 
 
 @dataclass(eq=False)  # mutable bookkeeping, compared and hashed by identity
