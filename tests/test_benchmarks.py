@@ -66,6 +66,13 @@ def test_folding_benchmark_scores_the_labels_and_times_a_small_flood() -> None:
 
 
 @pytest.mark.timeout(300)
+def test_site_memory_benchmark_grows_a_sites_history() -> None:
+    out = _run("bench_site_memory.py", "--history", "20,60", "--articles", "5", "--rounds", "1")
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["20"], ["60"])]
+    assert [row[0] for row in rows] == ["20", "60"] and all(len(row) == 5 for row in rows)
+
+
+@pytest.mark.timeout(300)
 def test_polling_benchmark_runs_both_strategies() -> None:
     out = _run("bench_polling.py", "--feeds", "12")
     assert "fixed 15 min" in out and "\nauto " in out

@@ -3,6 +3,7 @@ service and the pipeline rely on behave the same on both."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -101,6 +102,27 @@ def test_site_memory_counts_articles_and_forgets_old_rows(store: Store) -> None:
     assert typical == 1002  # the median of the five before the last
     assert memory.prune(NOW + timedelta(seconds=1)) == 6 + 6
     assert memory.known("news.example", 1, NOW - timedelta(days=1)) == frozenset()
+
+
+def test_an_articles_boilerplate_is_what_the_sites_counts_say(store: Store) -> None:
+    """The per-article answer (one probe for the n-th sighting of each paragraph) agrees
+    with counting the site's sightings whole, through the window's edge, the article that
+    completes a count, and an article seen again."""
+    memory, window = store.boilerplate, timedelta(days=10)
+    rng = random.Random(7)
+    shared = [f"appeal{n}" for n in range(6)]
+    for n in range(40):
+        seen_at = NOW - timedelta(days=20) + timedelta(hours=12 * n)
+        prints = {f"own{n}", *rng.sample(shared, rng.randint(0, 4))}
+        for key in (f"a{n}", f"a{n}") if n % 9 == 0 else (f"a{n}",):  # some seen twice
+            for min_articles in (1, 3):
+                known, _ = memory.observe_article(
+                    "news.example", key, prints, seen_at, min_articles=min_articles,
+                    window=window, length_without=lambda _known: 100)
+                counted = memory.known("news.example", min_articles, seen_at - window)
+                assert known == counted & prints, (n, min_articles)
+    assert "appeal0" in memory.known("news.example", 3, NOW - window)
+    assert memory.known("news.example", 40, NOW - window) == frozenset()
 
 
 def test_a_delivery_leased_by_another_member_is_passed_over_at_once(
