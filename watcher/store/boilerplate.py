@@ -21,9 +21,11 @@ import statistics
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, delete, exists, func, insert, select
+from sqlalchemy import Dialect, Engine, Table, bindparam, delete, exists, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Insert
 
+from watcher.store.driver import driver_value, insert_many
 from watcher.store.schema import boilerplate_seen, site_lengths
 
 _IN_CHUNK = 500  # fingerprints per IN (...) list: far inside every backend's parameter limit
@@ -33,10 +35,32 @@ TYPICAL_SAMPLES = 50  # the median is taken over this many of the site's latest 
 # The per-article statements, built once: building a statement on every call (and working out
 # its cache key) cost SQLAlchemy more than SQLite took to run it.
 _seen = boilerplate_seen.c
-_ALREADY_RECORDED = select(_seen.fingerprint).where(
-    _seen.site == bindparam("site"), _seen.article_key == bindparam("article_key"),
-    _seen.fingerprint.in_(bindparam("prints", expanding=True)))
-_RECORD = insert(boilerplate_seen)
+
+
+_unless_recorded_inserts: dict[tuple[str, str], Insert] = {}
+
+
+def _unless_recorded(table: Table, dialect: Dialect) -> Insert:
+    """An INSERT of ``table``'s rows that leaves a row already there (by its unique
+    constraint) as it is: a sighting or a length is recorded once, and the first stands.
+    Each backend spells it its own way (``ON CONFLICT DO NOTHING``); one statement each,
+    built on first use, so a SQLite watcher never loads the PostgreSQL dialect."""
+    key = (table.name, dialect.name)
+    found = _unless_recorded_inserts.get(key)
+    if found is None:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            found = postgresql.insert(table).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects import sqlite
+
+            found = sqlite.insert(table).on_conflict_do_nothing()
+        _unless_recorded_inserts[key] = found
+    return found
+
+
+_RECORD_COLUMNS = ("site", "fingerprint", "article_key", "seen_at")
 _KNOWN = (select(_seen.fingerprint)
           .where(_seen.site == bindparam("site"), _seen.seen_at >= bindparam("since"))
           .group_by(_seen.fingerprint)
@@ -55,9 +79,7 @@ _KNOWN_OF_ARTICLE = select(_mine.c.fingerprint).where(
     _mine.c.site == bindparam("site"), _mine.c.article_key == bindparam("article_key"),
     _mine.c.fingerprint.in_(bindparam("prints", expanding=True)), exists(_NTH_SIGHTING))
 _lengths = site_lengths.c
-_LENGTH_RECORDED = select(func.count()).select_from(site_lengths).where(
-    _lengths.site == bindparam("site"), _lengths.article_key == bindparam("article_key"))
-_RECORD_LENGTH = insert(site_lengths)
+_RECORD_LENGTH_COLUMNS = ("site", "article_key", "chars", "seen_at")
 _LATEST_LENGTHS = (select(_lengths.chars)
                    .where(_lengths.site == bindparam("site"),
                           _lengths.seen_at >= bindparam("since"))
@@ -73,19 +95,11 @@ class BoilerplateStore:
 
     def _record(self, conn: Connection, site: str, article_key: str,
                 fingerprints: Iterable[str], now: datetime) -> None:
-        wanted = set(fingerprints)
-        if not wanted:
-            return
-        already: set[str] = set()
-        ordered = sorted(wanted)
-        for start in range(0, len(ordered), _IN_CHUNK):
-            already.update(conn.scalars(_ALREADY_RECORDED, {
-                "site": site, "article_key": article_key,
-                "prints": ordered[start:start + _IN_CHUNK]}))
-        rows = [{"site": site, "fingerprint": f, "article_key": article_key, "seen_at": now}
-                for f in ordered if f not in already]
-        if rows:
-            conn.execute(_RECORD, rows)
+        """A row per paragraph seen, through the driver (``store/driver.py``): one article
+        brings a few dozen, and every article brings them."""
+        at = driver_value(_seen.seen_at, now, conn.dialect)
+        insert_many(conn, _unless_recorded(boilerplate_seen, conn.dialect), _RECORD_COLUMNS,
+                    [(site, f, article_key, at) for f in sorted(set(fingerprints))])
 
     def _known(self, conn: Connection, site: str, min_articles: int, since: datetime
                ) -> frozenset[str]:
@@ -159,9 +173,9 @@ class BoilerplateStore:
 
     def _record_length(self, conn: Connection, site: str, article_key: str, chars: int,
                        now: datetime) -> None:
-        if not conn.scalar(_LENGTH_RECORDED, {"site": site, "article_key": article_key}):
-            conn.execute(_RECORD_LENGTH, {"site": site, "article_key": article_key,
-                                          "chars": chars, "seen_at": now})
+        at = driver_value(_lengths.seen_at, now, conn.dialect)
+        insert_many(conn, _unless_recorded(site_lengths, conn.dialect), _RECORD_LENGTH_COLUMNS,
+                    [(site, article_key, chars, at)])
 
     def record_length(self, site: str, article_key: str, chars: int, now: datetime) -> None:
         """Note the length of an article's cleaned text (once per article)."""

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from watcher.store.codec import article_values, hits_json_text
+from watcher.store.driver import driver_value, insert_many
 from watcher.store.files import file_name, render
 from watcher.store.objects import ArticleFiles
 from watcher.store.schema import articles, entries, matches
@@ -125,31 +126,10 @@ def commit_outcomes(conn: Connection, files: ArticleFiles, outcomes: Sequence[Ou
 
 def _insert_matches(conn: Connection, rows: Sequence[tuple[int, str, str]],
                     now: datetime) -> None:
-    """The batch's matches (article number, rule, hits as JSON text), found at ``now``,
-    through the driver's own executemany with the statement compiled once per dialect.
-    An article can match hundreds of rules, and SQLAlchemy's processing of each row's
-    parameters cost more than the database's insert (docs/performance.md); every value
-    here is in the driver's form already: the hits were encoded where the work ran, and
-    the one time is converted once."""
-    sql, positional = _compiled_match_insert(conn.dialect)
-    at = matches.c.matched_at.type.bind_processor(conn.dialect)
-    found_at = at(now) if at is not None else now
-    values = [(number, rule, hits, found_at, "live") for number, rule, hits in rows]
-    conn.exec_driver_sql(sql, values if positional
-                         else [dict(zip(_MATCH_COLUMNS, row, strict=True)) for row in values])
-
-
-_compiled_match_inserts: dict[tuple[str, str], tuple[str, bool]] = {}
-
-
-def _compiled_match_insert(dialect: Dialect) -> tuple[str, bool]:
-    """The INSERT's text for ``dialect`` and whether its parameters are positional; kept
-    by the dialect's name and parameter style, not the dialect (one per engine opened)."""
-    key = (dialect.name, dialect.paramstyle)
-    found = _compiled_match_inserts.get(key)
-    if found is None:
-        compiled = _INSERT_MATCHES.compile(dialect=dialect, column_keys=list(_MATCH_COLUMNS))
-        if compiled.positional:
-            assert tuple(compiled.positiontup or ()) == _MATCH_COLUMNS, compiled.positiontup
-        found = _compiled_match_inserts[key] = (str(compiled), compiled.positional)
-    return found
+    """The batch's matches (article number, rule, hits as JSON text), found at ``now``.
+    An article can match hundreds of rules: the rows go through the driver
+    (``store/driver.py``), every value in its form already: the hits were encoded where
+    the work ran, and the one time is converted once."""
+    found_at = driver_value(matches.c.matched_at, now, conn.dialect)
+    insert_many(conn, _INSERT_MATCHES, _MATCH_COLUMNS,
+                [(number, rule, hits, found_at, "live") for number, rule, hits in rows])

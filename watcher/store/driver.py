@@ -1,0 +1,52 @@
+"""Many rows of one INSERT through the database driver's own ``executemany``.
+
+For the inserts made for every article (its matches, its paragraphs' sightings) SQLAlchemy's
+processing of each row's parameters cost more than the database's insert
+(docs/performance.md). Here the statement is compiled once per dialect and the rows go to
+the driver as they are: the caller gives every value in the driver's form already
+(``driver_value`` converts one value, such as the one time all the rows share, once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Column, Connection, Dialect
+from sqlalchemy.sql import Insert
+
+# (statement, dialect name, parameter style) -> (SQL text, positional parameters)
+_compiled: dict[tuple[int, str, str], tuple[str, bool]] = {}
+
+
+def _compiled_insert(statement: Insert, columns: tuple[str, ...],
+                     dialect: Dialect) -> tuple[str, bool]:
+    """The INSERT's text for ``dialect`` and whether its parameters are positional; kept by
+    the dialect's name and parameter style, not the dialect (one per engine opened)."""
+    key = (id(statement), dialect.name, dialect.paramstyle)
+    found = _compiled.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        if compiled.positional:
+            assert tuple(compiled.positiontup or ()) == columns, compiled.positiontup
+        found = _compiled[key] = (str(compiled), compiled.positional)
+    return found
+
+
+def driver_value(column: Column[Any], value: Any, dialect: Dialect) -> Any:
+    """``value`` as the driver takes it for ``column``: its type's bind processing for
+    ``dialect``, as SQLAlchemy would do it (the dialect's own processing included: SQLite
+    stores a time as text in one format, which comparisons between times rely on)."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process is not None else value
+
+
+def insert_many(conn: Connection, statement: Insert, columns: tuple[str, ...],
+                rows: Sequence[tuple[Any, ...]]) -> None:
+    """``rows`` (values in ``columns``' order, in the driver's form) inserted by
+    ``statement``, a module-level INSERT (it is compiled once and kept by its identity)."""
+    if not rows:
+        return
+    sql, positional = _compiled_insert(statement, columns, conn.dialect)
+    conn.exec_driver_sql(sql, list(rows) if positional
+                         else [dict(zip(columns, row, strict=True)) for row in rows])
