@@ -35,31 +35,6 @@ TYPICAL_SAMPLES = 50  # the median is taken over this many of the site's latest 
 # The per-article statements, built once: building a statement on every call (and working out
 # its cache key) cost SQLAlchemy more than SQLite took to run it.
 _seen = boilerplate_seen.c
-
-
-_unless_recorded_inserts: dict[tuple[str, str], Insert] = {}
-
-
-def _unless_recorded(table: Table, dialect: Dialect) -> Insert:
-    """An INSERT of ``table``'s rows that leaves a row already there (by its unique
-    constraint) as it is: a sighting or a length is recorded once, and the first stands.
-    Each backend spells it its own way (``ON CONFLICT DO NOTHING``); one statement each,
-    built on first use, so a SQLite watcher never loads the PostgreSQL dialect."""
-    key = (table.name, dialect.name)
-    found = _unless_recorded_inserts.get(key)
-    if found is None:
-        if dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            found = postgresql.insert(table).on_conflict_do_nothing()
-        else:
-            from sqlalchemy.dialects import sqlite
-
-            found = sqlite.insert(table).on_conflict_do_nothing()
-        _unless_recorded_inserts[key] = found
-    return found
-
-
 _RECORD_COLUMNS = ("site", "fingerprint", "article_key", "seen_at")
 _KNOWN = (select(_seen.fingerprint)
           .where(_seen.site == bindparam("site"), _seen.seen_at >= bindparam("since"))
@@ -85,6 +60,28 @@ _LATEST_LENGTHS = (select(_lengths.chars)
                           _lengths.seen_at >= bindparam("since"))
                    .order_by(_lengths.seen_at.desc(), _lengths.id.desc())
                    .limit(TYPICAL_SAMPLES))
+# One INSERT per (table, backend), built on first use by _unless_recorded.
+_unless_recorded_inserts: dict[tuple[str, str], Insert] = {}
+
+
+def _unless_recorded(table: Table, dialect: Dialect) -> Insert:
+    """An INSERT of ``table``'s rows that leaves a row already there (by its unique
+    constraint) as it is: a sighting or a length is recorded once, and the first stands.
+    Each backend spells it its own way (``ON CONFLICT DO NOTHING``); one statement each,
+    built on first use, so a SQLite watcher never loads the PostgreSQL dialect."""
+    key = (table.name, dialect.name)
+    found = _unless_recorded_inserts.get(key)
+    if found is None:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            found = postgresql.insert(table).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects import sqlite
+
+            found = sqlite.insert(table).on_conflict_do_nothing()
+        _unless_recorded_inserts[key] = found
+    return found
 
 
 class BoilerplateStore:

@@ -15,15 +15,16 @@ from typing import Any
 from sqlalchemy import Column, Connection, Dialect
 from sqlalchemy.sql import Insert
 
-# (statement, dialect name, parameter style) -> (SQL text, positional parameters)
-_compiled: dict[tuple[int, str, str], tuple[str, bool]] = {}
+# (statement, dialect name, parameter style) -> (SQL text, positional parameters); the key
+# holds the statement itself, so an entry can never be taken for another statement's
+_compiled: dict[tuple[Insert, str, str], tuple[str, bool]] = {}
 
 
 def _compiled_insert(statement: Insert, columns: tuple[str, ...],
                      dialect: Dialect) -> tuple[str, bool]:
     """The INSERT's text for ``dialect`` and whether its parameters are positional; kept by
     the dialect's name and parameter style, not the dialect (one per engine opened)."""
-    key = (id(statement), dialect.name, dialect.paramstyle)
+    key = (statement, dialect.name, dialect.paramstyle)
     found = _compiled.get(key)
     if found is None:
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
@@ -44,7 +45,7 @@ def driver_value(column: Column[Any], value: Any, dialect: Dialect) -> Any:
 def insert_many(conn: Connection, statement: Insert, columns: tuple[str, ...],
                 rows: Sequence[tuple[Any, ...]]) -> None:
     """``rows`` (values in ``columns``' order, in the driver's form) inserted by
-    ``statement``, a module-level INSERT (it is compiled once and kept by its identity)."""
+    ``statement``, an INSERT built once (it is compiled once per dialect and kept)."""
     if not rows:
         return
     sql, positional = _compiled_insert(statement, columns, conn.dialect)
