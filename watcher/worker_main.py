@@ -34,7 +34,7 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 @dataclass(frozen=True)
-class _Share:
+class Share:
     key: str
     build: Callable[[Any], Any] | None
     value: Any
@@ -61,14 +61,14 @@ def shared(key: str) -> Any:
     return value
 
 
-def _take_share(share: _Share) -> None:
+def _take_share(share: Share) -> None:
     try:
         _SHARED[share.key] = share.build(share.value) if share.build else share.value
     except Exception as exc:
         _SHARED[share.key] = _BuildFailed(exc)
 
 
-def _worker_main(conn: Connection) -> None:
+def serve_tasks(conn: Connection) -> None:
     """Run tasks sent over ``conn`` until told to stop (None) or the parent goes away."""
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -79,7 +79,7 @@ def _worker_main(conn: Connection) -> None:
             return
         if message is None:
             return
-        if isinstance(message, _Share):
+        if isinstance(message, Share):
             _take_share(message)  # no reply: the next task's reply follows it in order
             continue
         fn, args = message

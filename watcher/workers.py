@@ -53,7 +53,7 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from watcher.errors import WatcherError
-from watcher.worker_main import TaskError, _Share, _worker_main
+from watcher.worker_main import Share, TaskError, serve_tasks
 
 __all__ = ["PoolClosedError", "TaskError", "TaskTimeoutError", "WorkerCrashedError", "WorkerPool",
            "start_fork_server"]
@@ -143,7 +143,7 @@ class WorkerPool:
         self._all: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
-        self._shares: dict[str, tuple[int, bytes]] = {}  # key -> (version, pickled _Share)
+        self._shares: dict[str, tuple[int, bytes]] = {}  # key -> (version, pickled Share)
         self._sources: dict[str, Any] = {}  # key -> the value last shared
         self.replaced = 0  # workers killed after a timeout or crash (for logs and tests)
 
@@ -151,7 +151,7 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_worker_main, args=(child,), daemon=True,
+        process = self._context.Process(target=serve_tasks, args=(child,), daemon=True,
                                         name="watcher-worker")
         process.start()
         child.close()  # the child has its copy; ours would keep EOF from ever arriving
@@ -246,7 +246,7 @@ class WorkerPool:
         busy or new worker before its next task. ``build`` and ``value`` must pickle."""
         self._check_open()
         try:
-            payload = bytes(ForkingPickler.dumps(_Share(key, build, value)))
+            payload = bytes(ForkingPickler.dumps(Share(key, build, value)))
         except (pickle.PicklingError, TypeError, AttributeError) as err:
             raise TaskError(f"shared value {key!r} not picklable: {err}") from err
         version = self._shares.get(key, (0, b""))[0] + 1
