@@ -233,12 +233,12 @@ async def test_a_failed_build_raises_in_the_tasks_that_need_it() -> None:
             await pool.run(read_shared, "nothing", timeout=10)
 
 
-def heavy_modules_loaded() -> list[str]:
-    return sorted(name for name in HEAVY_MODULES if name in sys.modules)
-
-
 HEAVY_MODULES = ("trafilatura", "watcher.extract.page", "watcher.extract._langmodel",
                  "feedparser", "watcher.rules.compiler")
+
+
+def heavy_modules_loaded() -> list[str]:
+    return sorted(name for name in HEAVY_MODULES if name in sys.modules)
 _FRESH_POOL = """
 import asyncio
 from tests.test_workers import heavy_modules_loaded

@@ -124,12 +124,12 @@ def continuation_chunks(tree: HtmlElement, kept: Iterable[str]) -> list[HtmlElem
     # the list keeps every element's proxy alive, so ids stay unique while it is in use
     elements = list(tree.iter())
     order = {id(e): i for i, e in enumerate(elements)}
-    chunks = [twin for twin in chunks[1:]
-              if not _headline_between(elements, order, *sorted(
-                  (container, twin), key=lambda e: order[id(e)]))]
-    if not chunks:
+    twins = [twin for twin in chunks[1:]
+             if not _headline_between(elements, order, *sorted(
+                 (container, twin), key=lambda e: order[id(e)]))]
+    if not twins:
         return []
-    return sorted([container, *chunks], key=lambda e: order[id(e)])
+    return sorted([container, *twins], key=lambda e: order[id(e)])
 
 
 def merge_chunks(tree: HtmlElement, chunks: list[HtmlElement]) -> HtmlElement:
