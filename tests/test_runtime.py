@@ -10,6 +10,7 @@ restart is logged.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 import time
@@ -28,6 +29,7 @@ from watcher.runtime import Runtime, run_once
 from watcher.scheduler import Daemon
 from watcher.store import Store
 from watcher.store.outbox import Outbox
+from watcher.types import Article, StoredArticle
 from watcher.workers import PoolClosedError
 
 RULES = "rules:\n  - name: news\n    query: the\n    alert: immediate\n"
@@ -263,5 +265,26 @@ async def test_edited_rules_reach_the_worker_processes_that_match(
         server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
         after = await runtime.poll(config.feeds[0])
     assert before is not None and after is not None
-    assert [s.matches[0].rule for s in before.stored] == ["first", "first"]
-    assert [s.matches[0].rule for s in after.stored] == ["second", "second"]
+    assert [s.rules for s in before.stored] == [("first",), ("first",)]
+    assert [s.rules for s in after.stored] == [("second",), ("second",)]
+
+
+async def test_a_cycle_keeps_no_stored_article_only_what_its_summary_says(
+        tmp_path: Path, server: LocalHTTPServer) -> None:
+    """``run --once`` reports what each poll stored; holding the articles themselves (text
+    and every hit) until the cycle ended would grow with the cycle, in memory and in each
+    pass of the garbage collector."""
+    items = serve_corpus(server, limit=4)
+    server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
+    (tmp_path / "rules.yaml").write_text("rules:\n  - name: every\n    query: the\n",
+                                         encoding="utf-8")
+    config_path = tmp_path / "watcher.yaml"
+    config_path.write_text(config_text(server, ["wire"], limit=2, agent="summary-test",
+                                       state_dir="state", notify=""), encoding="utf-8")
+    config, rules = validated(config_path)
+    summary = await run_once(config, rules)
+    gc.collect()
+    [report] = summary.reports
+    assert [s.rules for s in report.stored] == [("every",)] * 4
+    assert report.matched == 4 and dict(report.matches) == {"every": 4}
+    assert not [o for o in gc.get_objects() if isinstance(o, StoredArticle | Article)]

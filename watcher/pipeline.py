@@ -53,9 +53,9 @@ from watcher.store import PendingEntry, Store
 from watcher.store.ingest import Outcome
 from watcher.types import (
     FeedEntry,
+    Filed,
     HttpResult,
     ParsedFeed,
-    StoredArticle,
     TextSource,
 )
 from watcher.urls import canonical_url, site_of, url_hash
@@ -128,13 +128,13 @@ class PollReport:
     status: str  # ok, not_modified, error
     error: str | None = None
     new_entries: int = 0
-    stored: tuple[StoredArticle, ...] = ()
+    stored: tuple[Filed, ...] = ()
     matches: Mapping[str, int] = field(default_factory=dict)  # rule -> articles matched
     elapsed_ms: float = 0.0
 
     @property
     def matched(self) -> int:
-        return sum(1 for s in self.stored if s.matches)
+        return sum(1 for s in self.stored if s.rules)
 
 
 class Pipeline:
@@ -174,9 +174,9 @@ class Pipeline:
         # The feed's title as just parsed: a new feed's state has none before this poll ends.
         polled = replace(state, title=outcome.title or state.title)
         stored = await self._process_pending(feed, polled) if entries_here else []
-        counts = Counter(m.rule for s in stored for m in s.matches)
+        counts = Counter(rule for s in stored for rule in s.rules)
         outcome = replace(outcome, new_entries=new, stored=len(stored),
-                          matched=sum(1 for s in stored if s.matches))
+                          matched=sum(1 for s in stored if s.rules))
         now = self.clock()
         history = (self.store.entry_times(feed.name, now - HISTORY) if feed.adaptive else ())
         pushed = self.push.after_poll(feed, outcome.kind == "ok", outcome.hub, now)
@@ -232,19 +232,18 @@ class Pipeline:
                                    self.config.network.max_feed_bytes,
                                    timeout=FEED_PARSE_TIMEOUT)
 
-    async def _process_pending(self, feed: FeedConfig, polled: FeedState
-                               ) -> list[StoredArticle]:
+    async def _process_pending(self, feed: FeedConfig, polled: FeedState) -> list[Filed]:
         pending = self.store.pending_entries(feed.name)
         gate = asyncio.Semaphore(ENTRIES_IN_PARALLEL)
 
-        async def one(item: PendingEntry) -> StoredArticle | None:
+        async def one(item: PendingEntry) -> Filed | None:
             if self.stopping.is_set():
                 return None  # stays pending; the next run picks it up
             return await self._work_entry(feed, item, polled, gate)
 
         results = await asyncio.gather(*(one(item) for item in pending),
                                        return_exceptions=True)
-        stored: list[StoredArticle] = []
+        stored: list[Filed] = []
         for result in results:
             if isinstance(result, BaseException):
                 raise result  # a StoreError: the feed's state must not advance
@@ -252,7 +251,7 @@ class Pipeline:
                 stored.append(result)
         return stored
 
-    async def process_entry_by_id(self, entry_row_id: int) -> StoredArticle | None:
+    async def process_entry_by_id(self, entry_row_id: int) -> Filed | None:
         """One registered entry's work, as a cluster's entry job does it; nothing when the
         entry is no longer pending (done by an earlier attempt). Raises FeedNotInConfig
         when its feed is not in this config, which leaves the entry pending."""
@@ -266,7 +265,7 @@ class Pipeline:
         return await self._work_entry(feed, item, state)
 
     async def _work_entry(self, feed: FeedConfig, item: PendingEntry, polled: FeedState,
-                          gate: asyncio.Semaphore | None = None) -> StoredArticle | None:
+                          gate: asyncio.Semaphore | None = None) -> Filed | None:
         """The entry worked (under ``gate``) and its outcome committed (in a batch, after
         the gate is let go); an entry whose work failed counts an attempt (given up after
         ``max_attempts``). Only a StoreError escapes."""
@@ -284,7 +283,7 @@ class Pipeline:
         if stored is None and outcome.ready is not None:
             log.debug("entry feed=%s url=%s: already stored under another entry",
                       feed.name, outcome.ready.article.url)
-        return stored
+        return stored.filed if stored is not None else None
 
     async def _entry_outcome(self, feed: FeedConfig, item: PendingEntry,
                              polled: FeedState) -> Outcome:

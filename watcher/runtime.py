@@ -49,7 +49,7 @@ from watcher.progress import Progress
 from watcher.rules import RuleSet
 from watcher.store import Store
 from watcher.store.lock import state_lock
-from watcher.types import StoredArticle
+from watcher.types import Filed
 from watcher.websub.subscriber import Subscriber
 from watcher.workers import WorkerPool
 
@@ -349,7 +349,7 @@ class Runtime:
         progress.advance()
         return report
 
-    async def alert(self, stored: Sequence[StoredArticle]) -> None:
+    async def alert(self, stored: Sequence[Filed]) -> None:
         async with self.using() as parts:
             await parts.delivery.on_stored(stored, self.clock())
 

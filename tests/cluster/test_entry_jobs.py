@@ -38,7 +38,7 @@ async def test_a_poll_leaves_entries_to_entry_jobs_which_store_each_once(tmp_pat
             assert len(pending) == 2 and runtime.store.article_count() == 0
             stored = [await runtime.parts.pipeline.process_entry_by_id(item.row_id)
                       for item in pending]
-            assert all(s is not None and s.matches for s in stored)
+            assert all(s is not None and s.rules for s in stored)
             # A second attempt (a rerun job) finds the entry done and does nothing.
             assert await runtime.parts.pipeline.process_entry_by_id(pending[0].row_id) is None
             assert await runtime.parts.pipeline.process_entry_by_id(10_000) is None

@@ -12,6 +12,7 @@ from tests.notify.helpers import RULES, T0, Rule, RuleSet, add_article, config, 
 from tests.notify.peers import smtp_server
 from watcher.config import EmailChannel, FileChannel
 from watcher.store import Store
+from watcher.types import Filed
 
 
 def mail(url: str) -> EmailChannel:
@@ -19,10 +20,10 @@ def mail(url: str) -> EmailChannel:
                         to=("oncall@example.org",))
 
 
-def urgent(store: Store, n: int, minutes: int) -> object:
+def urgent(store: Store, n: int, minutes: int) -> Filed:
     return add_article(store, n, f"Urgent: MI6 story {n}",
                        f"Story {n} opens with its own words {n * 31}. Urgent MI6 news.",
-                       when=T0 + timedelta(minutes=minutes), site=f"s{n}.example")
+                       when=T0 + timedelta(minutes=minutes), site=f"s{n}.example").filed
 
 
 async def test_burst_is_collapsed_per_throttle_window(tmp_path: Path, store: Store,
@@ -32,7 +33,7 @@ async def test_burst_is_collapsed_per_throttle_window(tmp_path: Path, store: Sto
                      digest_channels=["archive"], alert_channels=["pager"])
         svc = service(cfg, store, client)
         first = [urgent(store, n, 0) for n in range(3)]
-        await svc.on_stored(first, T0)  # type: ignore[arg-type]
+        await svc.on_stored(first, T0)
         assert len(smtp.messages) == 1
         assert smtp.messages[0]["Subject"] == "[watcher] alert urgent: 3 articles"
         await svc.on_stored(first, T0 + timedelta(minutes=1))  # seen again: nothing new
@@ -67,7 +68,7 @@ async def test_rule_channels_override_the_default(tmp_path: Path, store: Store,
         cfg = config(tmp_path, [mail(url), FileChannel("archive", tmp_path / "d")],
                      alert_channels=["pager"])
         svc = service(cfg, store, client, rules)
-        await svc.on_stored([urgent(store, 1, 0)], T0)  # type: ignore[list-item]
+        await svc.on_stored([urgent(store, 1, 0)], T0)
     assert smtp.messages == []
     assert len(list((tmp_path / "d").glob("*-alert-urgent-*.eml"))) == 1
 
@@ -76,6 +77,6 @@ async def test_without_any_channel_alerts_fall_back_to_the_digest(
         tmp_path: Path, store: Store, client: httpx.AsyncClient) -> None:
     cfg = config(tmp_path, [FileChannel("archive", tmp_path / "d")])
     svc = service(cfg, store, client)
-    await svc.on_stored([urgent(store, 1, 0)], T0)  # type: ignore[list-item]
+    await svc.on_stored([urgent(store, 1, 0)], T0)
     assert not (tmp_path / "d").exists()
     assert svc.build("morning", T0 + timedelta(hours=1)).item_count == 1

@@ -91,8 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _summarised(cycle: Coroutine[Any, Any, CycleSummary]) -> str:
     """The cycle's summary as text, made inside the loop: on its way out ``asyncio.run``
     restores SIGINT's handler, and the standard library then builds the repr of the old
-    one, which holds the main task and so its result; the reports, with every stored
-    article's matches and hits, would cost as much to repr as the matching did."""
+    one, which holds the main task and so its result, a report for every feed."""
     from watcher.cli.summary import render_summary
 
     return render_summary(await cycle)

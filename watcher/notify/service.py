@@ -1,6 +1,6 @@
 """The delivery service: what the scheduler and the CLI call.
 
-    on_stored(stored, now)      after each poll: immediate alerts (throttled per rule)
+    on_stored(filed, now)       after each poll: immediate alerts (throttled per rule)
     run_digest(name, now)       at each digest's cron time: build, fix, enqueue, deliver
     deliver_pending(now)        every minute: retries, held alerts whose window has passed
     preview(name, now)          render what ``run_digest`` would send; changes nothing
@@ -40,7 +40,7 @@ from watcher.notify.registry import make_channel
 from watcher.notify.timing import RetryPolicy, latest_slot
 from watcher.store.boilerplate import BoilerplateStore
 from watcher.store.outbox import Delivery, DeliveryStatus, NewRun, Outbox, Run
-from watcher.types import StoredArticle
+from watcher.types import Filed
 
 log = logging.getLogger(__name__)
 
@@ -201,16 +201,16 @@ class DeliveryService:
 
     # -- immediate alerts -----------------------------------------------------------------
 
-    async def on_stored(self, stored: Sequence[StoredArticle], now: datetime) -> None:
+    async def on_stored(self, stored: Sequence[Filed], now: datetime) -> None:
         self.hold_alerts(stored, now)
         await self.deliver_pending(now)
 
-    def hold_alerts(self, stored: Sequence[StoredArticle], now: datetime) -> None:
+    def hold_alerts(self, stored: Sequence[Filed], now: datetime) -> None:
         """Hold the articles of immediate rules for their next alert. In a cluster the
         workers only hold them; the one scheduler makes and sends the alerts."""
         immediate = self._immediate_rules()
         for rule in immediate:
-            numbers = [s.number for s in stored for m in s.matches if m.rule == rule]
+            numbers = [s.number for s in stored if rule in s.rules]
             if numbers:
                 self.outbox.hold_alert_articles(rule, numbers, now)
 
