@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rulesets import load_articles, make_rules, make_topic_rules, vocabulary
 
-from watcher.live_rules import settle_in_memory
+from watcher.memory import settle_in_memory
 from watcher.rules import Rule, RuleSet, compile_query
 from watcher.rules.query import And, Meta, Near, Node, Not, Or, Pattern, Term
 from watcher.rules.text import Words

@@ -12,13 +12,15 @@ from pathlib import Path
 
 from watcher.config import Config, check_config
 from watcher.errors import ConfigError, Problem
+from watcher.memory import collector_paused
 from watcher.rules import RuleSet, check_rules
 
 
 def check_rules_for(config: Config) -> tuple[RuleSet | None, list[Problem]]:
     """The config's rules.yaml and every problem in it (``rules`` is None if unusable)."""
-    return check_rules(config.rules_path, digests=[d.name for d in config.digests],
-                       channels=[c.name for c in config.channels])
+    with collector_paused():
+        return check_rules(config.rules_path, digests=[d.name for d in config.digests],
+                           channels=[c.name for c in config.channels])
 
 
 def load_rules_for(config: Config) -> RuleSet:

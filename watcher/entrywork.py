@@ -25,7 +25,7 @@ from datetime import datetime
 from watcher.dates import DateClaim, publication_time, url_date
 from watcher.extract import paragraph_fingerprint
 from watcher.extract.cleanup import site_key
-from watcher.live_rules import collector_paused, settle_in_memory
+from watcher.memory import collector_paused, settle_in_memory
 from watcher.rules import Rule, RuleSet
 from watcher.store.ingest import ReadyArticle, ready
 from watcher.textsafe import one_line

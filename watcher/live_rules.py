@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from watcher.checks import check_rules_for
 from watcher.config import Config
+from watcher.memory import settle_in_memory
 from watcher.rules import RuleSet
 
 log = logging.getLogger("watcher.daemon")
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No automatic GC passes while building objects that all live long (a compiled rule
-    set): each pass would walk everything built so far and free nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def settle_in_memory() -> None:
-    """Keep long-lived objects (a compiled rule set) out of every future GC pass.
-
-    A rule set of 10,000 rules is hundreds of thousands of objects that live until the next
-    reload; scanning them on every collection would slow matching (docs/rules.md, Speed).
-    Unfreeze first so the previous rule set's cycles can still be collected.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 def file_stamp(path: Path) -> tuple[float, int] | None:
