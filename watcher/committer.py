@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from watcher.clock import Clock
 from watcher.store import Store
 from watcher.store.ingest import Outcome
-from watcher.types import StoredArticle
+from watcher.types import Filed
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_LINGER = 0.1  # seconds the first outcome of a batch waits for others
@@ -29,7 +29,7 @@ DEFAULT_LINGER = 0.1  # seconds the first outcome of a batch waits for others
 @dataclass
 class _Waiting:
     outcome: Outcome
-    result: asyncio.Future[StoredArticle | None] = field(
+    result: asyncio.Future[Filed | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -45,9 +45,9 @@ class Committer:
         self._writer: asyncio.Task[None] | None = None
         self.batches = 0  # transactions committed (for logs, tests and benchmarks)
 
-    async def store(self, outcome: Outcome) -> StoredArticle | None:
-        """``outcome`` stored (in a batch); its article, or None for a duplicate or a
-        failed attempt. Raises the batch's StoreError."""
+    async def store(self, outcome: Outcome) -> Filed | None:
+        """``outcome`` stored (in a batch); its number and matched rules, or None for a
+        duplicate or a failed attempt. Raises the batch's StoreError."""
         waiting = _Waiting(outcome)
         self._waiting.append(waiting)
         if len(self._waiting) >= self.batch_size:

@@ -283,7 +283,7 @@ class Pipeline:
         if stored is None and outcome.ready is not None:
             log.debug("entry feed=%s url=%s: already stored under another entry",
                       feed.name, outcome.ready.article.url)
-        return stored.filed if stored is not None else None
+        return stored
 
     async def _entry_outcome(self, feed: FeedConfig, item: PendingEntry,
                              polled: FeedState) -> Outcome:

@@ -153,17 +153,14 @@ class StoredArticle:
     file_name: str | None  # seed-format file in state/articles/, when written
     matches: tuple[RuleMatch, ...] = ()
 
-    @property
-    def filed(self) -> Filed:
-        return Filed(self.number, tuple(match.rule for match in self.matches))
-
 
 class Filed(NamedTuple):
-    """What a poll keeps of an article it stored: its number and the rules it matched.
+    """An article just stored, as its commit tells it: its number and the rules it matched.
 
     The article itself, its text and its hits, is in the index. A poll's report and the
-    alerts made from it need no more, and a ``run --once`` over thousands of articles
-    would otherwise hold every one of them, text and hits, until its cycle ended.
+    alerts made from it need no more; a ``run --once`` over thousands of articles would
+    otherwise hold every one of them, text and hits, until its cycle ended, and the
+    workers would send every hit twice, as objects beside the JSON the index stores.
     """
 
     number: int

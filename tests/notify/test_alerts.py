@@ -21,9 +21,10 @@ def mail(url: str) -> EmailChannel:
 
 
 def urgent(store: Store, n: int, minutes: int) -> Filed:
-    return add_article(store, n, f"Urgent: MI6 story {n}",
-                       f"Story {n} opens with its own words {n * 31}. Urgent MI6 news.",
-                       when=T0 + timedelta(minutes=minutes), site=f"s{n}.example").filed
+    stored = add_article(store, n, f"Urgent: MI6 story {n}",
+                         f"Story {n} opens with its own words {n * 31}. Urgent MI6 news.",
+                         when=T0 + timedelta(minutes=minutes), site=f"s{n}.example")
+    return Filed(stored.number, tuple(match.rule for match in stored.matches))
 
 
 async def test_burst_is_collapsed_per_throttle_window(tmp_path: Path, store: Store,

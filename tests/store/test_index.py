@@ -14,9 +14,10 @@ from watcher.errors import StateLockedError, StoreError
 from watcher.store import MAX_STORED_HITS_PER_TERM, Store
 from watcher.store.codec import hits_from_json, hits_json_text, hits_to_json
 from watcher.store.files import FILE_NAME, file_name, render
+from watcher.store.ingest import Outcome, ready
 from watcher.store.lock import state_lock
 from watcher.store.objects import LocalArticleFiles
-from watcher.types import Article, FeedEntry, Hit, RuleMatch
+from watcher.types import Article, FeedEntry, Filed, Hit, RuleMatch
 from watcher.urls import url_hash
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
@@ -54,6 +55,23 @@ def test_render_keeps_each_field_on_its_line() -> None:
                       paragraphs=("one\nparagraph", "", "two"))
     assert render(article) == "A title split\none paragraph\ntwo"
 
+
+
+def test_a_batchs_commit_tells_each_article_by_number_and_rules(store: Store) -> None:
+    """The committing process learns only what it needs of a batch: numbers and matched
+    rules. The hits reach the index all the same, from the JSON built where the work ran."""
+    url = "https://www.independent.co.uk/news/world/mi6"
+    article = seed_article("004_f3f2e1a6f771f557.txt", url)
+    hits = (Hit("title", 0, 3, "MI6"), Hit("body", 10, 13, "MI6"))
+    found = [RuleMatch("spies", hits), RuleMatch("russia", hits[1:])]
+    later = replace(article, url=url + "?page=2", canonical_url=url + "?page=2")
+    results = store.commit([Outcome(None, ready(article, found, write_file=True)),
+                            Outcome(None, ready(article, [], write_file=True)),
+                            Outcome(None, ready(later, [], write_file=False))], NOW)
+    assert results == [Filed(1, ("spies", "russia")), None, Filed(2, ())]
+    stored = store.get_article(1)
+    assert stored is not None and stored.matches == tuple(found)
+    assert stored.file_name is not None
 
 def test_store_numbers_writes_and_dedupes(store: Store, tmp_path: Path) -> None:
     url = "https://www.independent.co.uk/news/world/mi6"

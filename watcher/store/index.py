@@ -30,7 +30,7 @@ from watcher.store.codec import (
 )
 from watcher.store.engine import create_index_engine, shown
 from watcher.store.entries import IN_CHUNK, EntryIndex
-from watcher.store.files import render
+from watcher.store.files import file_name, render
 from watcher.store.ingest import Outcome, commit_outcomes, ready
 from watcher.store.migrate import PACKAGED, Migrations
 from watcher.store.objects import ArticleFiles, is_object_store, open_article_files
@@ -38,7 +38,7 @@ from watcher.store.outbox import Outbox
 from watcher.store.reading import recent_query
 from watcher.store.schema import articles, feeds, matches
 from watcher.store.websub import WebSubStore
-from watcher.types import Article, FeedState, RuleMatch, StoredArticle
+from watcher.types import Article, FeedState, Filed, RuleMatch, StoredArticle
 
 log = logging.getLogger(__name__)
 
@@ -138,17 +138,21 @@ class Store(EntryIndex):
         into place before the commit, so a crash leaves at worst an orphan file (removed at
         start-up by ``reconcile_files``), never a row without its file.
         """
-        result = self.commit([Outcome(entry_row_id, ready(article, found,
-                                                          write_file=write_file))], now)[0]
+        prepared = ready(article, found, write_file=write_file)
+        result = self.commit([Outcome(entry_row_id, prepared)], now)[0]
         if isinstance(result, StoreError):
             raise result
-        return result
+        if result is None:
+            return None
+        name = file_name(result.number, prepared.article.canonical_url) if write_file else None
+        return StoredArticle(number=result.number, article=prepared.article, file_name=name,
+                             matches=tuple(found))
 
     def commit(self, outcomes: Sequence[Outcome], now: datetime
-               ) -> list[StoredArticle | StoreError | None]:
+               ) -> list[Filed | StoreError | None]:
         """Store a batch of worked entries in one transaction (``ingest.commit_outcomes``);
-        for each, its stored article, None (a duplicate, or a failed attempt) or the
-        StoreError that kept it out.
+        for each, its number and matched rules, None (a duplicate, or a failed attempt) or
+        the StoreError that kept it out.
 
         When the batch fails as a whole, each outcome is tried in a transaction of its own,
         so one bad article cannot hold back the rest.
@@ -158,7 +162,7 @@ class Store(EntryIndex):
         except StoreError as exc:
             if len(outcomes) == 1:
                 return [exc]
-        results: list[StoredArticle | StoreError | None] = []
+        results: list[Filed | StoreError | None] = []
         for outcome in outcomes:
             try:
                 results.extend(self._commit([outcome], now))
@@ -166,7 +170,7 @@ class Store(EntryIndex):
                 results.append(exc)
         return results
 
-    def _commit(self, outcomes: Sequence[Outcome], now: datetime) -> list[StoredArticle | None]:
+    def _commit(self, outcomes: Sequence[Outcome], now: datetime) -> list[Filed | None]:
         try:
             with self.engine.begin() as conn:
                 return commit_outcomes(conn, self.files, outcomes, now)

@@ -26,19 +26,26 @@ from watcher.store.files import file_name, render
 from watcher.store.objects import ArticleFiles
 from watcher.store.schema import articles, entries, matches
 from watcher.textsafe import storable
-from watcher.types import Article, RuleMatch, StoredArticle
+from watcher.types import Article, Filed, RuleMatch
 
 
 @dataclass(frozen=True)
 class ReadyArticle:
     """An article as the index stores it: its row, its matches' rows and its file's text
-    (None: no file), all built before the index is touched."""
+    (None: no file), all built before the index is touched.
+
+    The hits travel only as the index stores them, JSON text: an article can match
+    hundreds of rules, and the process that commits needs only their names.
+    """
 
     article: Article  # storable: every text encodable, times in UTC
-    matches: tuple[RuleMatch, ...]
     row: Mapping[str, Any]
     match_rows: tuple[tuple[str, str], ...]  # (rule, hits as stored: JSON text)
     file_text: str | None
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return tuple(rule for rule, _ in self.match_rows)
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def ready(article: Article, found: Sequence[RuleMatch], *, write_file: bool) -> 
     """Everything ``commit_outcomes`` needs for ``article``; pure, runs in any process."""
     article = storable(article)  # lone surrogates, times UTC cannot express
     return ReadyArticle(
-        article=article, matches=tuple(found), row=article_values(article),
+        article=article, row=article_values(article),
         match_rows=tuple((m.rule, hits_json_text(m.hits)) for m in found),
         file_text=render(article) if write_file else None)
 
@@ -76,12 +83,12 @@ _FILE_NAMED = (update(articles).where(_a.number == bindparam("stored_as"))
 
 
 def commit_outcomes(conn: Connection, files: ArticleFiles, outcomes: Sequence[Outcome],
-                    now: datetime) -> list[StoredArticle | None]:
-    """Store ``outcomes`` inside ``conn``'s transaction; for each, its stored article or
-    None (a duplicate, or a failed attempt). The caller commits."""
+                    now: datetime) -> list[Filed | None]:
+    """Store ``outcomes`` inside ``conn``'s transaction; for each, its number and matched
+    rules, or None (a duplicate, or a failed attempt). The caller commits."""
     urls = sorted({o.ready.article.canonical_url for o in outcomes if o.ready})
     taken = set(conn.scalars(_STORED_UNDER, {"urls": urls})) if urls else set()
-    results: list[StoredArticle | None] = []
+    results: list[Filed | None] = []
     entry_updates: list[dict[str, Any]] = []
     attempted: list[dict[str, Any]] = []
     match_rows: list[tuple[int, str, str]] = []
@@ -105,12 +112,10 @@ def commit_outcomes(conn: Connection, files: ArticleFiles, outcomes: Sequence[Ou
         if outcome.entry_row_id is not None:
             entry_updates.append({"row_id": outcome.entry_row_id, "at": now,
                                   "new_state": "done", "stored_as": number})
-        name = None
         if item.file_text is not None:
-            name = file_name(number, item.article.canonical_url)
-            to_write.append((number, name, item.file_text))
-        results.append(StoredArticle(number=number, article=item.article, file_name=name,
-                                     matches=item.matches))
+            to_write.append((number, file_name(number, item.article.canonical_url),
+                             item.file_text))
+        results.append(Filed(number, item.rules))
     if match_rows:
         _insert_matches(conn, match_rows, now)
     if entry_updates:
