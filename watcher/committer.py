@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from watcher.clock import Clock
 from watcher.store import Store
-from watcher.store.ingest import Outcome
+from watcher.store.ready import Outcome
 from watcher.types import Filed
 
 DEFAULT_BATCH_SIZE = 200

@@ -27,7 +27,7 @@ from watcher.extract import paragraph_fingerprint
 from watcher.extract.cleanup import site_key
 from watcher.memory import collector_paused, settle_in_memory
 from watcher.rules import Rule, RuleSet
-from watcher.store.ingest import ReadyArticle, ready
+from watcher.store.ready import ReadyArticle, ready
 from watcher.textsafe import one_line
 from watcher.types import Article, ExtractedPage, FeedEntry, TextSource
 from watcher.urls import site_of

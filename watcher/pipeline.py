@@ -50,7 +50,7 @@ from watcher.lifecycle import FeedState, PollOutcome, advance, initial_state
 from watcher.polling import HISTORY
 from watcher.rules import RuleSet
 from watcher.store import PendingEntry, Store
-from watcher.store.ingest import Outcome
+from watcher.store.ready import Outcome
 from watcher.types import (
     FeedEntry,
     Filed,

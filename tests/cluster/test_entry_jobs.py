@@ -15,7 +15,7 @@ from watcher.cluster.work import ENTRIES_SWEEP_EVERY, FORGOTTEN_AFTER, RuntimeWo
 from watcher.config import load_config
 from watcher.rules import load_rules
 from watcher.runtime import SHARED_FILES_GRACE, Runtime
-from watcher.store.ingest import Outcome
+from watcher.store.ready import Outcome
 
 
 def serve_world(server: LocalHTTPServer) -> None:

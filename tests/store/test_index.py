@@ -14,9 +14,9 @@ from watcher.errors import StateLockedError, StoreError
 from watcher.store import MAX_STORED_HITS_PER_TERM, Store
 from watcher.store.codec import hits_from_json, hits_json_text, hits_to_json
 from watcher.store.files import FILE_NAME, file_name, render
-from watcher.store.ingest import Outcome, ready
 from watcher.store.lock import state_lock
 from watcher.store.objects import LocalArticleFiles
+from watcher.store.ready import Outcome, ready
 from watcher.types import Article, FeedEntry, Filed, Hit, RuleMatch
 from watcher.urls import url_hash
 

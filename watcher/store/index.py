@@ -31,11 +31,12 @@ from watcher.store.codec import (
 from watcher.store.engine import create_index_engine, shown
 from watcher.store.entries import IN_CHUNK, EntryIndex
 from watcher.store.files import file_name, render
-from watcher.store.ingest import Outcome, commit_outcomes, ready
+from watcher.store.ingest import commit_outcomes
 from watcher.store.migrate import PACKAGED, Migrations
 from watcher.store.objects import ArticleFiles, is_object_store, open_article_files
 from watcher.store.outbox import Outbox
 from watcher.store.reading import recent_query
+from watcher.store.ready import Outcome, ready
 from watcher.store.schema import articles, feeds, matches
 from watcher.store.websub import WebSubStore
 from watcher.types import Article, FeedState, Filed, RuleMatch, StoredArticle

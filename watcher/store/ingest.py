@@ -1,8 +1,8 @@
 """Storing worked entries: many articles, their matches and files in one transaction.
 
-The rows and the file's text of an article are built where its work ran (``ready``, a plain
-function a worker process calls), so the process that owns the index only numbers them and
-commits. ``commit_outcomes`` stores a batch of outcomes in one transaction with statements
+The rows and the file's text of an article are built where its work ran (``store/ready.py``,
+plain functions a worker process calls), so the process that owns the index only numbers
+them and commits. ``commit_outcomes`` stores a batch of outcomes in one transaction with statements
 built once at import: an article whose canonical URL is stored already (before, or earlier
 in the same batch) marks its entry a duplicate; an entry whose work failed counts an attempt.
 
@@ -13,57 +13,18 @@ removes them at start-up), never a row without its file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from watcher.store.codec import article_values, hits_json_text
 from watcher.store.driver import driver_value, insert_many
-from watcher.store.files import file_name, render
+from watcher.store.files import file_name
 from watcher.store.objects import ArticleFiles
+from watcher.store.ready import Outcome
 from watcher.store.schema import articles, entries, matches
-from watcher.textsafe import storable
-from watcher.types import Article, Filed, RuleMatch
-
-
-@dataclass(frozen=True)
-class ReadyArticle:
-    """An article as the index stores it: its row, its matches' rows and its file's text
-    (None: no file), all built before the index is touched.
-
-    The hits travel only as the index stores them, JSON text: an article can match
-    hundreds of rules, and the process that commits needs only their names.
-    """
-
-    article: Article  # storable: every text encodable, times in UTC
-    row: Mapping[str, Any]
-    match_rows: tuple[tuple[str, str], ...]  # (rule, hits as stored: JSON text)
-    file_text: str | None
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        return tuple(rule for rule, _ in self.match_rows)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one entry's work: an article to store, or (None) a failed attempt."""
-
-    entry_row_id: int | None
-    ready: ReadyArticle | None
-
-
-def ready(article: Article, found: Sequence[RuleMatch], *, write_file: bool) -> ReadyArticle:
-    """Everything ``commit_outcomes`` needs for ``article``; pure, runs in any process."""
-    article = storable(article)  # lone surrogates, times UTC cannot express
-    return ReadyArticle(
-        article=article, row=article_values(article),
-        match_rows=tuple((m.rule, hits_json_text(m.hits)) for m in found),
-        file_text=render(article) if write_file else None)
-
+from watcher.types import Filed
 
 _a, _e = articles.c, entries.c
 _STORED_UNDER = select(_a.canonical_url).where(
