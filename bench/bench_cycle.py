@@ -17,8 +17,12 @@ busy spell on a shared machine slows a round rather than one configuration; the 
 medians over ``--rounds`` with their range. ``--checkouts OLD,NEW`` alternates two source
 trees (each run with that tree on PYTHONPATH) to compare code. Printed: articles/s and the
 ratio to the baseline's, CPU seconds per article of the whole process tree, the peak memory
-of the tree, and each rule set's cycle time against the first's. A second cycle with nothing
-new (after the first round) shows the share of conditional requests answered 304.
+of the tree, and each rule set's cycle time against the first's. "After start-up" counts the
+same articles from the first request the server sees to the end: a running daemon has
+started long before its feeds bring work, so this is its rate, where ``run --once`` pays
+its start-up (imports, the index's creation, the rules' check, the workers' preload) in
+every cycle. A second cycle with nothing new (after the first round) shows the share of
+conditional requests answered 304.
 
 Each checkout's ``watcher`` package is byte-compiled first, as installing it does: the
 baseline's libraries come compiled, and a tree without its ``__pycache__`` (a fresh
@@ -122,9 +126,36 @@ def write_rules(path: Path, kind: str, count: int) -> None:
         for r in made]}, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def run_cycle(config: Path, checkout: Path) -> tuple[float, float, int, str]:
-    """(wall seconds, CPU seconds of all its processes, peak tree RSS, output) of one
-    ``watcher run --once`` of the code in ``checkout``."""
+class FirstRequest:
+    """When the server sees its next request (``perf_counter`` time), watched from a thread."""
+
+    def __init__(self, server: LocalHTTPServer) -> None:
+        self.at: float | None = None
+        self._server, self._seen = server, len(server.requests)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            if len(self._server.requests) > self._seen:
+                self.at = time.perf_counter()
+                return
+            time.sleep(0.002)
+
+    def seconds_to(self, end: float) -> float:
+        self._stop.set()
+        self._thread.join()
+        assert self.at is not None, "the server saw no request"
+        return end - self.at
+
+
+def run_cycle(server: LocalHTTPServer, config: Path, checkout: Path
+              ) -> tuple[float, float, float, int, str]:
+    """(wall seconds, seconds from the first request to the end, CPU seconds of all its
+    processes, peak tree RSS, output) of one ``watcher run --once`` of the code in
+    ``checkout``."""
+    first_request = FirstRequest(server)
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "watcher", "run", "--once", "--config", str(config)],
@@ -132,18 +163,21 @@ def run_cycle(config: Path, checkout: Path) -> tuple[float, float, int, str]:
         env={**os.environ, "PYTHONPATH": str(checkout)})
     usage = TreeUsage(process.pid)
     output, _ = process.communicate()
-    wall = time.perf_counter() - started
+    ended = time.perf_counter()
     peak, cpu = usage.stop()
     if process.returncode != 0:
         raise SystemExit(f"watcher run --once failed:\n{output}")
-    return wall, cpu, peak, output
+    return ended - started, first_request.seconds_to(ended), cpu, peak, output
 
 
-def baseline(urls: list[str], workers: int) -> tuple[float, float]:
-    """(wall, CPU seconds of this process and its pool) for fetching every URL with one
-    httpx client and extracting each page with plain trafilatura in a process pool."""
+def baseline(server: LocalHTTPServer, urls: list[str], workers: int
+             ) -> tuple[float, float, float]:
+    """(wall, seconds from the first request to the end, CPU seconds of this process and
+    its pool) for fetching every URL with one httpx client and extracting each page with
+    plain trafilatura in a process pool."""
     me = psutil.Process()
     before = me.cpu_times()
+    first_request = FirstRequest(server)
     started = time.perf_counter()
 
     async def fetch_and_extract(pool: ProcessPoolExecutor) -> None:
@@ -159,10 +193,10 @@ def baseline(urls: list[str], workers: int) -> tuple[float, float]:
 
     with ProcessPoolExecutor(workers) as pool:
         asyncio.run(fetch_and_extract(pool))
-    wall = time.perf_counter() - started
+    ended = time.perf_counter()
     after = me.cpu_times()  # the pool's workers are reaped, so counted in children_*
     cpu = sum(after[:4]) - sum(before[:4])
-    return wall, cpu
+    return ended - started, first_request.seconds_to(ended), cpu
 
 
 def _median_range(values: list[float], digits: int) -> str:
@@ -195,8 +229,8 @@ def main() -> None:
     print(f"building {args.feeds} feeds x {args.entries} entries = {total} articles "
           f"from {len(pages)} real pages; {args.workers} workers; store: all")
     bodies = [distinct_copy(pages[i % len(pages)], i) for i in range(total)]
-    results: dict[str, list[tuple[float, float, int, int]]] = {}
-    base: list[tuple[float, float]] = []
+    results: dict[str, list[tuple[float, float, float, int, int]]] = {}
+    base: list[tuple[float, float, float]] = []
     second = ""
 
     with LocalHTTPServer() as server, tempfile.TemporaryDirectory() as folder:
@@ -218,7 +252,7 @@ def main() -> None:
             write_rules(Path(folder) / f"{kind}.yaml", kind,
                         args.names if kind == "names" else args.topics)
         for round_number in range(args.rounds):
-            base.append(baseline(urls, args.workers))
+            base.append(baseline(server, urls, args.workers))
             for checkout in checkouts:
                 for kind in kinds:
                     run = Path(folder) / f"r{round_number}-{checkout.name}-{kind}"
@@ -229,12 +263,12 @@ def main() -> None:
                         f"  allow: [127.0.0.1]\n  per_host_min_gap: 0\n"
                         f"  per_host_concurrency: 16\nextract:\n  workers: {args.workers}\n"
                         f"poll:\n  concurrency: 16\nfeeds:\n{feeds}")
-                    wall, cpu, peak, output = run_cycle(config, checkout)
+                    wall, working, cpu, peak, output = run_cycle(server, config, checkout)
                     stored, matched = (int(re.search(rf"articles {what}: (\d+)", output)
                                                .group(1))  # type: ignore[union-attr]
                                            for what in ("stored", "matched"))
                     results.setdefault(f"{checkout.name}:{kind}", []).append(
-                        (wall, cpu, peak, stored))
+                        (wall, working, cpu, peak, stored))
                     if not second:
                         second = second_cycle(server, config, checkout)
                     matches = sum(int(count) for count in
@@ -243,24 +277,29 @@ def main() -> None:
                           f"{matched} matched, {matches / max(matched, 1):.1f} matches per "
                           f"matched article, in {wall:.1f} s", flush=True)
 
-    base_rate = [total / wall for wall, _ in base]
-    base_cpu = [cpu / total for _, cpu in base]
+    base_rate = [total / wall for wall, _, _ in base]
+    base_working = [total / working for _, working, _ in base]
+    base_cpu = [cpu / total for _, _, cpu in base]
     print()
-    print(f"{'':30}{'articles/s':>22}{'x baseline':>20}{'CPU s/article':>26}"
-          f"{'peak MiB':>10}{'time x first set':>22}")
+    print(f"{'':30}{'articles/s':>22}{'x baseline':>20}{'after start-up':>22}"
+          f"{'x baseline':>20}{'CPU s/article':>26}{'peak MiB':>10}{'time x first set':>22}")
     print(f"{'baseline (httpx + trafilatura)':30}{_median_range(base_rate, 1):>22}{'':>20}"
-          f"{_median_range(base_cpu, 4):>26}")
+          f"{_median_range(base_working, 1):>22}{'':>20}{_median_range(base_cpu, 4):>26}")
     for checkout in checkouts:
         first = results[f"{checkout.name}:{kinds[0]}"]
         for kind in kinds:
             runs = results[f"{checkout.name}:{kind}"]
-            rates = [stored / wall for wall, _, _, stored in runs]
+            rates = [stored / wall for wall, _, _, _, stored in runs]
             ratios = [rate / b for rate, b in zip(rates, base_rate, strict=True)]
-            cpus = [cpu / stored for _, cpu, _, stored in runs]
+            working_rates = [stored / seconds for _, seconds, _, _, stored in runs]
+            working_ratios = [rate / b for rate, b in zip(working_rates, base_working,
+                                                          strict=True)]
+            cpus = [cpu / stored for _, _, cpu, _, stored in runs]
             against_first = [wall / f[0] for (wall, *_), f in zip(runs, first, strict=True)]
-            peak_mib = max(p for _, _, p, _ in runs) / 2**20
+            peak_mib = max(p for _, _, _, p, _ in runs) / 2**20
             print(f"{checkout.name + ' ' + kind:30}{_median_range(rates, 1):>22}"
-                  f"{_median_range(ratios, 2):>20}{_median_range(cpus, 4):>26}"
+                  f"{_median_range(ratios, 2):>20}{_median_range(working_rates, 1):>22}"
+                  f"{_median_range(working_ratios, 2):>20}{_median_range(cpus, 4):>26}"
                   f"{peak_mib:>10.0f}{_median_range(against_first, 2):>22}")
     print()
     print(second)
@@ -269,7 +308,7 @@ def main() -> None:
 def second_cycle(server: LocalHTTPServer, config: Path, checkout: Path) -> str:
     """A cycle with nothing new: its time and the share of feed requests answered 304."""
     requests_before = len(server.requests)
-    wall, _cpu, peak, output = run_cycle(config, checkout)
+    wall, _working, _cpu, peak, output = run_cycle(server, config, checkout)
     later = server.requests[requests_before:]
     feed_requests = [r for r in later if r.path.startswith("/feed")]
     not_modified = sum(1 for r in feed_requests if r.headers.get("if-none-match"))

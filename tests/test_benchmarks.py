@@ -38,7 +38,7 @@ def test_rules_benchmark_runs_and_its_floor_finds_the_engines_hits() -> None:
 def test_cycle_benchmark_runs_a_second_cycle_all_conditional() -> None:
     out = _run("bench_cycle.py", "--feeds", "2", "--entries", "2", "--workers", "1",
                "--names", "10", "--topics", "30")
-    assert "baseline (httpx + trafilatura)" in out
+    assert "baseline (httpx + trafilatura)" in out and "after start-up" in out
     rows = [line.split()[:2] for line in out.splitlines() if line.startswith(f"{ROOT.name} ")]
     assert rows == [[ROOT.name, "names"], [ROOT.name, "topics"]]
     assert "100% conditional" in out
