@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -42,6 +43,12 @@ def sleep_forever() -> None:
 
 def read_shared(key: str) -> object:
     return shared(key)
+
+
+def read_signed(key: str) -> tuple[str, int]:
+    """What ``build_and_sign`` built in this worker."""
+    text, pid = cast(tuple[str, int], shared(key))
+    return text, pid
 
 
 def build_and_sign(value: tuple[str, str]) -> tuple[str, int]:
@@ -207,12 +214,12 @@ async def test_shared_values_reach_every_worker_and_are_built_there(tmp_path: Pa
         while len(list(tmp_path.glob("built-first-*"))) < 2:
             assert time.monotonic() < deadline, "idle workers did not build the shared value"
             await asyncio.sleep(0.05)
-        got = await asyncio.gather(*(pool.run(read_shared, "rules", timeout=30)
+        got = await asyncio.gather(*(pool.run(read_signed, "rules", timeout=30)
                                      for _ in range(2)))
         assert {g[0] for g in got} == {"FIRST"}
         assert len({g[1] for g in got}) == 2  # built in each worker, not shipped built
         await pool.share("rules", ("second", str(tmp_path)), build_and_sign)
-        assert (await pool.run(read_shared, "rules", timeout=30))[0] == "SECOND"
+        assert (await pool.run(read_signed, "rules", timeout=30))[0] == "SECOND"
 
 
 async def test_a_new_worker_gets_what_was_shared_before_it() -> None:

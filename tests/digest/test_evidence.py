@@ -9,6 +9,7 @@ from watcher.digest import folding
 from watcher.digest.evidence import (
     PASSAGE_SHINGLES,
     RARE_CEILING,
+    Overlap,
     headline_in_lead,
     hours_apart,
     overlap,
@@ -37,7 +38,7 @@ def test_shared_text_overlap_reports_the_share_of_the_smaller_article() -> None:
     found = overlap(small, large)
     assert found.shared == 4 and found.coverage == 1.0
     assert found.jaccard == 4 / 8
-    assert overlap(frozenset(), frozenset()) == folding.overlap(frozenset(), frozenset())
+    assert overlap(frozenset(), frozenset()) == Overlap(0, 0.0, 0.0)
     assert overlap(frozenset(), small).coverage == 0.0
 
 

@@ -24,7 +24,12 @@ def test_the_html_digest_fits_the_screen_and_stays_inert(browser: Any, output: P
     page = browser.new_page(viewport={"width": width, "height": 900},
                             java_script_enabled=True)
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.set_content(html)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")

@@ -121,7 +121,9 @@ def test_every_text_colour_meets_wcag_aa_on_every_background() -> None:
 def test_slack_payloads_are_valid_block_kit() -> None:
     for payload in render_all(fixed_digest()).slack:
         for block in payload["blocks"]:
-            Block.parse(block).validate_json()
+            parsed = Block.parse(block)
+            assert parsed is not None
+            parsed.validate_json()
 
 
 def test_the_outbox_keeps_each_rules_hits_apart(tmp_path: Path) -> None:

@@ -97,6 +97,10 @@ def _redirect(status: int, to: str) -> Reply:
     return Reply(status, b"", {"Location": to}, etag=False)
 
 
+def _redirecting(status: int, to: str) -> Callable[[Request], Reply]:
+    return lambda _request: _redirect(status, to)
+
+
 @pytest.mark.parametrize("statuses, kind", [
     ((301,), "permanent"), ((308,), "permanent"), ((301, 308), "permanent"),
     ((302,), "temporary"), ((307,), "temporary"), ((303,), "temporary"),
@@ -106,7 +110,7 @@ async def test_redirects_are_listed_hop_by_hop(server: LocalHTTPServer, fetcher:
                                                statuses: tuple[int, ...], kind: str) -> None:
     for index, status in enumerate(statuses):
         target = f"/r{index + 1}" if index + 1 < len(statuses) else "/final"
-        server.handle(f"/r{index}", lambda _r, s=status, t=target: _redirect(s, t))
+        server.handle(f"/r{index}", _redirecting(status, target))
     server.route("/final", FEED)
     result = await fetcher.get(server.url("/r0"), max_bytes=1000)
     assert result.content == FEED and result.url == server.url("/final")
@@ -143,7 +147,7 @@ async def test_self_redirect_is_a_loop(server: LocalHTTPServer, fetcher: Fetcher
 async def test_too_many_redirects(server: LocalHTTPServer, fetcher: Fetcher,
                                   network: NetworkConfig) -> None:
     for n in range(20):
-        server.handle(f"/hop{n}", lambda _r, n=n: _redirect(302, f"/hop{n + 1}"))
+        server.handle(f"/hop{n}", _redirecting(302, f"/hop{n + 1}"))
     with pytest.raises(FetchError, match=r"too many redirects \(more than 5\)"):
         await fetcher.get(server.url("/hop0"), max_bytes=1000)
     assert server.hits(f"/hop{network.max_redirects}") == 1
@@ -213,7 +217,12 @@ async def test_invalid_url_is_a_fetch_error(fetcher: Fetcher) -> None:
 async def test_post_body_echo_unused(server: LocalHTTPServer) -> None:
     # Requests carry no body and only GET: what a feed reader needs.
     seen: list[Request] = []
-    server.handle("/e", lambda r: (seen.append(r), Reply(200, b"ok"))[1])
+
+    def echo(request: Request) -> Reply:
+        seen.append(request)
+        return Reply(200, b"ok")
+
+    server.handle("/e", echo)
     network = NetworkConfig(allow=("127.0.0.1",))
     async with build_client(network, resolver=loopback_resolver()) as client:
         await Fetcher(client, network).get(server.url("/e"), max_bytes=10)

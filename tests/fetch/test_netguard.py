@@ -243,7 +243,7 @@ def test_an_allowed_range_lets_its_addresses_through(address: ipaddress.IPv4Addr
     network = ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)
     allow = AllowList.parse([str(network)])
     assert blocked_reason(address, allow) is None
-    outside = network.broadcast_address + 1 if network.broadcast_address < ip(
+    outside = network.broadcast_address + 1 if network.broadcast_address < ipaddress.IPv4Address(
         "255.255.255.255") else None
     if outside is not None and not outside.is_global:
         assert blocked_reason(outside, allow) is not None

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.digest.fixtures import fixed_digest
-from tests.notify.peers import free_port, smtp_server
+from tests.notify.peers import smtp_server
+from tests.support.local import free_port
 from tests.support.servers import LocalHTTPServer, Reply, Request
 from watcher.config import EmailChannel, FileChannel, SlackChannel
 from watcher.errors import PermanentDeliveryError, TransientDeliveryError

@@ -23,7 +23,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.digest.fixtures import fixed_digest
 from tests.notify.conftest import TestPKI
 from tests.notify.helpers import T0, add_article, config, service
-from tests.notify.peers import ScriptedHandler, free_port
+from tests.notify.peers import ScriptedHandler
+from tests.support.local import free_port
 from watcher.config import EmailChannel
 from watcher.errors import DeliveryError, PermanentDeliveryError
 from watcher.notify.email import EmailSender

@@ -11,9 +11,10 @@ import pytest
 
 from tests.digest.fixtures import HOSTILE_BODY, HOSTILE_TITLE
 from tests.notify.helpers import T0, add_article, config, service
-from tests.notify.peers import free_port, smtp_server
+from tests.notify.peers import smtp_server
+from tests.support.local import free_port
 from tests.support.servers import LocalHTTPServer, Reply, Request
-from watcher.config import EmailChannel, FileChannel, SlackChannel
+from watcher.config import ChannelConfig, EmailChannel, FileChannel, SlackChannel
 from watcher.digest import digest_to_json
 from watcher.extract.boilerplate import fingerprints
 from watcher.store import Store
@@ -45,8 +46,8 @@ async def test_digest_to_email_slack_and_file_then_send_again_sends_nothing(
 
     with smtp_server() as (smtp, url), LocalHTTPServer() as web:
         web.handle("/hook", hook)
-        channels = [email(url), SlackChannel("slack", web.url("/hook")),
-                    FileChannel("archive", tmp_path / "digests")]
+        channels: list[ChannelConfig] = [email(url), SlackChannel("slack", web.url("/hook")),
+                                         FileChannel("archive", tmp_path / "digests")]
         svc = service(config(tmp_path, channels), store, client)
         result = await svc.run_digest("morning", T0 + timedelta(seconds=3))
         assert result.created and result.items == 2

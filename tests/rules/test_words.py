@@ -22,7 +22,7 @@ SEPARATORS = [" ", "  ", ", ", ". ", "\n", "\n\n", " — ", "-", "'", "’", "_"
 
 mixed = st.lists(st.tuples(st.sampled_from(SAMPLES), st.sampled_from(SEPARATORS)),
                  max_size=20).map(lambda pairs: "".join(w + s for w, s in pairs))
-anything = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+anything = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
                    max_size=60)
 
 

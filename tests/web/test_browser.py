@@ -22,7 +22,12 @@ def test_browse_filter_test_and_open_an_article(browser: Any, site: Site, output
                                                 width: int) -> None:
     page = browser.new_page(viewport={"width": width, "height": 900})
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text)
             if message.type == "error" else None)

@@ -95,6 +95,7 @@ def add_article(archive: Archive, title: str, body: str,
     stored = archive.store.store_article(article, archive.rules.match(article),
                                          entry_row_id=None, write_file=False,
                                          now=article.fetched)
+    assert stored is not None
     return stored.number
 
 
