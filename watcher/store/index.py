@@ -145,7 +145,8 @@ class Store(EntryIndex):
             raise result
         if result is None:
             return None
-        name = file_name(result.number, prepared.article.canonical_url) if write_file else None
+        name = (file_name(result.number, prepared.article.canonical_url)
+                if prepared.file_text is not None else None)
         return StoredArticle(number=result.number, article=prepared.article, file_name=name,
                              matches=tuple(found))
 
