@@ -11,6 +11,7 @@ import httpx
 
 from watcher.config import NetworkConfig
 from watcher.fetch.decoding import ACCEPT_ENCODING
+from watcher.fetch.streams import KnownSocketBackend
 from watcher.netguard import AllowList, GuardedBackend, Resolver
 
 # The pool is global; politeness per host is HostLimiter's job.
@@ -30,7 +31,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         # inner_backend: what finally opens sockets; tests put a recorder there to prove
         # that refused targets never see a connection attempt.
         self.backend = GuardedBackend(AllowList.parse(network.allow), resolver=resolver,
-                                      backend=inner_backend)
+                                      backend=KnownSocketBackend(inner_backend))
         # httpx offers no parameter for an httpcore network backend, so the pool it built
         # is replaced by the same pool with ours (tests/fetch check this stays true).
         self._pool = httpcore.AsyncConnectionPool(
