@@ -31,8 +31,17 @@ def settle_in_memory() -> None:
 
     A rule set of 10,000 rules is hundreds of thousands of objects that live until the next
     reload; scanning them on every collection would slow matching (docs/rules.md, Speed).
-    Unfreeze first so the previous rule set's cycles can still be collected.
+
+    The pass before the freeze frees the building's garbage cycles, which would otherwise
+    be frozen with it. After a reload the previous rule set is frozen: it is unfrozen, and
+    only a full pass can free what of it the new set no longer uses. The first time nothing
+    is frozen and what was just built is young (built with the collector paused, or barely
+    older), so a pass over the two young generations finds its cycles without walking
+    every module the process has imported, which a full pass does.
     """
-    gc.unfreeze()
-    gc.collect()
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
+    else:
+        gc.collect(1)
     gc.freeze()
