@@ -11,19 +11,10 @@ from collections.abc import Iterator
 import httpcore
 import pytest
 
-from tests.support.hostile import (
-    Behaviour,
-    Exchange,
-    HostileServer,
-    loopback_resolver,
-    respond,
-)
-from watcher.config import NetworkConfig
-from watcher.fetch import Fetcher, build_client
+from tests.support.hostile import Behaviour, Exchange, HostileServer, respond
+from watcher.fetch import Fetcher
 from watcher.fetch.streams import KnownSocketBackend, KnownSocketStream, socket_readable
 
-NETWORK = NetworkConfig(allow=("127.0.0.1",), connect_timeout=1.0, read_timeout=1.0,
-                        total_timeout=2.0)
 CAP = 1024 * 1024
 
 
@@ -74,28 +65,24 @@ def _answer_then_hang_up(closed: threading.Event) -> Behaviour:
     return behaviour
 
 
-async def test_a_connection_the_server_closed_is_not_reused() -> None:
+async def test_a_connection_the_server_closed_is_not_reused(fetcher: Fetcher) -> None:
     closed = threading.Event()
     with HostileServer({"/first": _answer_then_hang_up(closed),
                         "/second": respond(200, b"second")}) as server:
-        async with build_client(NETWORK, resolver=loopback_resolver()) as client:
-            fetcher = Fetcher(client, NETWORK)
-            assert (await fetcher.get(server.url("/first"), max_bytes=CAP)).content == b"first"
-            while not closed.is_set():
-                await asyncio.sleep(0.01)
-            # The pool must see the idle connection's socket readable (end of stream) and
-            # open another; reusing the dead one would fail this request.
-            second = await fetcher.get(server.url("/second"), max_bytes=CAP)
+        assert (await fetcher.get(server.url("/first"), max_bytes=CAP)).content == b"first"
+        while not closed.is_set():
+            await asyncio.sleep(0.01)
+        # The pool must see the idle connection's socket readable (end of stream) and
+        # open another; reusing the dead one would fail this request.
+        second = await fetcher.get(server.url("/second"), max_bytes=CAP)
         assert second.content == b"second"
         assert server.connections == 2
 
 
-async def test_a_live_kept_alive_connection_is_reused() -> None:
+async def test_a_live_kept_alive_connection_is_reused(fetcher: Fetcher) -> None:
     with HostileServer({"/a": respond(200, b"a"), "/b": respond(200, b"b")}) as server:
-        async with build_client(NETWORK, resolver=loopback_resolver()) as client:
-            fetcher = Fetcher(client, NETWORK)
-            for path in ("/a", "/b", "/a"):
-                await fetcher.get(server.url(path), max_bytes=CAP)
+        for path in ("/a", "/b", "/a"):
+            await fetcher.get(server.url(path), max_bytes=CAP)
         assert server.connections == 1
 
 
