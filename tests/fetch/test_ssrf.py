@@ -291,3 +291,20 @@ async def test_untrusted_certificate_is_a_tls_error(
         with pytest.raises(FetchError, match=r"^TLS error: .*self.signed"):
             await Fetcher(client, NETWORK).get(server.url("/feed", host="feeds.test"),
                                                max_bytes=100)
+
+
+async def test_a_tls_connection_is_kept_alive_and_reused(
+        tls_server: tuple[HostileServer, list[str]], certificate: tuple[Path, Path]) -> None:
+    # Before each request the pool asks the idle TLS connection whether the server closed
+    # it (fetch/streams.py answers from the socket under the TLS layer): a live one is
+    # reused, not handshaken again.
+    server, names = tls_server
+    trust = ssl.create_default_context(cafile=str(certificate[0]))
+    dns = FakeDNS({"feeds.test": [["127.0.0.1"]]})
+    async with build_client(NETWORK, resolver=dns, ssl_context=trust) as client:
+        fetcher = Fetcher(client, NETWORK)
+        for _ in range(3):
+            result = await fetcher.get(server.url("/feed", host="feeds.test"), max_bytes=100)
+            assert result.content == b"<rss/>"
+    assert server.connections == 1
+    assert names == ["feeds.test"]
