@@ -13,7 +13,8 @@ from pathlib import Path
 SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "config" / "watcher.yaml"
 
 HEAVY = ("sqlalchemy", "alembic", "httpx", "procrastinate", "psycopg", "feedparser",
-         "trafilatura", "jinja2", "ruamel", "starlette", "apscheduler")
+         "trafilatura", "jinja2", "ruamel", "starlette", "apscheduler", "apprise",
+         "css_inline")
 
 
 def imported_after(code: str) -> set[str]:
@@ -47,3 +48,17 @@ def test_a_sqlite_daemon_leaves_the_clusters_libraries_alone(tmp_path: Path) -> 
                            f"main(['run', '--once', '--config', {str(config)!r}])")
     assert not found & {"procrastinate", "psycopg"}
     assert "sqlalchemy" in found  # it did run: the index was opened
+
+
+def test_a_cycle_with_nothing_to_deliver_waits_for_no_delivery_library(tmp_path: Path) -> None:
+    # Digests (Jinja2, css_inline, APScheduler's crontabs) and Apprise are imported when a
+    # config has them; feeds are parsed in the workers, so the daemon never needs feedparser;
+    # APScheduler's scheduler is the daemon's, not a cycle's. A run --once from cron would
+    # otherwise wait for all of them on every start.
+    config = tmp_path / "watcher.yaml"
+    config.write_text("state_dir: state\nrules: rules.yaml\nfeeds: []\n", encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text("rules: []\n", encoding="utf-8")
+    found = imported_after("from watcher.cli import main\n"
+                           f"main(['run', '--once', '--config', {str(config)!r}])")
+    assert not found & {"jinja2", "css_inline", "apprise", "apscheduler", "feedparser"}
+    assert "httpx" in found  # it did run: the fetcher was built

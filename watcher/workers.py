@@ -64,9 +64,10 @@ T = TypeVar("T")
 # value (a rule set's compile), so retiring them too often costs more than it saves.
 DEFAULT_MAX_TASKS_PER_CHILD = 2000
 # Modules, not packages: ``watcher.extract`` loads its parts on first use, so preloading
-# the package alone would leave every new worker to import trafilatura itself.
+# the package alone would leave every new worker to import trafilatura itself (and
+# ``watcher.feeds`` imports feedparser only where it parses).
 DEFAULT_PRELOAD = ("watcher.extract.page", "watcher.extract._langmodel", "watcher.feeds",
-                   "watcher.entrywork")
+                   "feedparser", "watcher.entrywork")
 # A task bigger than a pipe's buffer is written from a thread: the write blocks until the
 # worker has read the rest, which on a busy machine is a wait the event loop must not make.
 _PIPE_BUFFER = 64 * 1024

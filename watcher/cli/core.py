@@ -66,13 +66,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     start_fork_server()
     from watcher.cluster import is_cluster_index
     from watcher.runtime import run_once
-    from watcher.scheduler import run_daemon
-    from watcher.supervision import Supervision
 
     config, rules = validated(args)
     if args.once:
         print(asyncio.run(_summarised(run_once(config, rules))))
         return ExitCode.OK
+    from watcher.scheduler import run_daemon  # APScheduler: the daemon's, not a cycle's
+    from watcher.supervision import Supervision
+
     if is_cluster_index(config.database_url):
         from watcher.cluster.run import run_member
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import css_inline
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from watcher.digest.model import Digest, DigestItem
@@ -33,6 +31,10 @@ from watcher.digest.present import (
 )
 from watcher.digest.recheck import dropped_note
 from watcher.digest.slack import render_slack
+
+if TYPE_CHECKING:
+    import css_inline
+    from jinja2 import Environment
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ def render_text(digest: Digest, omitted: list[Omission] | None = None) -> str:
 
 @cache
 def _environment() -> Environment:
+    # Imported here: a watcher that renders no digest in a run need not wait for Jinja2
+    # (nor css_inline).
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
     env = Environment(loader=PackageLoader("watcher", "templates"),
                       autoescape=select_autoescape(["html", "j2"], default=True),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
@@ -98,9 +104,13 @@ def _environment() -> Environment:
     return env
 
 
-# Never fetch a stylesheet while rendering (the template has none to fetch; feed text is
-# escaped), and keep nothing but inline styles.
-_INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False,
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    import css_inline  # see _environment
+
+    # Never fetch a stylesheet while rendering (the template has none to fetch; feed text
+    # is escaped), and keep nothing but inline styles.
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False,
                                  keep_link_tags=False)
 
 
@@ -117,7 +127,7 @@ def render_html(digest: Digest, omitted: list[Omission] | None = None) -> str:
                 for section in digest.sections]
     html = env.get_template("digest.html.j2").render(
         digest=digest, subject=subject(digest), sections=sections)
-    return _INLINER.inline(html)
+    return _inliner().inline(html)
 
 
 def _omitted_html(omission: Omission) -> Markup:

@@ -26,8 +26,6 @@ import io
 from collections.abc import Mapping
 from dataclasses import replace
 
-import feedparser
-
 from watcher.charset import content_type_parts, decode
 from watcher.errors import ParseError
 from watcher.feeds.entries import bozo_reason, feedparser_entries, plain, text_field, ttl
@@ -70,6 +68,11 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     fp_headers = {"content-type": "application/xml; charset=utf-8", "content-location": base}
     if "content-language" in lowered:
         fp_headers["content-language"] = lowered["content-language"]
+    # Imported here: feeds are parsed in the worker processes, whose fork server preloads
+    # it (workers.DEFAULT_PRELOAD); the daemon, which only hands this function over, need
+    # not import it.
+    import feedparser
+
     try:
         result = feedparser.parse(io.BytesIO(text.encode("utf-8")), response_headers=fp_headers)
     except Exception as exc:  # feedparser is a large parser of hostile input: name the failure

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
 # How far back to look for the latest scheduled time: a day covers most crontabs, a year
 # covers every one that fires at all.
 _LOOKBACK = (timedelta(days=1), timedelta(days=32), timedelta(days=366))
@@ -17,6 +15,10 @@ _LOOKBACK = (timedelta(days=1), timedelta(days=32), timedelta(days=366))
 
 def latest_slot(schedule: str, timezone: str, now: datetime) -> datetime | None:
     """The latest time at or before ``now`` the crontab fires (UTC), or None if never."""
+    # Imported here: only a watcher with digests asks, and a run --once without them need
+    # not wait for APScheduler.
+    from apscheduler.triggers.cron import CronTrigger
+
     trigger = CronTrigger.from_crontab(schedule, timezone=ZoneInfo(timezone))
     for back in _LOOKBACK:
         start = now - back
