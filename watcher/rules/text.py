@@ -24,6 +24,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
+from functools import cache
 from itertools import accumulate
 
 import regex
@@ -44,18 +45,25 @@ def _mark_class() -> str:
     return "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges) + "]"
 
 
-_MARK = _mark_class()
 _APOSTROPHES = "'’"  # U+02BC ʼ is a letter (Ukrainian uses it inside words)
 # Plain text (no combining marks), the common case: one character class, fast in ``re``.
 # The negative lookahead refuses a lone "s" right after a word and an apostrophe.
 _PLAIN = rf"(?!(?<=[^\W_][{_APOSTROPHES}])[sS](?![^\W_]))[^\W_]+"
-# Text with combining marks: marks join the word they follow.
-_WITH_MARKS = (rf"(?!(?:(?<=[^\W_][{_APOSTROPHES}])|(?<={_MARK}[{_APOSTROPHES}]))"
-               rf"[sS](?![^\W_]|{_MARK}))[^\W_](?:[^\W_]|{_MARK})*")
 # Splitting with a capturing group returns separators and words alternately, in C: the
 # matcher gets the words (and later their offsets) without a Python loop over the words.
 _SPLIT_PLAIN = re.compile(f"({_PLAIN})")
-_SPLIT_MARKS = re.compile(f"({_WITH_MARKS})")
+
+
+@cache
+def _marks_splitter() -> re.Pattern[str]:
+    """``split`` for text with combining marks: marks join the word they follow. Built
+    on first use: the class of every mark is a scan of two Unicode planes, which every
+    process importing this module (the command line, the daemon) would otherwise pay at
+    start for text few of them see."""
+    mark = _mark_class()
+    with_marks = (rf"(?!(?:(?<=[^\W_][{_APOSTROPHES}])|(?<={mark}[{_APOSTROPHES}]))"
+                  rf"[sS](?![^\W_]|{mark}))[^\W_](?:[^\W_]|{mark})*")
+    return re.compile(f"({with_marks})")
 # ``re`` is slow on a class of 300 ranges; the ``regex`` module answers "any mark?" and drops
 # marks at C speed. (Its Unicode tables can be newer than Python's: a mark it knows that
 # Python does not is not a letter for Python either, so it never gets inside a word.)
@@ -67,7 +75,7 @@ def split(text: str) -> list[str]:
     """``text`` cut into separator, word, separator, word, ..., separator."""
     if text.isascii() or not _HAS_MARK.search(text):
         return _SPLIT_PLAIN.split(text)
-    return _SPLIT_MARKS.split(text)
+    return _marks_splitter().split(text)
 
 
 def words(text: str) -> list[str]:
