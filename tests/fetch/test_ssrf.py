@@ -268,12 +268,17 @@ def tls_server(certificate: tuple[Path, Path]) -> Iterator[tuple[HostileServer, 
         yield server, names
 
 
+def trusting_client(certificate: tuple[Path, Path]) -> httpx.AsyncClient:
+    """A client that trusts the test certificate and resolves feeds.test to 127.0.0.1."""
+    trust = ssl.create_default_context(cafile=str(certificate[0]))
+    return build_client(NETWORK, resolver=FakeDNS({"feeds.test": [["127.0.0.1"]]}),
+                        ssl_context=trust)
+
+
 async def test_tls_uses_the_host_name_for_sni_and_certificate(
         tls_server: tuple[HostileServer, list[str]], certificate: tuple[Path, Path]) -> None:
     server, names = tls_server
-    trust = ssl.create_default_context(cafile=str(certificate[0]))
-    dns = FakeDNS({"feeds.test": [["127.0.0.1"]]})
-    async with build_client(NETWORK, resolver=dns, ssl_context=trust) as client:
+    async with trusting_client(certificate) as client:
         result = await Fetcher(client, NETWORK).get(
             server.url("/feed", host="feeds.test"), max_bytes=100)
         assert result.content == b"<rss/>"
@@ -299,9 +304,7 @@ async def test_a_tls_connection_is_kept_alive_and_reused(
     # it (fetch/streams.py answers from the socket under the TLS layer): a live one is
     # reused, not handshaken again.
     server, names = tls_server
-    trust = ssl.create_default_context(cafile=str(certificate[0]))
-    dns = FakeDNS({"feeds.test": [["127.0.0.1"]]})
-    async with build_client(NETWORK, resolver=dns, ssl_context=trust) as client:
+    async with trusting_client(certificate) as client:
         fetcher = Fetcher(client, NETWORK)
         for _ in range(3):
             result = await fetcher.get(server.url("/feed", host="feeds.test"), max_bytes=100)
