@@ -111,7 +111,7 @@ def _inliner() -> css_inline.CSSInliner:
     # Never fetch a stylesheet while rendering (the template has none to fetch; feed text
     # is escaped), and keep nothing but inline styles.
     return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False,
-                                 keep_link_tags=False)
+                                keep_link_tags=False)
 
 
 def render_html(digest: Digest, omitted: list[Omission] | None = None) -> str:

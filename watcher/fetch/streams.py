@@ -4,9 +4,9 @@ Before each request httpcore's pool asks every idle connection whether it has ex
 an idle connection that has expired is one whose socket has become readable (the server
 closed it). httpcore's anyio stream answers through anyio's typed attributes, which build
 a table of the socket's properties (its peer's address among them, a system call) on every
-question: with a few dozen keep-alive connections that is most of the pool's own cost per
-request (docs/performance.md). The socket is known once connected; this stream keeps it
-and answers from it, and leaves reading, writing and TLS to the stream it wraps.
+question, for every idle connection, before every request: a large share of a fetch's CPU
+(docs/performance.md). The socket is known once connected; this stream keeps it and
+answers from it, and leaves reading, writing and TLS to the stream it wraps.
 """
 
 from __future__ import annotations
