@@ -64,6 +64,8 @@ def _marks_splitter() -> re.Pattern[str]:
     with_marks = (rf"(?!(?:(?<=[^\W_][{_APOSTROPHES}])|(?<={mark}[{_APOSTROPHES}]))"
                   rf"[sS](?![^\W_]|{mark}))[^\W_](?:[^\W_]|{mark})*")
     return re.compile(f"({with_marks})")
+
+
 # ``re`` is slow on a class of 300 ranges; the ``regex`` module answers "any mark?" and drops
 # marks at C speed. (Its Unicode tables can be newer than Python's: a mark it knows that
 # Python does not is not a letter for Python either, so it never gets inside a word.)
