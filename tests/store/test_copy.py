@@ -121,3 +121,26 @@ def test_db_copy_shows_its_progress_only_on_a_terminal(
         assert stream.getvalue().endswith("\r")  # cleared before the result's lines
     else:
         assert stream.getvalue() == ""
+
+
+def test_rows_keyed_by_several_columns_are_walked_in_batches_and_copied_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The site memory's sightings are keyed by (site, fingerprint, article); batches of two
+    # make the walk resume after a key of three columns, mid-site and across sites.
+    monkeypatch.setattr("watcher.store.copy.BATCH", 2)
+    source_url = f"sqlite:///{tmp_path / 'source.sqlite3'}"
+    target_url = f"sqlite:///{tmp_path / 'target.sqlite3'}"
+    with (Store.at(source_url, tmp_path / "articles") as source,
+          Store.at(target_url, tmp_path / "articles") as target):
+        for site, article_keys in (("a.example", ["k1", "k2", "k3"]), ("b.example", ["k1"])):
+            for key in article_keys:
+                source.boilerplate.record(site, key, ["00000000000000aa", "00000000000000bb"],
+                                          NOW)
+        report = {c.table: c for c in copy_index(source.engine, target.engine)}
+        assert (report["boilerplate_seen"].rows, report["boilerplate_seen"].inserted) == (8, 8)
+        since = NOW - timedelta(days=1)
+        assert target.boilerplate.known("a.example", 3, since) == {
+            "00000000000000aa", "00000000000000bb"}
+        assert target.boilerplate.known("b.example", 1, since) == {
+            "00000000000000aa", "00000000000000bb"}
+        assert changed(copy_index(source.engine, target.engine)) == {}

@@ -20,7 +20,7 @@ from watcher.store import Store
 from watcher.store.db import upgrade_index
 from watcher.store.engine import create_index_engine
 from watcher.store.migrate import BASELINE, PACKAGED, Migrations
-from watcher.store.schema import articles, matches
+from watcher.store.schema import articles, boilerplate_seen, matches
 from watcher.types import Article, Hit, RuleMatch
 
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
@@ -267,7 +267,8 @@ def test_revision_0003_adds_websub_subscriptions_to_an_index_at_0002(
                 site_name="News"))
     finally:
         engine.dispose()
-    assert "upgraded from schema revision 0002 to 0003" in upgrade_index(index_url)
+    assert f"upgraded from schema revision 0002 to {PACKAGED.head()}" in \
+        upgrade_index(index_url)
     with Store.at(index_url, tmp_path / "articles") as store:
         assert PACKAGED.drift(store.engine) == []
         old = store.get_article(1)
@@ -284,3 +285,56 @@ def test_revision_0003_adds_websub_subscriptions_to_an_index_at_0002(
         active = store.websub.by_callback("abc")
         assert active is not None and active.active(NOW)
         assert not store.websub.change(fresh, state="failed")  # it changed under us
+
+
+def test_revision_0004_keeps_every_sighting_in_one_tree_and_back(index_url: str,
+                                                                 tmp_path: Path) -> None:
+    from alembic import command
+
+    seen = [("news.example", "0123456789abcdef", f"article-{n}", NOW - timedelta(hours=n))
+            for n in range(4)] + [("other.example", "fedcba9876543210", "article-0", NOW)]
+    rows = [dict(zip(("site", "fingerprint", "article_key", "seen_at"), row, strict=True))
+            for row in seen]
+    engine = create_index_engine(index_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(PACKAGED.config(conn), "0003")
+            conn.execute(boilerplate_seen.insert(), rows)  # its columns then and now
+    finally:
+        engine.dispose()
+    assert "upgraded from schema revision 0003 to 0004" in upgrade_index(index_url)
+
+    def learned(store: Store) -> tuple[frozenset[str], frozenset[str], int]:
+        since = NOW - timedelta(days=1)
+        with store.engine.connect() as conn:
+            count = conn.exec_driver_sql("SELECT count(*) FROM boilerplate_seen").scalar_one()
+        return (store.boilerplate.known("news.example", 3, since),
+                store.boilerplate.known("other.example", 1, since), count)
+
+    with Store.at(index_url, tmp_path / "articles") as store:
+        assert PACKAGED.drift(store.engine) == []
+        assert learned(store) == (frozenset({"0123456789abcdef"}),
+                                  frozenset({"fedcba9876543210"}), 5)
+        if store.engine.dialect.name == "sqlite":
+            with store.engine.connect() as conn:
+                assert "WITHOUT ROWID" in conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'boilerplate_seen'").scalar_one()
+        # the key still refuses a second sighting of one article
+        store.boilerplate.record("news.example", "article-0", ["0123456789abcdef"], NOW)
+        assert learned(store)[2] == 5
+
+    engine = create_index_engine(index_url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(PACKAGED.config(conn), "0003")
+        with engine.connect() as conn:
+            indexes = set(conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE tbl_name = 'boilerplate_seen'"
+                if conn.dialect.name == "sqlite" else
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'boilerplate_seen'"
+            ).scalars())
+            assert {"ix_boilerplate_seen_site_time", "ix_boilerplate_seen_lookup"} <= indexes
+            assert conn.exec_driver_sql("SELECT count(*) FROM boilerplate_seen").scalar_one() == 5
+    finally:
+        engine.dispose()
+    assert "upgraded from schema revision 0003 to 0004" in upgrade_index(index_url)

@@ -42,11 +42,12 @@ _KNOWN = (select(_seen.fingerprint)
           .having(func.count(_seen.article_key.distinct()) >= bindparam("min_articles")))
 # Which of an article's own (just recorded) fingerprints are boilerplate: for each, whether
 # a (min_articles)th sighting within the window exists, found by skipping min_articles - 1
-# index entries rather than counting every sighting, so the answer costs the same for a
-# paragraph seen three times as for one seen on every article of a big site for a month.
-# (Each sighting is another article: (site, fingerprint, article_key) is unique.)
+# rows of its (site, fingerprint) range rather than counting every sighting, so the answer
+# costs the same for a paragraph seen three times as for one seen on every article of a big
+# site for a month. (Each sighting is another article: (site, fingerprint, article_key) is
+# the table's key.)
 _mine, _other = boilerplate_seen.alias("mine"), boilerplate_seen.alias("other")
-_NTH_SIGHTING = (select(_other.c.id)
+_NTH_SIGHTING = (select(_other.c.seen_at)
                  .where(_other.c.site == _mine.c.site, _other.c.fingerprint == _mine.c.fingerprint,
                         _other.c.seen_at >= bindparam("since"))
                  .limit(1).offset(bindparam("skip")))

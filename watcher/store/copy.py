@@ -1,21 +1,21 @@
 """``watcher db copy``: one index's rows into another (a single machine's SQLite into the
 PostgreSQL a cluster shares), losing nothing and copying nothing twice.
 
-Every table is walked in primary-key order, in batches, parents before children (articles
-before their matches, runs before their deliveries). A row missing from the target is
-inserted with its own key, so article numbers (and the seed-format file names made from
-them) stay what they were; a row the target holds already is updated when it differs
-(the feed polled again, a delivery sent since the last copy), else left alone. Run twice,
-the second run changes nothing; run again after the source moved on, it brings the target
-up to date. A target row with the same key but another identity (another article under
-that number) stops the copy: that target holds another index. The target's sequences are
-then moved past the copied keys, so the numbers it hands out next are never ones the
-source already used.
+Every table is walked in primary-key order (a key of several columns as a whole), in
+batches, parents before children (articles before their matches, runs before their
+deliveries). A row missing from the target is inserted with its own key, so article
+numbers (and the seed-format file names made from them) stay what they were; a row the
+target holds already is updated when it differs (the feed polled again, a delivery sent
+since the last copy), else left alone. Run twice, the second run changes nothing; run
+again after the source moved on, it brings the target up to date. A target row with the
+same key but another identity (another article under that number) stops the copy: that
+target holds another index. The target's sequences are then moved past the copied keys,
+so the numbers it hands out next are never ones the source already used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +26,16 @@ from sqlalchemy import (
     Integer,
     Table,
     UniqueConstraint,
+    and_,
     func,
     select,
     text,
+    tuple_,
     update,
 )
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from watcher.errors import StoreError
 from watcher.store.schema import (
@@ -93,30 +97,31 @@ def source_rows(source: Engine) -> int:
 
 def _copy_table(source: Engine, target: Engine, table: Table,
                 rows_read: Callable[[int], None] | None) -> TableCopy:
-    (key,) = table.primary_key.columns
+    key = tuple(table.primary_key.columns)
     identity = _identity(table)
     rows = inserted = updated = 0
     for batch in _batches(source, table, key):
         rows += len(batch)
         if rows_read:
             rows_read(len(batch))
-        keys = [row[key.name] for row in batch]
+        keys = [_key_of(row, key) for row in batch]
         try:
             with target.begin() as conn:
-                have = {row[key.name]: row for row in
-                        conn.execute(select(table).where(key.in_(keys))).mappings()}
-                new = [row for row in batch if row[key.name] not in have]
+                have = {_key_of(row, key): row for row in
+                        conn.execute(select(table).where(_key_in(key, keys))).mappings()}
+                new = [row for row, row_key in zip(batch, keys, strict=True)
+                       if row_key not in have]
                 if new:
                     conn.execute(table.insert(), new)
-                for row in batch:
-                    old = have.get(row[key.name])
+                for row, row_key in zip(batch, keys, strict=True):
+                    old = have.get(row_key)
                     if old is not None and any(old[c] != row[c] for c in identity):
                         raise StoreError(
-                            f"cannot copy {table.name}: the target's row {row[key.name]} is "
-                            "another one than the source's; copy into an empty database, or "
-                            "one this index was copied to before")
+                            f"cannot copy {table.name}: the target's row "
+                            f"{_shown(row_key)} is another one than the source's; copy into "
+                            "an empty database, or one this index was copied to before")
                     if old is not None and dict(old) != row:
-                        conn.execute(update(table).where(key == row[key.name]).values(row))
+                        conn.execute(update(table).where(_key_is(key, row_key)).values(row))
                         updated += 1
         except IntegrityError as exc:
             raise StoreError(
@@ -125,6 +130,28 @@ def _copy_table(source: Engine, target: Engine, table: Table,
                 "to before") from exc
         inserted += len(new)
     return TableCopy(table.name, rows, inserted, updated)
+
+
+# A table's primary key may span columns (the site memory's sightings): each row's key is
+# the tuple of its values, compared and walked in order as a whole (row values, which
+# SQLite and PostgreSQL both understand).
+
+def _key_of(row: Mapping[str, Any] | RowMapping, key: tuple[Column[Any], ...]) -> tuple[Any, ...]:
+    return tuple(row[column.name] for column in key)
+
+
+def _key_in(key: tuple[Column[Any], ...], values: list[tuple[Any, ...]]) -> ColumnElement[bool]:
+    if len(key) == 1:
+        return key[0].in_([value for (value,) in values])
+    return tuple_(*key).in_(values)
+
+
+def _key_is(key: tuple[Column[Any], ...], value: tuple[Any, ...]) -> ColumnElement[bool]:
+    return and_(*(column == part for column, part in zip(key, value, strict=True)))
+
+
+def _shown(value: tuple[Any, ...]) -> str:
+    return str(value[0]) if len(value) == 1 else str(value)
 
 
 def _identity(table: Table) -> tuple[str, ...]:
@@ -136,21 +163,25 @@ def _identity(table: Table) -> tuple[str, ...]:
     return tuple(column.name for column in table.primary_key.columns)
 
 
-def _batches(source: Engine, table: Table, key: Column[Any]) -> Iterator[list[dict[str, Any]]]:
-    last = None
+def _batches(source: Engine, table: Table, key: tuple[Column[Any], ...]
+             ) -> Iterator[list[dict[str, Any]]]:
+    last: tuple[Any, ...] | None = None
     while True:
-        query = select(table).order_by(key).limit(BATCH)
+        query = select(table).order_by(*key).limit(BATCH)
         if last is not None:
-            query = query.where(key > last)
+            query = query.where(key[0] > last[0] if len(key) == 1
+                                else tuple_(*key) > tuple_(*last))
         with source.connect() as conn:
             batch = [dict(row) for row in conn.execute(query).mappings()]
         if not batch:
             return
         yield batch
-        last = batch[-1][key.name]
+        last = _key_of(batch[-1], key)
 
 
 def _advance_sequence(conn: Connection, table: Table) -> None:
+    if len(table.primary_key.columns) != 1:
+        return  # a key of several columns is not numbered by a sequence
     (key,) = table.primary_key.columns
     if not isinstance(key.type, Integer) or not key.autoincrement:
         return

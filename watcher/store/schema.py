@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -201,21 +202,20 @@ alert_windows = Table(
 
 # -- site memory for extraction (store/boilerplate.py) --------------------------------------
 
+# One B-tree, keyed by (site, fingerprint, article): on SQLite a table WITHOUT ROWID, whose
+# rows are its key's index and carry seen_at. Every question the pipeline asks (already
+# recorded? seen in enough articles lately?) and ``known`` read a (site, fingerprint) range
+# of it; an article's sightings land in one tree rather than in the table and three indexes
+# that repeated its columns (revision 0004, docs/store.md).
 boilerplate_seen = Table(
     "boilerplate_seen", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
     Column("site", String(255), nullable=False),
     Column("fingerprint", String(16), nullable=False),
     Column("article_key", String(64), nullable=False),
     Column("seen_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("site", "fingerprint", "article_key", name="uq_boilerplate_seen"),
+    PrimaryKeyConstraint("site", "fingerprint", "article_key", name="pk_boilerplate_seen"),
+    sqlite_with_rowid=False,
 )
-Index("ix_boilerplate_seen_site_time", boilerplate_seen.c.site, boilerplate_seen.c.seen_at)
-# The per-article questions (already recorded? boilerplate?) go through this index by
-# (site, fingerprint): a scan of the site's rows would grow with the archive, a lookup
-# through it does not (docs/extraction.md, Boilerplate learning).
-Index("ix_boilerplate_seen_lookup", boilerplate_seen.c.site, boilerplate_seen.c.fingerprint,
-      boilerplate_seen.c.seen_at, boilerplate_seen.c.article_key)
 
 site_lengths = Table(
     "site_lengths", metadata,
