@@ -21,8 +21,12 @@ of the tree, and each rule set's cycle time against the first's. "After start-up
 same articles from the first request the server sees to the end: a running daemon has
 started long before its feeds bring work, so this is its rate, where ``run --once`` pays
 its start-up (imports, the index's creation, the rules' check, the workers' preload) in
-every cycle. A second cycle with nothing new (after the first round) shows the share of
-conditional requests answered 304.
+every cycle. ``--daemon`` also times each configuration in a running daemon
+(``daemon_cycle.py``): ``watcher run`` started and warmed up on a small feed of its own,
+then the benchmark's feeds added to its config; its rows give the cycle's rate from the
+first request for those feeds to the last of their articles stored, against the
+baseline's from its first request. A second cycle with nothing new (after the first round)
+shows the share of conditional requests answered 304.
 
 Each checkout's ``watcher`` package is byte-compiled first, as installing it does: the
 baseline's libraries come compiled, and a tree without its ``__pycache__`` (a fresh
@@ -41,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -55,12 +58,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from daemon_cycle import WARM_UP_FEED, DaemonCycle, daemon_cycle  # noqa: E402
+from process_tree import FirstRequest, TreeUsage  # noqa: E402
 from rulesets import load_articles, make_rules, make_topic_rules, vocabulary  # noqa: E402
 
 from tests.support.data import corpus_page, ground_truth  # noqa: E402
 from tests.support.newsroom import Item, rss  # noqa: E402
 from tests.support.servers import LocalHTTPServer  # noqa: E402
 
+WARM_UP_PAGES = 4
 _PARAGRAPH = re.compile(rb"(<p(?:\s[^>]*)?>)", re.IGNORECASE)
 
 
@@ -78,76 +84,12 @@ def plain_extract(page: bytes) -> int:
     return len(trafilatura.extract(page) or "")
 
 
-class TreeUsage:
-    """Peak resident memory and total CPU of a process and all its descendants, sampled.
-
-    The worker processes are children of multiprocessing's fork server, not of the watcher,
-    so the watcher's own rusage would miss them; sampling the whole tree does not (each
-    process's CPU is counted up to its last sample, at most one interval short).
-    """
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.process = psutil.Process(pid)
-        self.interval = interval
-        self.peak = 0
-        self.cpu: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            try:
-                tree = [self.process, *self.process.children(recursive=True)]
-            except psutil.Error:
-                tree = []
-            rss = 0
-            for proc in tree:
-                try:
-                    times = proc.cpu_times()
-                    rss += proc.memory_info().rss
-                except psutil.Error:
-                    continue
-                self.cpu[proc.pid] = times.user + times.system
-            self.peak = max(self.peak, rss)
-            time.sleep(self.interval)
-
-    def stop(self) -> tuple[int, float]:
-        self._stop.set()
-        self._thread.join()
-        return self.peak, sum(self.cpu.values())
-
-
 def write_rules(path: Path, kind: str, count: int) -> None:
     vocab = vocabulary(load_articles(1000))
     made = (make_rules if kind == "names" else make_topic_rules)(count, vocab)
     path.write_text(yaml.safe_dump({"rules": [
         {"name": r.name, "query": r.query, **({"min_hits": r.min_hits} if r.min_hits > 1 else {})}
         for r in made]}, sort_keys=False, allow_unicode=True), encoding="utf-8")
-
-
-class FirstRequest:
-    """When the server sees its next request (``perf_counter`` time), watched from a thread."""
-
-    def __init__(self, server: LocalHTTPServer) -> None:
-        self.at: float | None = None
-        self._server, self._seen = server, len(server.requests)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            if len(self._server.requests) > self._seen:
-                self.at = time.perf_counter()
-                return
-            time.sleep(0.002)
-
-    def seconds_to(self, end: float) -> float:
-        self._stop.set()
-        self._thread.join()
-        assert self.at is not None, "the server saw no request"
-        return end - self.at
 
 
 def run_cycle(server: LocalHTTPServer, config: Path, checkout: Path
@@ -218,6 +160,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--checkouts", default=str(ROOT),
                         help="source trees to alternate, comma-separated (default: this one)")
+    parser.add_argument("--daemon", action="store_true",
+                        help="also time each configuration's cycle in a running daemon")
     args = parser.parse_args()
     kinds = [k for k in args.rules.split(",") if k]
     checkouts = [Path(c).resolve() for c in args.checkouts.split(",") if c]
@@ -228,8 +172,9 @@ def main() -> None:
     total = args.feeds * args.entries
     print(f"building {args.feeds} feeds x {args.entries} entries = {total} articles "
           f"from {len(pages)} real pages; {args.workers} workers; store: all")
-    bodies = [distinct_copy(pages[i % len(pages)], i) for i in range(total)]
+    bodies = [distinct_copy(pages[i % len(pages)], i) for i in range(total + WARM_UP_PAGES)]
     results: dict[str, list[tuple[float, float, float, int, int]]] = {}
+    daemons: dict[str, list[DaemonCycle]] = {}
     base: list[tuple[float, float, float]] = []
     second = ""
 
@@ -248,6 +193,7 @@ def main() -> None:
                          content_type="application/rss+xml")
         feeds = "".join(f"  - name: f{i}\n    url: {server.url(f'/feed{i}.xml')}\n"
                         for i in range(args.feeds))
+        warm_up = warm_up_feed(server, bodies[total:])
         for kind in kinds:
             write_rules(Path(folder) / f"{kind}.yaml", kind,
                         args.names if kind == "names" else args.topics)
@@ -258,11 +204,12 @@ def main() -> None:
                     run = Path(folder) / f"r{round_number}-{checkout.name}-{kind}"
                     run.mkdir()
                     config = run / "watcher.yaml"
-                    config.write_text(
-                        f"state_dir: state\nstore: all\nrules: ../{kind}.yaml\nnetwork:\n"
-                        f"  allow: [127.0.0.1]\n  per_host_min_gap: 0\n"
+                    settings = (
+                        f"state_dir: state\nstore: all\nrules: {Path(folder) / kind}.yaml\n"
+                        f"network:\n  allow: [127.0.0.1]\n  per_host_min_gap: 0\n"
                         f"  per_host_concurrency: 16\nextract:\n  workers: {args.workers}\n"
-                        f"poll:\n  concurrency: 16\nfeeds:\n{feeds}")
+                        f"poll:\n  concurrency: 16\n")
+                    config.write_text(f"{settings}feeds:\n{feeds}")
                     wall, working, cpu, peak, output = run_cycle(server, config, checkout)
                     stored, matched = (int(re.search(rf"articles {what}: (\d+)", output)
                                                .group(1))  # type: ignore[union-attr]
@@ -276,6 +223,17 @@ def main() -> None:
                     print(f"round {round_number + 1} {checkout.name} {kind}: {stored} articles, "
                           f"{matched} matched, {matches / max(matched, 1):.1f} matches per "
                           f"matched article, in {wall:.1f} s", flush=True)
+                    if args.daemon:
+                        config = run / "daemon" / "watcher.yaml"
+                        config.parent.mkdir()
+                        cycle = daemon_cycle(
+                            server, config, base=settings, warm_up=warm_up, feeds=feeds,
+                            feed_names=[f"f{i}" for i in range(args.feeds)], total=total,
+                            checkout=checkout)
+                        daemons.setdefault(f"{checkout.name}:{kind}", []).append(cycle)
+                        print(f"round {round_number + 1} {checkout.name} {kind}, running "
+                              f"daemon: {cycle.stored} articles in {cycle.seconds:.1f} s",
+                              flush=True)
 
     base_rate = [total / wall for wall, _, _ in base]
     base_working = [total / working for _, working, _ in base]
@@ -301,8 +259,43 @@ def main() -> None:
                   f"{_median_range(ratios, 2):>20}{_median_range(working_rates, 1):>22}"
                   f"{_median_range(working_ratios, 2):>20}{_median_range(cpus, 4):>26}"
                   f"{peak_mib:>10.0f}{_median_range(against_first, 2):>22}")
+    if daemons:
+        print(_daemon_rows(daemons, checkouts, kinds, base_working))
     print()
     print(second)
+
+
+def warm_up_feed(server: LocalHTTPServer, pages: list[bytes]) -> str:
+    """The running daemon's first feed: a few pages of its own, so that before it is
+    timed the workers have parsed a feed and extracted pages, as a daemon's have."""
+    items = []
+    for number, page in enumerate(pages):
+        path = f"/warm-up/a{number}"
+        server.route(path, page)
+        items.append(Item(guid=f"warm-up-{number}", path=path, title=f"Warm-up {number}",
+                          summary="summary", published=_when(number)))
+    server.route("/warm-up.xml", rss(items, server), content_type="application/rss+xml")
+    return f"  - name: {WARM_UP_FEED}\n    url: {server.url('/warm-up.xml')}\n"
+
+
+def _daemon_rows(daemons: dict[str, list[DaemonCycle]], checkouts: list[Path],
+                 kinds: list[str], base_working: list[float]) -> str:
+    """The running daemon's cycles against the baseline's from its first request."""
+    lines = []
+    for checkout in checkouts:
+        first = daemons[f"{checkout.name}:{kinds[0]}"]
+        for kind in kinds:
+            runs = daemons[f"{checkout.name}:{kind}"]
+            rates = [run.stored / run.seconds for run in runs]
+            ratios = [rate / b for rate, b in zip(rates, base_working, strict=True)]
+            cpus = [run.cpu / run.stored for run in runs]
+            against_first = [run.seconds / f.seconds for run, f in zip(runs, first, strict=True)]
+            peak_mib = max(run.peak for run in runs) / 2**20
+            lines.append(f"{checkout.name + ' ' + kind + ' daemon':30}"
+                         f"{'':>22}{'':>20}{_median_range(rates, 1):>22}"
+                         f"{_median_range(ratios, 2):>20}{_median_range(cpus, 4):>26}"
+                         f"{peak_mib:>10.0f}{_median_range(against_first, 2):>22}")
+    return "\n".join(lines)
 
 
 def second_cycle(server: LocalHTTPServer, config: Path, checkout: Path) -> str:

@@ -35,12 +35,16 @@ def test_rules_benchmark_runs_and_its_floor_finds_the_engines_hits() -> None:
 
 
 @pytest.mark.timeout(300)
-def test_cycle_benchmark_runs_a_second_cycle_all_conditional() -> None:
+def test_cycle_benchmark_runs_a_second_cycle_all_conditional_and_a_daemons_cycle() -> None:
     out = _run("bench_cycle.py", "--feeds", "2", "--entries", "2", "--workers", "1",
-               "--names", "10", "--topics", "30")
+               "--names", "10", "--topics", "30", "--daemon")
     assert "baseline (httpx + trafilatura)" in out and "after start-up" in out
-    rows = [line.split()[:2] for line in out.splitlines() if line.startswith(f"{ROOT.name} ")]
-    assert rows == [[ROOT.name, "names"], [ROOT.name, "topics"]]
+    labels = [line.split()[1:3] for line in out.splitlines()
+              if line.startswith(f"{ROOT.name} ")]
+    assert [label[0] for label in labels] == ["names", "topics", "names", "topics"]
+    assert labels[2:] == [["names", "daemon"], ["topics", "daemon"]]
+    # the daemon stored the four articles of the feeds added to its config, each run
+    assert out.count("running daemon: 4 articles in") == 2
     assert "100% conditional" in out
 
 
