@@ -8,7 +8,8 @@ the workers parse a feed and extract a few pages, and the rules are compiled whe
 match. Then the benchmark's feeds are added to watcher.yaml, as a user adding feeds to a
 running daemon would; the daemon takes up the edit and polls them. The cycle is timed from
 the first request for one of those feeds to the log line that reports the last of their
-articles stored; the CPU is the whole process tree's over the same span.
+articles stored; the CPU is the whole process tree's from the edit to that line, so it
+also counts the daemon taking up the edit, which comes before the first request.
 """
 
 from __future__ import annotations
