@@ -98,8 +98,6 @@ def daemon_cycle(server: LocalHTTPServer, config: Path, *, base: str, warm_up: s
         log.wait_for("warm-up poll", lambda: WARM_UP_FEED in log.stored)
         first_request = FirstRequest(server)
         cpu_before = usage.now()
-        # A new stamp for sure: the daemon notices an edit by the file's mtime and size.
-        time.sleep(0.05)
         config.write_text(f"{base}feeds:\n{warm_up}{feeds}", encoding="utf-8")
         ended = log.wait_for(
             f"{total} articles stored",
