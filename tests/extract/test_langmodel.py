@@ -49,8 +49,17 @@ def test_the_answers_and_probabilities_are_py3langids(corpus_texts: list[str]) -
     plain.set_languages([label for label in plain.labels if len(label) == 2])
     texts = [text[:4000] for text in corpus_texts] + [
         "The government announced on Tuesday", "Die Regierung hat am Dienstag", "", "OK"]
+    # and texts of no language at all: bytes read as Latin-1, and as UTF-8 where they can be
+    texts += [data.decode("latin-1") for data in _hostile_bytes()]
+    texts += [data.decode("utf-8", "replace") for data in _hostile_bytes()]
     for text in texts:
         assert IDENTIFIER.classify(text) == plain.classify(text)
+
+
+def test_the_scores_read_rows_of_a_contiguous_table() -> None:
+    """The chosen languages' table is kept row by row, where a text's features are read."""
+    assert IDENTIFIER.nb_ptc.flags["C_CONTIGUOUS"]
+    assert IDENTIFIER.nb_ptc.shape[1] == len(IDENTIFIER.nb_classes)
 
 
 def test_no_feature_of_the_model_is_longer_than_the_scan_looks_back() -> None:

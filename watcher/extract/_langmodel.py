@@ -40,12 +40,26 @@ class ArrayScanIdentifier(LanguageIdentifier):  # type: ignore[misc]  # untyped 
         self._row_starts = np.asarray(self._rowbase, dtype=np.int64)
         self._emits = np.asarray(self.tk_output, dtype=np.int64)
 
+    def set_languages(self, langs: list[str] | None = None) -> None:
+        super().set_languages(langs)
+        # py3langid keeps the chosen languages' columns in a strided copy, so a text's
+        # feature rows are gathered one scattered value at a time; in row order each row
+        # is one contiguous read. The values, and so the scores, are the same.
+        # (``nb_ptc`` is one of py3langid's own slots, which mypy cannot see.)
+        self.nb_ptc = np.ascontiguousarray(self.nb_ptc)  # type: ignore[misc,has-type]
+
     def feature_counts(self, data: bytes) -> dict[int, int]:
         """Each feature seen in ``data`` (UTF-8 bytes) and how often, in the order of
         first sighting: what py3langid's ``visit_counts`` returns."""
+        features, counts = self._feature_arrays(data)
+        return dict(zip(features.tolist(), counts.tolist(), strict=True))
+
+    def _feature_arrays(self, data: bytes) -> tuple[Any, Any]:
+        """``feature_counts`` as two arrays (features, counts), in the same order."""
+        none = np.zeros(0, dtype=np.int64)
         letters = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
         if not len(letters):
-            return {}
+            return none, none
         states = self._moves[self._row_starts[0] + letters]
         for _ in range(LONGEST_FEATURE_BYTES - 1):
             longer = states.copy()
@@ -54,16 +68,18 @@ class ArrayScanIdentifier(LanguageIdentifier):  # type: ignore[misc]  # untyped 
         features = self._emits[states]
         features = features[features >= 0]
         if not len(features):
-            return {}
+            return none, none
         found, first, counts = np.unique(features, return_index=True, return_counts=True)
         order = np.argsort(first, kind="stable")
-        return dict(zip(found[order].tolist(), counts[order].tolist(), strict=True))
+        return found[order], counts[order]
 
     def _raw_score(self, text: bytes) -> Any:
-        visits = self.feature_counts(text)
-        if not visits:
+        features, counts = self._feature_arrays(text)
+        if not len(features):
             return super()._raw_score(text)
-        return self._sparse_score(visits, self.nb_ptc)
+        # py3langid's ``_sparse_score`` on these arrays, without the dict it reads them
+        # from: the same float32 counts, in the same order, so the same sum to the bit.
+        return np.log1p(counts.astype(np.float32)) @ self.nb_ptc[features] + self.nb_pc
 
 
 IDENTIFIER = ArrayScanIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
