@@ -17,10 +17,11 @@ request:
 * every failure as a ``FetchError`` with a message a user can act on ("connection
   refused (host:port)", "timed out after 60s", "TLS error: ..."), never an httpx exception.
 
-Where each lives: ``client`` (the httpx client and its guarded transport), ``fetcher``
-(``Fetcher``: hops, redirects, deadlines, failures in words), ``decoding`` (bounded
-Content-Encoding and the byte caps), ``caching`` (conditional GET and what Retry-After,
-Cache-Control and redirects tell the poller).
+Where each lives: ``client`` (the httpx client and its guarded transport), ``pool`` (its
+connection pool: httpcore's, keeping idle connections alive as told, in linear time),
+``fetcher`` (``Fetcher``: hops, redirects, deadlines, failures in words), ``decoding``
+(bounded Content-Encoding and the byte caps), ``caching`` (conditional GET and what
+Retry-After, Cache-Control and redirects tell the poller).
 """
 
 from watcher.fetch.caching import RETRY_AFTER_CAP, parse_max_age, parse_retry_after, redirect_kind

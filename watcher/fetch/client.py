@@ -11,6 +11,7 @@ import httpx
 
 from watcher.config import NetworkConfig
 from watcher.fetch.decoding import ACCEPT_ENCODING
+from watcher.fetch.pool import LinearPool
 from watcher.fetch.streams import KnownSocketBackend
 from watcher.netguard import AllowList, GuardedBackend, Resolver
 
@@ -21,6 +22,10 @@ _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20,
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport over a connection pool whose every connection passes the guard."""
+
+    # httpcore's own pool is what bench/bench_fetch.py and tests/fetch/test_pool.py put
+    # here to compare.
+    pool_class: type[httpcore.AsyncConnectionPool] = LinearPool
 
     def __init__(self, network: NetworkConfig, *, resolver: Resolver | None = None,
                  ssl_context: ssl.SSLContext | None = None,
@@ -33,8 +38,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         self.backend = GuardedBackend(AllowList.parse(network.allow), resolver=resolver,
                                       backend=KnownSocketBackend(inner_backend))
         # httpx offers no parameter for an httpcore network backend, so the pool it built
-        # is replaced by the same pool with ours (tests/fetch check this stays true).
-        self._pool = httpcore.AsyncConnectionPool(
+        # is replaced by the same pool with ours (tests/fetch check this stays true), one
+        # that reviews its connections in linear time (fetch/pool.py).
+        self._pool = self.pool_class(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
