@@ -84,6 +84,18 @@ def test_polling_benchmark_runs_both_strategies() -> None:
 
 
 @pytest.mark.timeout(300)
+def test_fetch_benchmark_runs_both_pools_and_counts_their_connections() -> None:
+    out = _run("bench_fetch.py", "--hosts", "3", "--pages", "30", "--concurrency", "6",
+               "--rounds", "1")
+    assert "30 pages from 3 local servers" in out
+    opened = {line.split()[0]: int(line.split("connections opened ")[1].split()[0])
+              for line in out.splitlines() if "connections opened" in line}
+    assert set(opened) == {"httpcore", "linear"}
+    assert 3 <= opened["linear"] <= 30  # at least one per host, at most one per page
+    assert "linear / httpcore: " in out
+
+
+@pytest.mark.timeout(300)
 def test_web_benchmark_runs_with_and_without_clients() -> None:
     out = _run("bench_web.py", "--articles", "1500", "--matches", "300", "--feeds", "2",
                "--entries", "2", "--repeat", "1", "--requests", "3", "--clients", "2",
