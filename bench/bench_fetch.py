@@ -20,13 +20,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpcore
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.pools import OpenedConnections  # noqa: E402
 from watcher.config import NetworkConfig  # noqa: E402
 from watcher.fetch import Fetcher, GuardedTransport, build_client  # noqa: E402
 from watcher.fetch.pool import LinearPool  # noqa: E402
@@ -57,17 +57,8 @@ async def fetch_all(urls: list[str], concurrency: int) -> int:
     """Fetch every URL; the number of connections opened."""
     network = NetworkConfig(allow=("127.0.0.1",), per_host_min_gap=0,
                             per_host_concurrency=concurrency)
-    opened = 0
     async with build_client(network) as client:
-        pool: Any = client._transport._pool  # type: ignore[attr-defined]
-        make = pool.create_connection
-
-        def counted(origin: httpcore.Origin) -> Any:
-            nonlocal opened
-            opened += 1
-            return make(origin)
-
-        pool.create_connection = counted
+        opened = OpenedConnections(client._transport._pool)  # type: ignore[attr-defined]
         fetcher = Fetcher(client, network, HostLimiter(concurrency, 0))
         gate = asyncio.Semaphore(concurrency)
 
@@ -76,7 +67,7 @@ async def fetch_all(urls: list[str], concurrency: int) -> int:
                 await fetcher.get(url, max_bytes=10_000_000, accept="text/html")
 
         await asyncio.gather(*(one(url) for url in urls))
-    return opened
+    return opened.count
 
 
 def cpu_per_page(pool: str, urls: list[str], concurrency: int) -> tuple[float, int]:

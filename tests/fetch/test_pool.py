@@ -17,6 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.hostile import loopback_resolver
+from tests.support.pools import OpenedConnections
 from tests.support.servers import LocalHTTPServer, Reply, Request
 from watcher.config import NetworkConfig
 from watcher.fetch import Fetcher, GuardedTransport, build_client
@@ -194,16 +195,7 @@ async def _connections_opened(servers: list[LocalHTTPServer], network: NetworkCo
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=3,
                           keepalive_expiry=30.0)
     transport = GuardedTransport(network, resolver=loopback_resolver(), limits=limits)
-    pool: Any = transport._pool
-    opened = 0
-    make = pool.create_connection
-
-    def counted(origin: httpcore.Origin) -> Any:
-        nonlocal opened
-        opened += 1
-        return make(origin)
-
-    pool.create_connection = counted
+    opened = OpenedConnections(transport._pool)
     async with httpx.AsyncClient(transport=transport) as client:
         fetcher = Fetcher(client, network)
         slow = asyncio.create_task(fetcher.get(servers[0].url("/slow"), max_bytes=1000))
@@ -212,7 +204,7 @@ async def _connections_opened(servers: list[LocalHTTPServer], network: NetworkCo
             for server in servers[1:]:
                 assert (await fetcher.get(server.url("/page"), max_bytes=1000)).content
         assert (await slow).content == b"at last"
-    return opened
+    return opened.count
 
 
 async def test_a_busy_connection_does_not_cost_the_idle_ones_their_keep_alive(
