@@ -39,7 +39,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
                                       backend=KnownSocketBackend(inner_backend))
         # httpx offers no parameter for an httpcore network backend, so the pool it built
         # is replaced by the same pool with ours (tests/fetch check this stays true), one
-        # that reviews its connections in linear time (fetch/pool.py).
+        # that keeps idle connections alive as told, in linear time (fetch/pool.py).
         self._pool = self.pool_class(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,

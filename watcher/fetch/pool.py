@@ -27,7 +27,8 @@ from httpcore import AsyncConnectionInterface
 
 
 class LinearPool(httpcore.AsyncConnectionPool):
-    """``httpcore.AsyncConnectionPool`` whose review of its connections is one pass."""
+    """``httpcore.AsyncConnectionPool`` that counts only idle connections against the
+    keep-alive allowance, and reviews its connections in one pass."""
 
     def _assign_requests_to_connections(self) -> list[AsyncConnectionInterface]:
         """Drop the closed connections, close the expired ones and the oldest idle ones
