@@ -4,7 +4,7 @@ the allowance, everything else decided as httpcore decides, and real fetches thr
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -188,10 +188,12 @@ async def _fetch(fetcher: Fetcher, server: LocalHTTPServer, gate: asyncio.Semaph
         return (await fetcher.get(server.url(f"/p{number}"), max_bytes=1000)).content
 
 
-async def _connections_opened(servers: list[LocalHTTPServer], network: NetworkConfig) -> int:
+async def _connections_opened(servers: list[LocalHTTPServer], network: NetworkConfig,
+                              release: threading.Event) -> int:
     """Connections a client opens for: one slow page in flight on the first host while
     the three others are fetched one after another, five times over, with an allowance
-    of three idle connections: the pool holds four, one of them busy, three idle."""
+    of three idle connections: the pool holds four, one of them busy, three idle. The
+    slow page is answered once ``release`` is set, after the others."""
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=3,
                           keepalive_expiry=30.0)
     transport = GuardedTransport(network, resolver=loopback_resolver(), limits=limits)
@@ -203,14 +205,19 @@ async def _connections_opened(servers: list[LocalHTTPServer], network: NetworkCo
         for _ in range(5):
             for server in servers[1:]:
                 assert (await fetcher.get(server.url("/page"), max_bytes=1000)).content
+        assert not slow.done()  # busy all along
+        release.set()
         assert (await slow).content == b"at last"
+    release.clear()
     return opened.count
 
 
 async def test_a_busy_connection_does_not_cost_the_idle_ones_their_keep_alive(
         network: NetworkConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
     def slow(_request: Request) -> Reply:
-        time.sleep(1.0)
+        release.wait(timeout=30)
         return Reply(200, b"at last")
 
     with ExitStack() as stack:
@@ -219,8 +226,8 @@ async def test_a_busy_connection_does_not_cost_the_idle_ones_their_keep_alive(
         for server in servers[1:]:
             server.route("/page", b"a page")
         # one connection per host, each idle one reused: the allowance is not exceeded
-        assert await _connections_opened(servers, network) == 4
+        assert await _connections_opened(servers, network, release) == 4
         # httpcore's own pool, counting the busy connection as if idle, closes an idle
         # one at every request: why watcher/fetch/pool.py exists
         monkeypatch.setattr(GuardedTransport, "pool_class", httpcore.AsyncConnectionPool)
-        assert await _connections_opened(servers, network) > 4
+        assert await _connections_opened(servers, network, release) > 4
