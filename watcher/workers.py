@@ -5,7 +5,10 @@ worker that overran it.
 lxml into a pathological case, or a feed that hits feedparser's quadratic regexes, would
 hold a worker forever. Here each worker is one process with one pipe that runs one task at a
 time, so a worker past its deadline is simply SIGKILLed and a fresh one started; the other
-tasks carry on.
+tasks carry on. Each worker also holds the next task in its pipe, so it never waits for
+the daemon between tasks; a task whose worker dies before reaching it goes to another
+worker (``watcher/worker_handle.py``). Tasks waiting for a worker go by priority
+(``watcher/gates.py``).
 
     async with WorkerPool(2) as pool:
         page = await pool.run(extract_page, html, url, content_type, timeout=20)
@@ -43,16 +46,17 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import pickle
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.context import ForkServerContext, SpawnContext
-from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from watcher.errors import WatcherError
+from watcher.gates import PriorityGate
+from watcher.worker_handle import DEPTH, NotStarted, Task, WorkerHandle
 from watcher.worker_main import Share, TaskError, serve_tasks
 
 __all__ = ["PoolClosedError", "TaskError", "TaskTimeoutError", "WorkerCrashedError", "WorkerPool",
@@ -68,10 +72,9 @@ DEFAULT_MAX_TASKS_PER_CHILD = 2000
 # ``watcher.feeds`` imports feedparser only where it parses).
 DEFAULT_PRELOAD = ("watcher.extract.page", "watcher.extract._langmodel", "watcher.feeds",
                    "feedparser", "watcher.entrywork")
-# A task bigger than a pipe's buffer is written from a thread: the write blocks until the
-# worker has read the rest, which on a busy machine is a wait the event loop must not make.
-_PIPE_BUFFER = 64 * 1024
 _CLOSE_GRACE = 1.0  # seconds an idle worker gets to exit on its own at close()
+# A task whose workers keep dying before they reach it (a broken fork server) gives up.
+_MAX_HANDOVERS = 3
 
 
 class TaskTimeoutError(WatcherError, TimeoutError):
@@ -86,27 +89,6 @@ class PoolClosedError(WatcherError):
     """The pool is closed."""
 
 
-@dataclass(eq=False)  # mutable bookkeeping, compared and hashed by identity
-class _Worker:
-    process: BaseProcess
-    conn: Connection
-    tasks: int = 0
-    waiting: asyncio.Future[None] | None = None  # set while a task runs (see close())
-    shared: dict[str, int] = field(default_factory=dict)  # key -> version this worker has
-
-    def kill(self) -> None:
-        if self.waiting is not None and not self.waiting.done():
-            # Unregister before closing: a closed fd never wakes its reader, and its number
-            # may be reused at once by the next worker's pipe.
-            self.waiting.get_loop().remove_reader(self.conn.fileno())
-            self.waiting.set_result(None)
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join()
-
-
 def start_fork_server(preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
     """Start this process's fork server now, so that it imports ``preload`` while the
     caller goes on (``watcher run`` checks its rules meanwhile); a pool started later
@@ -116,11 +98,13 @@ def start_fork_server(preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
 
 
 class WorkerPool:
-    """At most ``workers`` tasks at once, each in its own process, each under a time limit.
+    """Tasks in worker processes, ``workers`` of them running at once, each under a time
+    limit.
 
     ``workers`` None or 0 means one per CPU core. A worker is retired after
     ``max_tasks_per_child`` tasks (None: never). Workers start on demand; ``start()`` (or
-    ``async with``) starts them all ahead of the first task.
+    ``async with``) starts them all ahead of the first task. Each worker holds the task it
+    runs and the next one (``watcher/worker_handle.py``).
     """
 
     def __init__(self, workers: int | None = None, *,
@@ -140,9 +124,11 @@ class WorkerPool:
             self._context.set_forkserver_preload(list(preload))
         else:
             self._context = multiprocessing.get_context("spawn")
-        self._idle: list[_Worker] = []
-        self._all: set[_Worker] = set()
-        self._slots: asyncio.Semaphore | None = None
+        self._all: set[WorkerHandle] = set()
+        self._spawning = 0
+        self._slots: PriorityGate | None = None
+        self._room: asyncio.Event | None = None  # set when a worker may take a task
+        self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="watcher-pool")
         self._closed = False
         self._shares: dict[str, tuple[int, bytes]] = {}  # key -> (version, pickled Share)
         self._sources: dict[str, Any] = {}  # key -> the value last shared
@@ -150,45 +136,56 @@ class WorkerPool:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> WorkerHandle:
         parent, child = self._context.Pipe(duplex=True)
         process = self._context.Process(target=serve_tasks, args=(child,), daemon=True,
                                         name="watcher-worker")
         process.start()
         child.close()  # the child has its copy; ours would keep EOF from ever arriving
-        worker = _Worker(process, parent)
+        return WorkerHandle(process, parent)
+
+    async def _add_worker(self) -> WorkerHandle:
+        self._spawning += 1
+        try:
+            worker = await asyncio.to_thread(self._spawn)
+        finally:
+            self._spawning -= 1
+        if self._closed:
+            worker.kill()
+            raise PoolClosedError("worker pool is closed")
+        loop = asyncio.get_running_loop()
+        loop.add_reader(worker.conn.fileno(), self._on_reply, worker)
+        worker.listening = loop
         self._all.add(worker)
+        self._wake()
         return worker
 
     async def start(self) -> WorkerPool:
         """Start every worker now rather than on first use (the fork server's first start
         imports the preload modules: seconds, better spent before the first deadline)."""
         self._check_open()
-        missing = self.size - len(self._all)
-        for _ in range(max(0, missing)):
-            worker = await asyncio.to_thread(self._spawn)
-            await asyncio.to_thread(self._bring_up_to_date, [worker])
-            if worker in self._all:
-                self._idle.append(worker)
+        while len(self._all) + self._spawning < self.size:
+            worker = await self._add_worker()
+            with contextlib.suppress(NotStarted):
+                await worker.write(self._outdated(worker), self._threads)
         return self
-
-    def _discard(self, worker: _Worker) -> None:
-        self._all.discard(worker)
-        worker.kill()
 
     def close(self) -> None:
         """Stop every worker: idle ones are asked to exit, busy ones are killed (their
-        ``run`` raises PoolClosedError). Safe to call twice. Call it from the event loop's
+        tasks raise PoolClosedError). Safe to call twice. Call it from the event loop's
         thread (or when no task runs): it wakes the tasks waiting on killed workers."""
         self._closed = True
-        idle, self._idle = self._idle, []
+        idle = [worker for worker in self._all if not worker.queue]
         for worker in idle:
             with contextlib.suppress(OSError):
                 worker.conn.send(None)
         for worker in idle:
             worker.process.join(_CLOSE_GRACE)
         for worker in list(self._all):
-            self._discard(worker)
+            self._drop(worker, PoolClosedError("worker pool closed during the task"))
+        if self._room is not None:
+            self._room.set()
+        self._threads.shutdown(wait=False)
 
     async def aclose(self) -> None:
         self.close()
@@ -206,11 +203,13 @@ class WorkerPool:
 
     # -- running tasks ---------------------------------------------------------------------
 
-    async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None,
+                  priority: int = 0) -> T:
         """``fn(*args)`` in a worker process; its result, or its exception re-raised.
 
         ``fn`` and ``args`` must be picklable (a module-level function). ``timeout`` counts
-        from the moment a worker takes the task, not the wait for a free worker.
+        from the moment a worker starts the task, not the wait before. When tasks wait for
+        a worker, the highest ``priority`` goes first, then the longest waiting.
         """
         self._check_open()
         try:
@@ -218,27 +217,159 @@ class WorkerPool:
         except (pickle.PicklingError, TypeError, AttributeError) as err:
             raise TaskError(f"task not picklable: {err}") from err
         if self._slots is None:
-            self._slots = asyncio.Semaphore(self.size)
-        async with self._slots:
-            self._check_open()
-            worker = await self._take()
-            try:
-                reply = await self._call(worker, payload, getattr(fn, "__name__", "task"),
-                                         timeout)
-            except BaseException:
-                # Timeout, crash, cancellation: the worker's state is unknown; replace it.
-                if worker in self._all:
-                    self.replaced += 1
-                    self._discard(worker)
-                raise
-            self._give_back(worker)
+            self._slots = PriorityGate(self.size * DEPTH)
+        name = getattr(fn, "__name__", "task")
+        async with self._slots.slot(priority):
+            reply = await self._run_payload(payload, name, timeout)
         if reply[0] == "ok":
             result: T = reply[1]
             return result
         exc: BaseException = reply[1]
         if reply[2]:
-            exc.add_note(f"in worker process:\n{reply[2]}")
+            exc.add_note(f"in worker process:\\n{reply[2]}")
         raise exc
+
+    async def _run_payload(self, payload: bytes, name: str,
+                           timeout: float | None) -> tuple[Any, ...]:
+        for _ in range(_MAX_HANDOVERS):
+            self._check_open()
+            worker = await self._assign()
+            task = Task(payload, name, timeout, asyncio.get_running_loop().create_future())
+            try:
+                return await self._give(worker, task)
+            except NotStarted:
+                continue  # its worker went away before reaching it: another one takes it
+        raise WorkerCrashedError(f"workers died before they could start {name}")
+
+    async def _assign(self) -> WorkerHandle:
+        """An idle worker, else a new one while there are fewer than ``size``, else the
+        least busy one with room for a next task."""
+        if self._room is None:
+            self._room = asyncio.Event()
+        while True:
+            self._check_open()
+            for worker in [w for w in self._all if not w.queue and not w.process.is_alive()]:
+                self._drop(worker, NotStarted())  # died while idle (OOM killer, kill -9)
+            taking = [w for w in self._all if not self._retiring(w)]
+            idle = [w for w in taking if not w.queue]
+            if idle:
+                return idle[0]
+            if len(taking) + self._spawning < self.size:
+                await self._add_worker()  # another task may take it first: look again
+                continue
+            room = [w for w in taking if len(w.queue) < DEPTH]
+            if room:
+                return min(room, key=lambda w: len(w.queue))
+            self._room.clear()
+            await self._room.wait()
+
+    def _retiring(self, worker: WorkerHandle) -> bool:
+        limit = self.max_tasks_per_child
+        return limit is not None and worker.given >= limit
+
+    def _outdated(self, worker: WorkerHandle) -> list[bytes]:
+        """The shares ``worker`` lacks, marked as sent: they go out before anything else."""
+        missing = []
+        for key, (version, payload) in self._shares.items():
+            if worker.shared.get(key) != version:
+                missing.append(payload)
+                worker.shared[key] = version
+        return missing
+
+    async def _give(self, worker: WorkerHandle, task: Task) -> tuple[Any, ...]:
+        worker.queue.append(task)
+        worker.given += 1
+        written = worker.write([*self._outdated(worker), task.payload], self._threads)
+        try:
+            await asyncio.shield(written)
+            if worker.queue and worker.queue[0] is task and worker.deadline is None:
+                worker.start_clock(self._overran)
+            return await task.reply
+        except NotStarted:
+            # The worker cannot be written to: it is gone, perhaps killed by the task it
+            # was running, which then learns so as a crash.
+            running = worker.queue[0] if worker.queue else None
+            task.reply.cancel()
+            if running is task:
+                self._drop(worker, NotStarted())
+            elif running is not None:
+                self._lost(worker)
+            raise
+        except asyncio.CancelledError:
+            task.reply.cancel()  # a reply still to come is dropped
+            if worker.queue and worker.queue[0] is task:
+                # Running, and nobody wants its result: the worker's state is unknown.
+                self.replaced += 1
+                self._drop(worker, NotStarted())
+            # Not started yet: it runs when its turn comes, and its reply is dropped.
+            raise
+
+    def _on_reply(self, worker: WorkerHandle) -> None:
+        """The worker's pipe is readable: the reply of its running task, or its end."""
+        try:
+            reply: tuple[Any, ...] = worker.conn.recv()
+        except (EOFError, OSError):
+            self._lost(worker)
+            return
+        except Exception as exc:  # the reply arrived but cannot be unpickled here
+            reply = ("error", TaskError(f"task result not readable: {exc!r}"), "")
+        if not worker.queue:
+            self._drop(worker, NotStarted())  # a reply nobody asked for: out of step
+            return
+        task = worker.queue.popleft()
+        worker.stop_clock()
+        if not task.reply.done():
+            task.reply.set_result(reply)
+        if worker.queue:
+            worker.start_clock(self._overran)
+        elif self._retiring(worker):
+            self._retire(worker)
+        self._wake()
+
+    def _lost(self, worker: WorkerHandle) -> None:
+        if self._closed:
+            self._drop(worker, PoolClosedError("worker pool closed during the task"))
+            return
+        worker.process.join(_CLOSE_GRACE)
+        running = worker.queue[0].name if worker.queue else "no task"
+        if worker.queue:
+            self.replaced += 1
+        self._drop(worker, WorkerCrashedError(
+            f"worker process died during {running} (exit code {worker.process.exitcode})"))
+
+    def _overran(self, worker: WorkerHandle, task: Task) -> None:
+        if worker.queue and worker.queue[0] is task and worker in self._all:
+            self.replaced += 1
+            self._drop(worker, TaskTimeoutError(
+                f"task {task.name} ran past {task.timeout}s; worker killed"))
+
+    def _retire(self, worker: WorkerHandle) -> None:
+        with contextlib.suppress(OSError):
+            worker.conn.send(None)
+        worker.process.join(_CLOSE_GRACE)
+        self._drop(worker, NotStarted())
+
+    def _drop(self, worker: WorkerHandle, running_error: BaseException) -> None:
+        """The worker gone for good: its running task fails with ``running_error``, the
+        ones after it were never started and go to other workers (or fail with the pool,
+        when it is closed)."""
+        self._all.discard(worker)
+        worker.kill()
+        tasks, worker.queue = list(worker.queue), deque()
+        for position, task in enumerate(tasks):
+            if task.reply.done():
+                continue
+            if self._closed:
+                task.reply.set_exception(PoolClosedError("worker pool closed during the task"))
+            else:
+                task.reply.set_exception(running_error if position == 0 else NotStarted())
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._room is not None:
+            self._room.set()
+
+    # -- shared values ---------------------------------------------------------------------
 
     async def share(self, key: str, value: Any,
                     build: Callable[[Any], Any] | None = None) -> None:
@@ -253,96 +384,12 @@ class WorkerPool:
         version = self._shares.get(key, (0, b""))[0] + 1
         self._shares[key] = (version, payload)
         self._sources[key] = value
-        idle, self._idle = self._idle, []
-        try:
-            # A thread: a large payload fills the pipe while a worker still builds the last
-            # one, and the event loop must not wait on that.
-            await asyncio.to_thread(self._bring_up_to_date, idle)
-        finally:
-            self._idle.extend(w for w in idle if w in self._all)
+        writes = [worker.write(self._outdated(worker), self._threads)
+                  for worker in self._all if not worker.queue]
+        for done in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(done, BaseException) and not isinstance(done, NotStarted):
+                raise done
 
     def sharing(self, key: str) -> Any:
         """The value last shared under ``key`` (before any build), or None."""
         return self._sources.get(key)
-
-    def _bring_up_to_date(self, workers: Sequence[_Worker]) -> None:
-        for worker in workers:
-            try:
-                for key, (version, payload) in list(self._shares.items()):
-                    if worker.shared.get(key) != version:
-                        worker.conn.send_bytes(payload)
-                        worker.shared[key] = version
-            except OSError:
-                self._discard(worker)  # gone; _take starts another
-
-    def _outdated(self, worker: _Worker) -> bool:
-        return any(worker.shared.get(key) != version
-                   for key, (version, _) in self._shares.items())
-
-    async def _take(self) -> _Worker:
-        while True:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.process.is_alive():
-                    break
-                self._discard(worker)  # died while idle (OOM killer, someone's kill -9)
-            else:
-                worker = await asyncio.to_thread(self._spawn)
-            if self._outdated(worker):
-                await asyncio.to_thread(self._bring_up_to_date, [worker])
-            if worker in self._all:
-                return worker
-
-    def _give_back(self, worker: _Worker) -> None:
-        worker.tasks += 1
-        limit = self.max_tasks_per_child
-        if self._closed or (limit is not None and worker.tasks >= limit):
-            with contextlib.suppress(OSError):
-                worker.conn.send(None)
-            self._all.discard(worker)
-            worker.process.join(_CLOSE_GRACE)
-            worker.kill()
-        else:
-            self._idle.append(worker)
-
-    async def _call(self, worker: _Worker, payload: bytes, name: str,
-                    timeout: float | None) -> tuple[Any, ...]:
-        loop = asyncio.get_running_loop()
-        readable: asyncio.Future[None] = loop.create_future()
-
-        def on_readable() -> None:
-            if not readable.done():
-                readable.set_result(None)
-
-        try:
-            if len(payload) > _PIPE_BUFFER:
-                await asyncio.to_thread(worker.conn.send_bytes, payload)
-            else:
-                worker.conn.send_bytes(payload)
-        except OSError as exc:
-            raise WorkerCrashedError(f"worker process gone before the task: {exc}") from exc
-        fd = worker.conn.fileno()
-        loop.add_reader(fd, on_readable)
-        worker.waiting = readable
-        try:
-            await asyncio.wait_for(readable, timeout)
-        except TimeoutError:
-            raise TaskTimeoutError(
-                f"task {name} ran past {timeout}s; worker killed"
-            ) from None
-        finally:
-            worker.waiting = None
-            if not worker.conn.closed:
-                loop.remove_reader(fd)
-        try:
-            reply: tuple[Any, ...] = worker.conn.recv()
-        except (EOFError, OSError):
-            if self._closed:
-                raise PoolClosedError("worker pool closed during the task") from None
-            worker.process.join(_CLOSE_GRACE)
-            raise WorkerCrashedError(
-                f"worker process died during {name} "
-                f"(exit code {worker.process.exitcode})") from None
-        except Exception as exc:  # the reply arrived but cannot be unpickled here
-            return ("error", TaskError(f"task result not readable: {exc!r}"), "")
-        return reply
