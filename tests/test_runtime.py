@@ -14,9 +14,10 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -30,7 +31,9 @@ from watcher.scheduler import Daemon
 from watcher.store import Store
 from watcher.store.outbox import Outbox
 from watcher.types import Article, StoredArticle
-from watcher.workers import PoolClosedError
+from watcher.workers import PoolClosedError, WorkerPool
+
+T = TypeVar("T")
 
 RULES = "rules:\n  - name: news\n    query: the\n    alert: immediate\n"
 
@@ -292,3 +295,44 @@ async def test_a_cycle_keeps_no_stored_article_only_what_its_summary_says(
     alive = [o.article if isinstance(o, StoredArticle) else o for o in gc.get_objects()
              if isinstance(o, StoredArticle | Article)]
     assert not [a.url for a in alive if a.url.startswith(here)]
+
+
+class RecordingPool(WorkerPool):
+    """The real pool, noting each task's function and priority."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        super().__init__(workers)
+        self.asked: list[tuple[str, int]] = []
+
+    async def run(self, fn: Callable[..., T], *args: Any, timeout: float | None = None,
+                  priority: int = 0) -> T:
+        self.asked.append((fn.__name__, priority))
+        return await super().run(fn, *args, timeout=timeout, priority=priority)
+
+
+async def test_finishing_an_entry_goes_ahead_of_reading_new_pages(
+        tmp_path: Path, server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry that is read and cleaned is finished before more pages are read, so its
+    place goes to the next page at once, rather than all of a feed's places freeing up
+    together once every page in flight has been read (watcher/gates.py)."""
+    pools: list[RecordingPool] = []
+
+    def recording(workers: int | None = None) -> RecordingPool:
+        pools.append(RecordingPool(workers))
+        return pools[-1]
+
+    monkeypatch.setattr("watcher.runtime.WorkerPool", recording)
+    items = serve_corpus(server, limit=3)
+    server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    config_path = tmp_path / "watcher.yaml"
+    config_path.write_text(config_text(server, ["wire"], limit=2, agent="order-test",
+                                       state_dir="state", notify=""), encoding="utf-8")
+    config, rules = validated(config_path)
+    summary = await run_once(config, rules)
+    assert summary.reports[0].stored and len(pools) == 1
+    priorities: dict[str, set[int]] = {}
+    for name, priority in pools[0].asked:
+        priorities.setdefault(name, set()).add(priority)
+    assert set(priorities) == {"parse_feed", "read_page", "finish_entry"}
+    assert min(priorities["finish_entry"]) > max(priorities["read_page"])

@@ -70,6 +70,10 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 FEED_PARSE_TIMEOUT = 15.0  # seconds; feedparser has quadratic regexes on crafted input
 ENTRIES_IN_PARALLEL = 4  # pages fetched/extracted at once per feed (hosts limit further)
+# Finishing an entry goes to the workers ahead of reading new pages: it frees the entry's
+# place for the next page, so pages are fetched as places free up rather than in bursts
+# (watcher/gates.py).
+FINISHING = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,8 +321,8 @@ class Pipeline:
             text_source=source, final_url=final_url, canonical=canonical, fetched=now,
             store_all=self.config.store == "all")
         await self._share_rules()
-        finished = await self.pool.run(finish_entry, facts,
-                                       timeout=self.config.extract.timeout)
+        finished = await self.pool.run(finish_entry, facts, timeout=self.config.extract.timeout,
+                                       priority=FINISHING)
         metrics.MATCH_SECONDS.observe(finished.match_seconds)
         return Outcome(item.row_id, finished.ready)
 
