@@ -5,6 +5,7 @@ another worker; waiting tasks go by priority."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator
 
@@ -58,6 +59,29 @@ async def test_a_task_behind_one_that_kills_its_worker_goes_to_another(
     with pytest.raises(WorkerCrashedError, match="nap_then_die"):
         await dying
     assert await behind == 9
+
+
+def size_of(data: bytes) -> int:
+    return len(data)
+
+
+async def test_a_large_task_being_written_to_a_worker_that_is_killed_goes_elsewhere(
+        one_worker: WorkerPool) -> None:
+    """Its write waits in a thread for the stuck worker to read; the worker is killed, the
+    write fails, the task goes to a new worker, and the old pipe is closed only then."""
+    troubles: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: troubles.append(context))
+    stuck = asyncio.create_task(one_worker.run(sleep_forever, timeout=1.0))
+    await asyncio.sleep(0.2)
+    [old] = one_worker._all
+    big = asyncio.create_task(one_worker.run(size_of, b"x" * 8_000_000, timeout=60))
+    with pytest.raises(TaskTimeoutError):
+        await stuck
+    assert await big == 8_000_000
+    assert old.conn.closed and one_worker._all and old not in one_worker._all
+    del stuck, big, old
+    gc.collect()
+    assert troubles == []  # no exception left unretrieved, no callback failed
 
 
 def nap_then_die(seconds: float) -> None:

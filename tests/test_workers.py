@@ -109,7 +109,8 @@ async def test_task_exception_is_reraised_and_worker_survives(pool: WorkerPool) 
     before = await pool.run(pid)
     with pytest.raises(ExtractError, match="no article text") as info:
         await pool.run(fail)
-    assert any("in worker process" in note for note in info.value.__notes__)
+    assert any(note.startswith("in worker process:\nTraceback (most recent call last):\n")
+               for note in info.value.__notes__)
     assert await pool.run(pid) in {before, *[w.process.pid for w in pool._all]}
     assert pool.replaced == 0
 

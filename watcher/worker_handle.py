@@ -44,6 +44,14 @@ class Task:
     timeout: float | None
     reply: asyncio.Future[tuple[Any, ...]]
 
+    def forget(self) -> None:
+        """Nobody will await the reply: cancelled if it has not come, else marked seen (an
+        exception the pool set, such as NotStarted, would be logged as never retrieved)."""
+        if not self.reply.done():
+            self.reply.cancel()
+        elif not self.reply.cancelled():
+            self.reply.exception()
+
 
 @dataclass(eq=False)  # mutable bookkeeping, compared and hashed by identity
 class WorkerHandle:
@@ -54,6 +62,7 @@ class WorkerHandle:
     shared: dict[str, int] = field(default_factory=dict)  # key -> version sent to it
     deadline: asyncio.TimerHandle | None = None  # the running task's time limit
     listening: asyncio.AbstractEventLoop | None = None  # the loop its reader is on
+    gone: bool = False  # killed: nothing more is written to it
     _last_write: asyncio.Future[None] | None = None
 
     def write(self, messages: Sequence[bytes], threads: Executor) -> asyncio.Future[None]:
@@ -70,7 +79,7 @@ class WorkerHandle:
         if previous is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await previous  # its failure is its own caller's to see
-        if self.conn.closed:
+        if self.gone:
             raise NotStarted
         try:
             if sum(map(len, messages)) > _PIPE_BUFFER:
@@ -99,16 +108,26 @@ class WorkerHandle:
     def kill(self) -> None:
         """The process killed and its pipe closed; the caller fails its tasks."""
         self.stop_clock()
+        self.gone = True
         if self.listening is not None and not self.conn.closed:
             # Unregister before closing: a closed fd never wakes its reader, and its number
             # may be reused at once by the next worker's pipe.
             self.listening.remove_reader(self.conn.fileno())
         self.listening = None
-        with contextlib.suppress(OSError):
-            self.conn.close()
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
+        # A thread may still be writing to the pipe (it fails now that the process is
+        # dead): closed only after, or that thread could write into whatever pipe takes
+        # the same descriptor number next.
+        if self._last_write is None or self._last_write.done():
+            self._close()
+        else:
+            self._last_write.add_done_callback(lambda _: self._close())
+
+    def _close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
 def _seen(written: asyncio.Future[None]) -> None:

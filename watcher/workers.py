@@ -226,7 +226,7 @@ class WorkerPool:
             return result
         exc: BaseException = reply[1]
         if reply[2]:
-            exc.add_note(f"in worker process:\\n{reply[2]}")
+            exc.add_note(f"in worker process:\n{reply[2]}")
         raise exc
 
     async def _run_payload(self, payload: bytes, name: str,
@@ -289,14 +289,14 @@ class WorkerPool:
             # The worker cannot be written to: it is gone, perhaps killed by the task it
             # was running, which then learns so as a crash.
             running = worker.queue[0] if worker.queue else None
-            task.reply.cancel()
+            task.forget()
             if running is task:
                 self._drop(worker, NotStarted())
             elif running is not None:
                 self._lost(worker)
             raise
         except asyncio.CancelledError:
-            task.reply.cancel()  # a reply still to come is dropped
+            task.forget()  # a reply still to come is dropped
             if worker.queue and worker.queue[0] is task:
                 # Running, and nobody wants its result: the worker's state is unknown.
                 self.replaced += 1
