@@ -69,23 +69,41 @@ class WorkerHandle:
         """Send ``messages`` after every earlier write to this worker has finished; the
         future fails with NotStarted if the worker is gone."""
         previous, loop = self._last_write, asyncio.get_running_loop()
-        written = loop.create_task(self._write_after(previous, list(messages), threads))
+        if (previous is None or previous.done()) and sum(map(len, messages)) <= _PIPE_BUFFER:
+            # Nothing ahead of it and small enough not to block: written now, without a
+            # task to schedule.
+            written: asyncio.Future[None] = loop.create_future()
+            try:
+                self._write_now(list(messages))
+                written.set_result(None)
+            except NotStarted as exc:
+                written.set_exception(exc)
+        else:
+            written = loop.create_task(self._write_after(previous, list(messages), threads))
         written.add_done_callback(_seen)  # a caller cancelled meanwhile never looks
         self._last_write = written
         return written
+
+    def _write_now(self, messages: list[bytes]) -> None:
+        if self.gone:
+            raise NotStarted
+        try:
+            self._send(messages)
+        except OSError as exc:
+            raise NotStarted from exc
 
     async def _write_after(self, previous: asyncio.Future[None] | None,
                            messages: list[bytes], threads: Executor) -> None:
         if previous is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await previous  # its failure is its own caller's to see
+        if sum(map(len, messages)) <= _PIPE_BUFFER:
+            self._write_now(messages)
+            return
         if self.gone:
             raise NotStarted
         try:
-            if sum(map(len, messages)) > _PIPE_BUFFER:
-                await asyncio.get_running_loop().run_in_executor(threads, self._send, messages)
-            else:
-                self._send(messages)
+            await asyncio.get_running_loop().run_in_executor(threads, self._send, messages)
         except OSError as exc:
             raise NotStarted from exc
 
