@@ -3,11 +3,11 @@
 A worker holds up to ``DEPTH`` tasks: the one it runs and the next, already written to its
 pipe, so that it starts the next the moment it has sent a reply instead of waiting for
 the daemon's event loop to read that reply and choose what comes next (on a busy machine
-that wait left each worker idle for a tenth of a cycle: docs/performance.md, "A tenth
-round"). Replies come back in the order the tasks went out, so the first task of the queue
-is always the one running, and only its clock runs. The price: a task behind a slow one
-waits for it even when another worker frees up first, at most the slow task's time limit;
-the pool gives a task to an idle worker whenever there is one.
+that wait left each worker idle for 8% of a cycle: docs/performance.md, "A tenth
+round"). Replies come back in the order the tasks went out, so the first task of the
+queue is always the one running, and only its clock runs. The price: a task behind a slow
+one waits for it even when another worker frees up first, at most the slow task's time
+limit; the pool gives a task to an idle worker whenever there is one.
 
 Writes to one worker are chained, each after the one before has finished, whatever
 happens to the coroutines that asked for them: two tasks' bytes never interleave in the
