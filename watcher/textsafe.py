@@ -13,12 +13,17 @@ Every replacement is one character for one, so offsets into the text (rule hits)
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from watcher.dates import as_utc
 from watcher.types import Article
 
 SURROGATES = {c: "\ufffd" for c in range(0xD800, 0xE000)}
+# The same characters for ``encodable``: a text almost never holds one, and a regular
+# expression finds that by scanning, and hands back the text itself, where ``translate``
+# looks every character up in a table and builds a copy.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Controls other than the paragraph break ("\n"), bidi controls, lone surrogates.
 CONTROLS = {c: " " for c in (*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F, 0x2028, 0x2029,
@@ -38,7 +43,8 @@ def one_line(text: str) -> str:
 
 
 def encodable(text: str) -> str:
-    return text.translate(SURROGATES)
+    """``text`` with each lone surrogate made U+FFFD (``SURROGATES``), so UTF-8 takes it."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def storable(article: Article) -> Article:

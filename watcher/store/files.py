@@ -27,11 +27,16 @@ def file_name(number: int, canonical_url: str) -> str:
 
 
 _LINE_BREAKS = re.compile(r"[ \t]*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+[ \t]*")
+# Any one of those breaks: most paragraphs hold none, and looking for one is a plain scan,
+# where ``_LINE_BREAKS`` tries its leading blanks at every space of the text.
+_A_LINE_BREAK = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 def _one_line(text: str) -> str:
     # Only line breaks go: other characters (a no-break space in a title) are the text.
-    return _LINE_BREAKS.sub(" ", text).strip()
+    if _A_LINE_BREAK.search(text):
+        text = _LINE_BREAKS.sub(" ", text)
+    return text.strip()
 
 
 def render(article: Article) -> str:
