@@ -1,14 +1,19 @@
 """The scans that spare most texts a rewrite give what the full rewrite gives, on any text.
 
-``encodable`` and the seed file's one-line fields look for the rare character first and
-rewrite only a text that holds one; these compare them with the rewrite done every time.
+``encodable``, the seed file's one-line fields and the extraction's ``clean_text`` look for
+what they would change first and rewrite only a text that holds it; these compare them
+with the rewrite done every time.
 """
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from watcher.extract.text import _INVISIBLE, _SPACE, clean_text
 from watcher.store.files import _LINE_BREAKS, _one_line
 from watcher.textsafe import SURROGATES, encodable
 
@@ -18,6 +23,11 @@ _SPECIAL = st.sampled_from([*_BREAKS, " ", "\t", "\xa0", "\ud800", "\udbff", "\u
                             "\udfff", "a", "é", "\u202e", "\x00"])
 _ANY = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
 _TEXTS = st.lists(st.one_of(_SPECIAL, _ANY), max_size=40).map("".join)
+# Every white space character Python knows, the two no-break spaces among them, and the
+# invisible characters clean_text drops (a space can close up around one).
+_SPACES = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+_SPACED = st.lists(st.one_of(st.sampled_from([*_SPACES, "\u200b", "\u00ad", "a", "b"]), _ANY),
+                   max_size=40).map("".join)
 
 
 @given(_TEXTS)
@@ -34,3 +44,16 @@ def test_one_line_is_the_full_rewrite(text: str) -> None:
 def test_each_line_break_is_found() -> None:
     for brk in _BREAKS:
         assert _one_line(f"a \t{brk}{brk} \tb") == "a b"
+
+
+@given(_SPACED)
+def test_clean_text_is_the_full_rewrite(text: str) -> None:
+    every_time = _SPACE.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
+    assert clean_text(text) == every_time.strip()
+
+
+def test_clean_text_closes_up_each_kind_of_space() -> None:
+    for space in _SPACES:
+        if space not in "\u00a0\u202f":
+            assert clean_text(f"a {space}b{space}{space}c") == "a b c", repr(space)
+    assert clean_text("a\u00a0 b") == "a\u00a0 b"
