@@ -2,7 +2,8 @@
 
 ``encodable``, the seed file's one-line fields and the extraction's ``clean_text`` look for
 what they would change first and rewrite only a text that holds it; these compare them
-with the rewrite done every time.
+with the rewrite done every time. The standfirst test of a class name looks for the words
+its regex needs before it runs the regex; it is compared with the regex alone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
+from watcher.extract.metadata import _STANDFIRST_MARK, is_standfirst_mark
 from watcher.extract.text import _INVISIBLE, _SPACE, clean_text
 from watcher.store.files import _LINE_BREAKS, _one_line
 from watcher.textsafe import SURROGATES, encodable
@@ -57,3 +59,30 @@ def test_clean_text_closes_up_each_kind_of_space() -> None:
         if space not in "\u00a0\u202f":
             assert clean_text(f"a {space}b{space}{space}c") == "a b c", repr(space)
     assert clean_text("a\u00a0 b") == "a\u00a0 b"
+
+
+# Pieces of class names: the regex's words in any case, parts of them, the characters
+# case-blind matching pairs with ASCII letters (Kelvin sign, long s, dotted and dotless i),
+# and separators that make or break a word boundary.
+_MARK_PIECES = st.sampled_from([
+    "standfirst", "deck", "dec", "dek", "sub", "title", "head", "sub-title", "subhead",
+    "strap", "intro", "lede", "lead", "excerpt", "teaser", "summary", "description",
+    "abstract", "synopsis", "kicker", "STANDFIRST", "Lead", "DeK", "ki", "cker", "de", "k",
+    "\u212a", "\u017f", "\u0130", "\u0131", "ſummary", "\u212aicker", "-", "_", " ", "x",
+    "1", "é"])
+_MARKS = st.lists(st.one_of(_MARK_PIECES, _ANY), max_size=8).map("".join)
+
+
+@given(_MARKS)
+def test_standfirst_mark_is_the_regex(marks: str) -> None:
+    assert is_standfirst_mark(marks) == (_STANDFIRST_MARK.search(marks) is not None)
+
+
+def test_standfirst_mark_finds_each_word_in_any_case() -> None:
+    for marks in ("article-standfirst", "deck", "story-dek", "sub-title", "SubHead",
+                  "strapline", "intro-text", "lede", "lead", "Excerpt", "teaser",
+                  "summary", "description", "abstract", "synopsis", "kicker",
+                  "\u212aicker", "\u017fummary"):
+        assert is_standfirst_mark(marks), marks
+    for marks in ("leader", "decoration", "article-body", "headline", "nav main"):
+        assert is_standfirst_mark(marks) == (_STANDFIRST_MARK.search(marks) is not None)

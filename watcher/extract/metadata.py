@@ -246,6 +246,22 @@ def _language_hint(tree: HtmlElement, meta: dict[str, str],
 _STANDFIRST_MARK = re.compile(
     r"standfirst|\bdeck?\b|\bdek\b|sub-?title|sub-?head|strap|\bintro|\blede\b|\blead\b|"
     r"excerpt|teaser|summary|description|abstract|synopsis|kicker", re.IGNORECASE)
+# Every alternative of _STANDFIRST_MARK holds one of these, in lower case. A page has
+# hundreds of class names and the case-blind regex is slow on each, so an ASCII name holding
+# none of them is answered without it. (A name with other characters goes to the regex:
+# case-blind matching also pairs "k" with the Kelvin sign and "s" with the long s.)
+_STANDFIRST_PARTS = ("standfirst", "dec", "dek", "sub", "strap", "intro", "lede", "lead",
+                     "excerpt", "teaser", "summary", "description", "abstract", "synopsis",
+                     "kicker")
+
+
+def is_standfirst_mark(marks: str) -> bool:
+    """Whether a class/id says standfirst (``_STANDFIRST_MARK``)."""
+    if marks.isascii():
+        lowered = marks.lower()
+        if not any(part in lowered for part in _STANDFIRST_PARTS):
+            return False
+    return _STANDFIRST_MARK.search(marks) is not None
 
 
 def marked_standfirst(tree: HtmlElement, description: str) -> bool:
@@ -257,7 +273,7 @@ def marked_standfirst(tree: HtmlElement, description: str) -> bool:
     for element in tree.xpath("//body//*[@class or @id]"):
         marks = f"{element.get('class', '')} {element.get('id', '')}"
         if marks not in marked:
-            marked[marks] = _STANDFIRST_MARK.search(marks) is not None
+            marked[marks] = is_standfirst_mark(marks)
         if marked[marks] and echoes(element.text_content(), description):
             return True
     return False
