@@ -68,7 +68,7 @@ _MARK_PIECES = st.sampled_from([
     "standfirst", "deck", "dec", "dek", "sub", "title", "head", "sub-title", "subhead",
     "strap", "intro", "lede", "lead", "excerpt", "teaser", "summary", "description",
     "abstract", "synopsis", "kicker", "STANDFIRST", "Lead", "DeK", "ki", "cker", "de", "k",
-    "\u212a", "\u017f", "\u0130", "\u0131", "ſummary", "\u212aicker", "-", "_", " ", "x",
+    "\u212a", "\u017f", "\u0130", "\u0131", "\u212aicker", "-", "_", " ", "x",
     "1", "é"])
 _MARKS = st.lists(st.one_of(_MARK_PIECES, _ANY), max_size=8).map("".join)
 
@@ -84,5 +84,6 @@ def test_standfirst_mark_finds_each_word_in_any_case() -> None:
                   "summary", "description", "abstract", "synopsis", "kicker",
                   "\u212aicker", "\u017fummary"):
         assert is_standfirst_mark(marks), marks
-    for marks in ("leader", "decoration", "article-body", "headline", "nav main"):
-        assert is_standfirst_mark(marks) == (_STANDFIRST_MARK.search(marks) is not None)
+    # the words inside longer ones, where the regex asks for a word boundary, and others
+    for marks in ("leader", "decoration", "story__dek", "article-body", "headline", "nav"):
+        assert not is_standfirst_mark(marks), marks
