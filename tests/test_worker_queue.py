@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -82,6 +83,35 @@ async def test_a_large_task_being_written_to_a_worker_that_is_killed_goes_elsewh
     del stuck, big, old
     gc.collect()
     assert troubles == []  # no exception left unretrieved, no callback failed
+
+
+async def test_a_large_task_is_written_by_the_event_loop_without_a_thread(
+        one_worker: WorkerPool) -> None:
+    """Larger than the pipe's buffer, behind a busy worker: sent as the pipe makes room."""
+    threads = threading.active_count()
+    busy = asyncio.create_task(one_worker.run(nap, 0.3, timeout=30))
+    await asyncio.sleep(0.1)
+    assert await one_worker.run(size_of, b"y" * 3_000_000, timeout=60) == 3_000_000
+    assert await busy == 0.3
+    assert threading.active_count() == threads
+
+
+async def test_a_large_write_whose_caller_is_cancelled_is_finished_before_the_next(
+        one_worker: WorkerPool) -> None:
+    """Half a message in the pipe would make the worker read the next one's bytes as its
+    rest: a cancelled caller's write goes on to its end, and the next task comes after."""
+    busy = asyncio.create_task(one_worker.run(nap, 0.5, timeout=30))
+    await asyncio.sleep(0.1)
+    [worker] = one_worker._all
+    large = asyncio.create_task(one_worker.run(size_of, b"z" * 6_000_000, timeout=60))
+    await asyncio.sleep(0.05)  # its write has begun and waits for the worker to read
+    assert worker._last_write is not None and not worker._last_write.done()
+    large.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await large
+    assert await busy == 0.5
+    assert await one_worker.run(add, 2, 3, timeout=30) == 5
+    assert one_worker.replaced == 0
 
 
 def nap_then_die(seconds: float) -> None:

@@ -9,28 +9,32 @@ queue is always the one running, and only its clock runs. The price: a task behi
 one waits for it even when another worker frees up first, at most the slow task's time
 limit; the pool gives a task to an idle worker whenever there is one.
 
-Writes to one worker are chained, each after the one before has finished, whatever
-happens to the coroutines that asked for them: two tasks' bytes never interleave in the
-pipe, even when one of them is cancelled while its large write runs in a thread.
+Writes never block the event loop and need no thread: what the pipe's buffer takes is
+sent at once, and the rest each time the pipe has room again (a page larger than the
+buffer waits for the worker to read the task before it). Writes to one worker are
+chained, each after the one before has finished, whatever happens to the coroutines that
+asked for them: a message is finished once begun, so two tasks' bytes never interleave
+in the pipe.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import struct
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 DEPTH = 2  # tasks a worker holds: the one it runs and the next, already in its pipe
-# Writes bigger than this go to a thread: they may fill the pipe's buffer and then wait for
-# the worker to read, which the event loop must not do. Two smaller ones (the task running,
-# not yet read, and the next) fit a socket pair's buffer (176 KiB on Linux's defaults).
-_PIPE_BUFFER = 64 * 1024
+# A send that takes what the buffer has room for and returns, on the pipe's blocking socket
+# (the reply reader relies on it blocking); no SIGPIPE from a worker that is gone.
+_NOW = socket.MSG_DONTWAIT | getattr(socket, "MSG_NOSIGNAL", 0)
 
 
 class NotStarted(Exception):
@@ -64,52 +68,75 @@ class WorkerHandle:
     listening: asyncio.AbstractEventLoop | None = None  # the loop its reader is on
     gone: bool = False  # killed: nothing more is written to it
     _last_write: asyncio.Future[None] | None = None
+    _socket: socket.socket | None = None  # the pipe's own end, duplicated, for sends
 
-    def write(self, messages: Sequence[bytes], threads: Executor) -> asyncio.Future[None]:
+    def write(self, messages: Sequence[bytes]) -> asyncio.Future[None]:
         """Send ``messages`` after every earlier write to this worker has finished; the
-        future fails with NotStarted if the worker is gone."""
+        future fails with NotStarted if the worker is gone. Cancelling it does not stop
+        the write."""
         previous, loop = self._last_write, asyncio.get_running_loop()
-        if (previous is None or previous.done()) and sum(map(len, messages)) <= _PIPE_BUFFER:
-            # Nothing ahead of it and small enough not to block: written now, without a
-            # task to schedule.
-            written: asyncio.Future[None] = loop.create_future()
+        data = memoryview(_framed(messages))
+        sending: asyncio.Future[None]
+        if previous is None or previous.done():
+            # Nothing ahead of it: what the buffer takes goes now, without a task to
+            # schedule; most tasks fit whole.
+            sending = loop.create_future()
             try:
-                self._write_now(list(messages))
-                written.set_result(None)
+                data = data[self._send_some(data):]
             except NotStarted as exc:
-                written.set_exception(exc)
+                sending.set_exception(exc)
+            else:
+                if not data:
+                    sending.set_result(None)
+            if sending.done():
+                sending.add_done_callback(_seen)
+                self._last_write = sending
+                return sending
+            sending = loop.create_task(self._send_rest(data))
         else:
-            written = loop.create_task(self._write_after(previous, list(messages), threads))
-        written.add_done_callback(_seen)  # a caller cancelled meanwhile never looks
-        self._last_write = written
-        return written
+            sending = loop.create_task(self._write_after(previous, data))
+        sending.add_done_callback(_seen)  # a caller cancelled meanwhile never looks
+        self._last_write = sending
+        shielded = asyncio.shield(sending)
+        shielded.add_done_callback(_seen)
+        return shielded
 
-    def _write_now(self, messages: list[bytes]) -> None:
+    async def _write_after(self, previous: asyncio.Future[None], data: memoryview) -> None:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await previous  # its failure is its own caller's to see
+        await self._send_rest(data)
+
+    async def _send_rest(self, data: memoryview) -> None:
+        """``data`` sent, as the pipe makes room; raises NotStarted if the worker is gone
+        (a dead reader makes the pipe writable, and the send then fails)."""
+        while data:
+            data = data[self._send_some(data):]
+            if data:
+                await self._writable()
+
+    def _send_some(self, data: memoryview) -> int:
+        """Bytes of ``data`` the pipe's buffer took (0 when full)."""
         if self.gone:
             raise NotStarted
+        if self._socket is None:
+            self._socket = socket.socket(fileno=os.dup(self.conn.fileno()))
+            self._socket.setblocking(True)  # shared with the reply reader, which blocks
         try:
-            self._send(messages)
+            return self._socket.send(data, _NOW)
+        except BlockingIOError:
+            return 0
         except OSError as exc:
             raise NotStarted from exc
 
-    async def _write_after(self, previous: asyncio.Future[None] | None,
-                           messages: list[bytes], threads: Executor) -> None:
-        if previous is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await previous  # its failure is its own caller's to see
-        if sum(map(len, messages)) <= _PIPE_BUFFER:
-            self._write_now(messages)
-            return
-        if self.gone:
-            raise NotStarted
+    async def _writable(self) -> None:
+        assert self._socket is not None
+        loop, descriptor = asyncio.get_running_loop(), self._socket.fileno()
+        room: asyncio.Future[None] = loop.create_future()
+        loop.add_writer(descriptor, _resolve, room)
         try:
-            await asyncio.get_running_loop().run_in_executor(threads, self._send, messages)
-        except OSError as exc:
-            raise NotStarted from exc
-
-    def _send(self, messages: list[bytes]) -> None:
-        for message in messages:
-            self.conn.send_bytes(message)
+            await room
+        finally:
+            loop.remove_writer(descriptor)
 
     def start_clock(self, on_overrun: Callable[[WorkerHandle, Task], None]) -> None:
         """The running task's time limit, counted from now (when it starts)."""
@@ -135,9 +162,9 @@ class WorkerHandle:
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
-        # A thread may still be writing to the pipe (it fails now that the process is
-        # dead): closed only after, or that thread could write into whatever pipe takes
-        # the same descriptor number next.
+        # A write may still be under way (it fails now that the process is dead): closed
+        # only after, or it could write into whatever pipe takes the same descriptor
+        # number next.
         if self._last_write is None or self._last_write.done():
             self._close()
         else:
@@ -145,7 +172,26 @@ class WorkerHandle:
 
     def _close(self) -> None:
         with contextlib.suppress(OSError):
+            if self._socket is not None:
+                self._socket.close()
             self.conn.close()
+
+
+def _framed(messages: Sequence[bytes]) -> bytes:
+    """``messages`` as ``Connection.send_bytes`` frames them, which the worker's
+    ``recv_bytes`` reads: a signed 32-bit big-endian length, or -1 and a 64-bit one."""
+    parts: list[bytes] = []
+    for message in messages:
+        size = len(message)
+        parts.append(struct.pack("!i", size) if size <= 0x7FFFFFFF
+                     else struct.pack("!iQ", -1, size))
+        parts.append(message)
+    return b"".join(parts)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _seen(written: asyncio.Future[None]) -> None:

@@ -48,7 +48,6 @@ import os
 import pickle
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.reduction import ForkingPickler
 from types import TracebackType
@@ -128,7 +127,6 @@ class WorkerPool:
         self._spawning = 0
         self._slots: PriorityGate | None = None
         self._room: asyncio.Event | None = None  # set when a worker may take a task
-        self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="watcher-pool")
         self._closed = False
         self._shares: dict[str, tuple[int, bytes]] = {}  # key -> (version, pickled Share)
         self._sources: dict[str, Any] = {}  # key -> the value last shared
@@ -167,7 +165,7 @@ class WorkerPool:
         while len(self._all) + self._spawning < self.size:
             worker = await self._add_worker()
             with contextlib.suppress(NotStarted):
-                await worker.write(self._outdated(worker), self._threads)
+                await worker.write(self._outdated(worker))
         return self
 
     def close(self) -> None:
@@ -185,7 +183,6 @@ class WorkerPool:
             self._drop(worker, PoolClosedError("worker pool closed during the task"))
         if self._room is not None:
             self._room.set()
-        self._threads.shutdown(wait=False)
 
     async def aclose(self) -> None:
         self.close()
@@ -279,7 +276,7 @@ class WorkerPool:
     async def _give(self, worker: WorkerHandle, task: Task) -> tuple[Any, ...]:
         worker.queue.append(task)
         worker.given += 1
-        written = worker.write([*self._outdated(worker), task.payload], self._threads)
+        written = worker.write([*self._outdated(worker), task.payload])
         try:
             await asyncio.shield(written)
             if worker.queue and worker.queue[0] is task and worker.deadline is None:
@@ -384,7 +381,7 @@ class WorkerPool:
         version = self._shares.get(key, (0, b""))[0] + 1
         self._shares[key] = (version, payload)
         self._sources[key] = value
-        writes = [worker.write(self._outdated(worker), self._threads)
+        writes = [worker.write(self._outdated(worker))
                   for worker in self._all if not worker.queue]
         for done in await asyncio.gather(*writes, return_exceptions=True):
             if isinstance(done, BaseException) and not isinstance(done, NotStarted):
