@@ -25,12 +25,15 @@ from tests.notify.peers import smtp_server
 from tests.support.newsroom import rss, serve_corpus
 from tests.support.servers import LocalHTTPServer, Reply, Request
 from tests.support.waiting import wait_until
+from watcher.batching import Batcher
 from watcher.checks import validated
+from watcher.pipeline import site_memory_batcher
 from watcher.runtime import Runtime, run_once
 from watcher.scheduler import Daemon
 from watcher.store import Store
 from watcher.store.outbox import Outbox
 from watcher.types import Article, StoredArticle
+from watcher.urls import site_of
 from watcher.workers import PoolClosedError, WorkerPool
 
 T = TypeVar("T")
@@ -295,6 +298,37 @@ async def test_a_cycle_keeps_no_stored_article_only_what_its_summary_says(
     alive = [o.article if isinstance(o, StoredArticle) else o for o in gc.get_objects()
              if isinstance(o, StoredArticle | Article)]
     assert not [a.url for a in alive if a.url.startswith(here)]
+
+
+async def test_pages_read_together_record_their_sightings_in_one_transaction(
+        tmp_path: Path, server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The site's memory is asked in batches, as the commits are: each article of the
+    cycle is recorded (its length among them), in fewer transactions than articles."""
+    made: list[Batcher[Any, Any]] = []
+
+    def recording(store: Store) -> Batcher[Any, Any]:
+        made.append(site_memory_batcher(store))
+        return made[-1]
+
+    monkeypatch.setattr("watcher.runtime.site_memory_batcher", recording)
+    # Long enough that every page of the feed is read before the first batch goes.
+    monkeypatch.setattr("watcher.pipeline.SITE_MEMORY_LINGER", 3.0)
+    items = serve_corpus(server, limit=6)
+    server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    config_path = tmp_path / "watcher.yaml"
+    config_path.write_text(config_text(server, ["wire"], limit=6, agent="memory-test",
+                                       state_dir="state", notify="", workers=2),
+                           encoding="utf-8")
+    config, rules = validated(config_path)
+    summary = await run_once(config, rules)
+    [report] = summary.reports
+    assert len(report.stored) == 6
+    [memory] = made
+    assert 1 <= memory.batches < 6
+    with Store.open(config) as store:  # every page of the one site has its length
+        assert store.boilerplate.typical_length(
+            site_of(server.url("/")), datetime(2000, 1, 1, tzinfo=UTC), min_samples=6)
 
 
 class RecordingPool(WorkerPool):

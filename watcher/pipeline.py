@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from watcher import metrics
+from watcher.batching import Batcher
 from watcher.clock import Clock
 from watcher.committer import Committer
 from watcher.config import Config, FeedConfig
@@ -50,6 +51,7 @@ from watcher.lifecycle import FeedState, PollOutcome, advance, initial_state
 from watcher.polling import HISTORY
 from watcher.rules import RuleSet
 from watcher.store import PendingEntry, Store
+from watcher.store.boilerplate import Observation
 from watcher.store.ready import Outcome
 from watcher.types import (
     FeedEntry,
@@ -74,6 +76,17 @@ ENTRIES_IN_PARALLEL = 4  # pages fetched/extracted at once per feed (hosts limit
 # place for the next page, so pages are fetched as places free up rather than in bursts
 # (watcher/gates.py).
 FINISHING = 1
+# The sightings of articles read at about the same time are recorded, and their
+# boilerplate looked up, in one transaction: the first waits this long for company.
+SITE_MEMORY_LINGER = 0.05  # seconds
+SITE_MEMORY_BATCH = 64
+
+SiteMemory = Batcher[Observation, tuple[frozenset[str], int | None]]
+
+
+def site_memory_batcher(store: Store) -> SiteMemory:
+    return Batcher(store.boilerplate.observe_articles, batch_size=SITE_MEMORY_BATCH,
+                   linger=SITE_MEMORY_LINGER, name="watcher-site-memory")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +159,8 @@ class Pipeline:
                  rules: Callable[[], RuleSet], *, clock: Clock,
                  random_fraction: Callable[[], float] = random.random,
                  stopping: asyncio.Event | None = None,
-                 committer: Committer | None = None) -> None:
+                 committer: Committer | None = None,
+                 site_memory: SiteMemory | None = None) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
@@ -154,13 +168,14 @@ class Pipeline:
         self.rules = rules
         self.clock = clock
         self.random_fraction = random_fraction
-        self.boilerplate = store.boilerplate
         self.push = FeedPush(config, store)
         # Set on SIGTERM: finish in-flight writes, start none. Shared by the pipelines a
         # reload builds, so one signal reaches all of them.
         self.stopping = stopping or asyncio.Event()
         # One per runtime, shared by the pipelines a reload builds: one writer, one batch.
         self.committer = committer or Committer(store, clock)
+        # Likewise: one batch of sightings a transaction, whichever pipeline asked.
+        self.site_memory = site_memory or site_memory_batcher(store)
 
     async def poll(self, feed: FeedConfig, *, entries_here: bool = True) -> PollReport:
         """Poll ``feed`` and register its new entries; work them here too, unless
@@ -313,8 +328,7 @@ class Pipeline:
             log.warning("page feed=%s url=%s: %s; using the feed's text", feed.name, entry.url,
                         exc)
         now = self.clock()
-        paragraphs, source = await asyncio.to_thread(self._clean_text, reading, final_url,
-                                                     canonical, now)
+        paragraphs, source = await self._clean_text(reading, final_url, canonical, now)
         facts = EntryFacts(
             entry=entry, feed=feed.name, feed_title=polled.title, feed_url=polled.url,
             page=reading.page if reading else None, paragraphs=paragraphs,
@@ -334,23 +348,20 @@ class Pipeline:
         if not isinstance(source, RuleSource) or source.rules is not rules.rules:
             await self.pool.share(RULES, RuleSource(rules.rules), compile_rules)
 
-    def _clean_text(self, reading: PageReading | None, url: str, canonical: str,
-                    now: datetime) -> tuple[tuple[str, ...] | None, TextSource]:
+    async def _clean_text(self, reading: PageReading | None, url: str, canonical: str,
+                          now: datetime) -> tuple[tuple[str, ...] | None, TextSource]:
         """Drop the site's learned boilerplate, then judge whether the text looks complete.
-        (Called in a thread: the site's memory is in the index.)"""
+        (The site's memory is in the index: asked in a batch, in a thread.)"""
         if reading is None or not reading.page.paragraphs:
             return None, "feed"
         page, prints = reading.page, reading.fingerprints
-        site = site_of(url)
         settings = self.config.extract
-        key = url_hash(canonical)
         # Recording before looking up means the article that completes the count is
         # already cleaned; a new site's first articles keep their text.
-        known, typical = self.boilerplate.observe_article(
-            site, key, {f for f in prints if f is not None}, now,
-            min_articles=settings.boilerplate_min_articles, window=settings.boilerplate_window,
-            length_without=lambda known: sum(
-                map(len, remove_boilerplate(page.paragraphs, known, prints))))
+        known, typical = await self.site_memory.submit(Observation(
+            site_of(url), url_hash(canonical), frozenset(f for f in prints if f is not None),
+            now, settings.boilerplate_min_articles, settings.boilerplate_window,
+            lambda known: sum(map(len, remove_boilerplate(page.paragraphs, known, prints)))))
         paragraphs = remove_boilerplate(page.paragraphs, known, prints)
         if not paragraphs:
             return None, "feed"

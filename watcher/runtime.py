@@ -44,7 +44,7 @@ from watcher.hostlimit import HostLimiter
 from watcher.lifecycle import settle
 from watcher.live_rules import LiveRules, file_stamp
 from watcher.notify.service import DeliveryService
-from watcher.pipeline import Pipeline, PollReport
+from watcher.pipeline import Pipeline, PollReport, site_memory_batcher
 from watcher.progress import Progress
 from watcher.rules import RuleSet
 from watcher.store import Store
@@ -160,6 +160,7 @@ class Runtime:
         self._users: Counter[Parts] = Counter()
         # One for the runtime's life: every pipeline a reload builds commits through it.
         self.committer = Committer(store, clock)
+        self.site_memory = site_memory_batcher(store)
         self._parts = self._build(config, previous=None)
         self._config_stamp = file_stamp(config.path)
         # Rounds and cluster jobs may take up an edit at the same moment: one reload.
@@ -222,7 +223,8 @@ class Runtime:
         parts = Parts(
             config=config, client=client, limiter=limiter, fetcher=fetcher, pool=pool,
             pipeline=Pipeline(config, self.store, fetcher, pool, self.rules, clock=self.clock,
-                              stopping=self.stopping, committer=self.committer),
+                              stopping=self.stopping, committer=self.committer,
+                              site_memory=self.site_memory),
             delivery=DeliveryService(config, self.store, client, self.rules,
                                      lock=self._delivery_lock, clock=self.clock),
             gate=gate)

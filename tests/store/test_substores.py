@@ -11,6 +11,7 @@ import psycopg
 
 from tests.support.postgres import PostgresServer
 from watcher.store import Store
+from watcher.store.boilerplate import Observation
 from watcher.store.outbox import NewRun
 from watcher.types import Article, FeedNotice, FeedState, Hit, RuleMatch
 
@@ -123,6 +124,29 @@ def test_an_articles_boilerplate_is_what_the_sites_counts_say(store: Store) -> N
                 assert known == counted & prints, (n, min_articles)
     assert "appeal0" in memory.known("news.example", 3, NOW - window)
     assert memory.known("news.example", 40, NOW - window) == frozenset()
+
+
+def test_articles_observed_in_one_transaction_get_the_answers_they_would_one_by_one(
+        store: Store) -> None:
+    """The pipeline records a batch of articles' sightings in one transaction: each sees
+    what the ones before it recorded, an article seen twice included, so each answer is the
+    one it would get in a transaction of its own."""
+    memory, rng = store.boilerplate, random.Random(11)
+    shared = [f"appeal{n}" for n in range(4)]
+    plan = [(f"a{n % 12}", frozenset({f"own{n}", *rng.sample(shared, rng.randint(0, 3))}),
+             NOW + timedelta(minutes=n), 900 + 10 * n) for n in range(16)]
+
+    def observation(site: str, key: str, prints: frozenset[str], at: datetime,
+                    chars: int) -> Observation:
+        return Observation(site, key, prints, at, 3, timedelta(days=1),
+                           lambda known: chars - 100 * len(known))
+
+    one_by_one = [memory.observe_articles([observation("one.example", *step)])[0]
+                  for step in plan]
+    together = memory.observe_articles([observation("all.example", *step) for step in plan])
+    assert together == one_by_one
+    assert any(known for known, _ in together)
+    assert any(typical is not None for _, typical in together)
 
 
 def test_a_delivery_leased_by_another_member_is_passed_over_at_once(

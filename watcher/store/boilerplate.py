@@ -18,7 +18,8 @@ Rows older than the window are useless; ``prune(before)`` deletes them.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Dialect, Engine, Table, bindparam, delete, exists, func, select
@@ -83,6 +84,20 @@ def _unless_recorded(table: Table, dialect: Dialect) -> Insert:
             found = sqlite.insert(table).on_conflict_do_nothing()
         _unless_recorded_inserts[key] = found
     return found
+
+
+@dataclass(frozen=True)
+class Observation:
+    """An article's paragraphs seen on its site: what ``observe_article`` records."""
+
+    site: str
+    article_key: str
+    fingerprints: frozenset[str]
+    now: datetime
+    min_articles: int
+    window: timedelta
+    # the article's text length without the paragraphs found to be boilerplate
+    length_without: Callable[[frozenset[str]], int]
 
 
 class BoilerplateStore:
@@ -157,16 +172,27 @@ class BoilerplateStore:
         """``observe`` then ``typical_length_then_record`` in one transaction: (the
         article's boilerplate fingerprints, the site's typical length before it). The
         article's length is ``length_without(boilerplate)``, its text's without them."""
-        mine = set(fingerprints)
-        since = now - window
+        return self.observe_articles([Observation(
+            site, article_key, frozenset(fingerprints), now, min_articles, window,
+            length_without)])[0]
+
+    def observe_articles(self, observations: Sequence[Observation]
+                         ) -> list[tuple[frozenset[str], int | None]]:
+        """``observe_article`` for each, in order, in one transaction: each sees what the
+        ones before it recorded, as it would in transactions of their own."""
         with self.engine.begin() as conn:
-            self._record(conn, site, article_key, mine, now)
-            known = self._known_of_article(conn, site, article_key, mine, min_articles,
-                                           since)
-            typical = self._typical_length(conn, site, since, TYPICAL_MIN_SAMPLES)
-            chars = length_without(known)
-            if chars:
-                self._record_length(conn, site, article_key, chars, now)
+            return [self._observe_in(conn, seen) for seen in observations]
+
+    def _observe_in(self, conn: Connection, seen: Observation
+                    ) -> tuple[frozenset[str], int | None]:
+        since = seen.now - seen.window
+        self._record(conn, seen.site, seen.article_key, seen.fingerprints, seen.now)
+        known = self._known_of_article(conn, seen.site, seen.article_key, seen.fingerprints,
+                                       seen.min_articles, since)
+        typical = self._typical_length(conn, seen.site, since, TYPICAL_MIN_SAMPLES)
+        chars = seen.length_without(known)
+        if chars:
+            self._record_length(conn, seen.site, seen.article_key, chars, seen.now)
         return known, typical
 
     def _record_length(self, conn: Connection, site: str, article_key: str, chars: int,
