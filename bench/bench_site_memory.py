@@ -1,8 +1,9 @@
 """The site's memory per article as a site's history grows: ``python bench/bench_site_memory.py``.
 
-Each article of a site is observed once (``Store.boilerplate.observe_article``, what the
-pipeline calls per article: record its paragraphs' fingerprints, answer which are the
-site's boilerplate, read the site's typical length, record the article's). A real site
+Each article of a site is observed once (``Store.boilerplate.observe_article``, in a
+transaction of its own, as the pipeline's batches are when articles come one at a time:
+record its paragraphs' fingerprints, answer which are the site's boilerplate, read the
+site's typical length, record the article's). A real site
 repeats a few boilerplate paragraphs (an appeal, a newsletter box) on every article, so
 their sightings grow with the site's history inside the window.
 

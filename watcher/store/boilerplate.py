@@ -153,7 +153,7 @@ class BoilerplateStore:
     def observe(self, site: str, article_key: str, fingerprints: Iterable[str],
                 now: datetime, *, min_articles: int, window: timedelta) -> frozenset[str]:
         """``record``, then which of this article's fingerprints are the site's boilerplate,
-        in one transaction: what the pipeline calls per article.
+        in one transaction (the pipeline's ``observe_articles`` does this and more).
 
         Recording first means the article that completes the count is already cleaned:
         with ``min_articles=3`` the third article carrying an appeal is stored without it.
@@ -223,7 +223,7 @@ class BoilerplateStore:
     def typical_length_then_record(self, site: str, article_key: str, chars: int,
                                    now: datetime, since: datetime) -> int | None:
         """``typical_length`` as it stood before this article, then ``record_length``, in
-        one transaction: what the pipeline calls per article."""
+        one transaction (the pipeline's ``observe_articles`` does this and more)."""
         with self.engine.begin() as conn:
             typical = self._typical_length(conn, site, since, TYPICAL_MIN_SAMPLES)
             self._record_length(conn, site, article_key, chars, now)
