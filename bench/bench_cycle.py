@@ -12,9 +12,13 @@ each rule set asked for:
 
 The baseline, measured in the same run on the same pages: ``trafilatura.extract`` in a
 process pool of the same size, fed by one httpx client fetching the pages from the same
-server. Each round runs every (checkout, rule set) once and the baseline once, in turn, so a
-busy spell on a shared machine slows a round rather than one configuration; the table gives
-medians over ``--rounds`` with their range. ``--checkouts OLD,NEW`` alternates two source
+server. Each round runs every configuration (checkout, rule set, and with ``--daemon`` the
+running daemon) once, with the baseline before the first and after each, and every other
+round runs them in reverse order. Each ratio to the baseline is against the mean of the two
+baselines on either side of that cycle, so a busy spell on a shared machine, which can move
+the baseline by a third within minutes, slows both sides of a ratio rather than one; and a
+machine that drifts over a round favours no configuration. The table gives medians over
+``--rounds`` with their range. ``--checkouts OLD,NEW`` alternates two source
 trees (each run with that tree on PYTHONPATH) to compare code. Printed: articles/s and the
 ratio to the baseline's, CPU seconds per article of the whole process tree, the peak memory
 of the tree, and each rule set's cycle time against the first's. "After start-up" counts the
@@ -47,8 +51,10 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import httpx
 import psutil
@@ -67,6 +73,7 @@ from tests.support.newsroom import Item, rss  # noqa: E402
 from tests.support.servers import LocalHTTPServer  # noqa: E402
 
 WARM_UP_PAGES = 4
+R = TypeVar("R")
 _PARAGRAPH = re.compile(rb"(<p(?:\s[^>]*)?>)", re.IGNORECASE)
 
 
@@ -110,6 +117,37 @@ def run_cycle(server: LocalHTTPServer, config: Path, checkout: Path
     if process.returncode != 0:
         raise SystemExit(f"watcher run --once failed:\n{output}")
     return ended - started, first_request.seconds_to(ended), cpu, peak, output
+
+
+@dataclass(frozen=True)
+class OnceCycle:
+    wall: float
+    working: float  # seconds from the first request the server saw to the end
+    cpu: float  # CPU seconds of the whole process tree
+    peak: int  # peak RSS of the tree, bytes
+    stored: int
+    matched: int  # articles matched
+    matches: int  # matches, all articles together
+
+
+@dataclass(frozen=True)
+class Timed(Generic[R]):
+    """A configuration's cycle in a round, and the baseline run just before it (the one
+    just after it is the next)."""
+
+    round: int
+    baseline: int  # index into the round's baselines, in the order they ran
+    value: R
+
+
+def once_cycle(server: LocalHTTPServer, config: Path, checkout: Path) -> OnceCycle:
+    """One ``watcher run --once`` of ``checkout`` on ``config``, and what it reported."""
+    wall, working, cpu, peak, output = run_cycle(server, config, checkout)
+    stored, matched = (int(re.search(rf"articles {what}: (\d+)", output)
+                           .group(1))  # type: ignore[union-attr]
+                       for what in ("stored", "matched"))
+    matches = sum(int(count) for count in re.findall(r"^  \S+: (\d+)$", output, re.MULTILINE))
+    return OnceCycle(wall, working, cpu, peak, stored, matched, matches)
 
 
 def baseline(server: LocalHTTPServer, urls: list[str], workers: int
@@ -173,8 +211,8 @@ def main() -> None:
     print(f"building {args.feeds} feeds x {args.entries} entries = {total} articles "
           f"from {len(pages)} real pages; {args.workers} workers; store: all")
     bodies = [distinct_copy(pages[i % len(pages)], i) for i in range(total + WARM_UP_PAGES)]
-    results: dict[str, list[tuple[float, float, float, int, int]]] = {}
-    daemons: dict[str, list[DaemonCycle]] = {}
+    once: dict[str, list[Timed[OnceCycle]]] = {}
+    daemons: dict[str, list[Timed[DaemonCycle]]] = {}
     base: list[tuple[float, float, float]] = []
     second = ""
 
@@ -197,43 +235,45 @@ def main() -> None:
         for kind in kinds:
             write_rules(Path(folder) / f"{kind}.yaml", kind,
                         args.names if kind == "names" else args.topics)
+        runs = [(checkout, kind, daemon) for checkout in checkouts for kind in kinds
+                for daemon in ((False, True) if args.daemon else (False,))]
         for round_number in range(args.rounds):
             base.append(baseline(server, urls, args.workers))
-            for checkout in checkouts:
-                for kind in kinds:
-                    run = Path(folder) / f"r{round_number}-{checkout.name}-{kind}"
-                    run.mkdir()
+            # Every other round in reverse: a machine that slows or speeds up over a round
+            # favours no configuration, and each is timed between two baselines.
+            for checkout, kind, daemon in runs if round_number % 2 == 0 else runs[::-1]:
+                run = Path(folder) / f"r{round_number}-{checkout.name}-{kind}"
+                settings = (
+                    f"state_dir: state\nstore: all\nrules: {Path(folder) / kind}.yaml\n"
+                    f"network:\n  allow: [127.0.0.1]\n  per_host_min_gap: 0\n"
+                    f"  per_host_concurrency: 16\nextract:\n  workers: {args.workers}\n"
+                    f"poll:\n  concurrency: 16\n")
+                before = len(base) - 1
+                label = f"round {round_number + 1} {checkout.name} {kind}"
+                if daemon:
+                    config = run / "daemon" / "watcher.yaml"
+                    config.parent.mkdir(parents=True)
+                    cycle = daemon_cycle(
+                        server, config, base=settings, warm_up=warm_up, feeds=feeds,
+                        feed_names=[f"f{i}" for i in range(args.feeds)], total=total,
+                        checkout=checkout)
+                    daemons.setdefault(f"{checkout.name}:{kind}", []).append(
+                        Timed(round_number, before, cycle))
+                    print(f"{label}, running daemon: {cycle.stored} articles in "
+                          f"{cycle.seconds:.1f} s", flush=True)
+                else:
                     config = run / "watcher.yaml"
-                    settings = (
-                        f"state_dir: state\nstore: all\nrules: {Path(folder) / kind}.yaml\n"
-                        f"network:\n  allow: [127.0.0.1]\n  per_host_min_gap: 0\n"
-                        f"  per_host_concurrency: 16\nextract:\n  workers: {args.workers}\n"
-                        f"poll:\n  concurrency: 16\n")
+                    config.parent.mkdir(parents=True, exist_ok=True)
                     config.write_text(f"{settings}feeds:\n{feeds}")
-                    wall, working, cpu, peak, output = run_cycle(server, config, checkout)
-                    stored, matched = (int(re.search(rf"articles {what}: (\d+)", output)
-                                               .group(1))  # type: ignore[union-attr]
-                                           for what in ("stored", "matched"))
-                    results.setdefault(f"{checkout.name}:{kind}", []).append(
-                        (wall, working, cpu, peak, stored))
+                    result = once_cycle(server, config, checkout)
+                    once.setdefault(f"{checkout.name}:{kind}", []).append(
+                        Timed(round_number, before, result))
                     if not second:
                         second = second_cycle(server, config, checkout)
-                    matches = sum(int(count) for count in
-                                  re.findall(r"^  \S+: (\d+)$", output, re.MULTILINE))
-                    print(f"round {round_number + 1} {checkout.name} {kind}: {stored} articles, "
-                          f"{matched} matched, {matches / max(matched, 1):.1f} matches per "
-                          f"matched article, in {wall:.1f} s", flush=True)
-                    if args.daemon:
-                        config = run / "daemon" / "watcher.yaml"
-                        config.parent.mkdir()
-                        cycle = daemon_cycle(
-                            server, config, base=settings, warm_up=warm_up, feeds=feeds,
-                            feed_names=[f"f{i}" for i in range(args.feeds)], total=total,
-                            checkout=checkout)
-                        daemons.setdefault(f"{checkout.name}:{kind}", []).append(cycle)
-                        print(f"round {round_number + 1} {checkout.name} {kind}, running "
-                              f"daemon: {cycle.stored} articles in {cycle.seconds:.1f} s",
-                              flush=True)
+                    print(f"{label}: {result.stored} articles, {result.matched} matched, "
+                          f"{result.matches / max(result.matched, 1):.1f} matches per "
+                          f"matched article, in {result.wall:.1f} s", flush=True)
+                base.append(baseline(server, urls, args.workers))
 
     base_rate = [total / wall for wall, _, _ in base]
     base_working = [total / working for _, working, _ in base]
@@ -244,20 +284,19 @@ def main() -> None:
     print(f"{'baseline (httpx + trafilatura)':30}{_median_range(base_rate, 1):>22}{'':>20}"
           f"{_median_range(base_working, 1):>22}{'':>20}{_median_range(base_cpu, 4):>26}")
     for checkout in checkouts:
-        first = results[f"{checkout.name}:{kinds[0]}"]
+        first = {t.round: t.value.wall for t in once[f"{checkout.name}:{kinds[0]}"]}
         for kind in kinds:
-            runs = results[f"{checkout.name}:{kind}"]
-            rates = [stored / wall for wall, _, _, _, stored in runs]
-            ratios = [rate / b for rate, b in zip(rates, base_rate, strict=True)]
-            working_rates = [stored / seconds for _, seconds, _, _, stored in runs]
-            working_ratios = [rate / b for rate, b in zip(working_rates, base_working,
-                                                          strict=True)]
-            cpus = [cpu / stored for _, _, cpu, _, stored in runs]
-            against_first = [wall / f[0] for (wall, *_), f in zip(runs, first, strict=True)]
-            peak_mib = max(p for _, _, _, p, _ in runs) / 2**20
+            timed = once[f"{checkout.name}:{kind}"]
+            rates = [t.value.stored / t.value.wall for t in timed]
+            working_rates = [t.value.stored / t.value.working for t in timed]
+            cpus = [t.value.cpu / t.value.stored for t in timed]
+            against_first = [t.value.wall / first[t.round] for t in timed]
+            peak_mib = max(t.value.peak for t in timed) / 2**20
             print(f"{checkout.name + ' ' + kind:30}{_median_range(rates, 1):>22}"
-                  f"{_median_range(ratios, 2):>20}{_median_range(working_rates, 1):>22}"
-                  f"{_median_range(working_ratios, 2):>20}{_median_range(cpus, 4):>26}"
+                  f"{_median_range(_against(timed, rates, base_rate), 2):>20}"
+                  f"{_median_range(working_rates, 1):>22}"
+                  f"{_median_range(_against(timed, working_rates, base_working), 2):>20}"
+                  f"{_median_range(cpus, 4):>26}"
                   f"{peak_mib:>10.0f}{_median_range(against_first, 2):>22}")
     if daemons:
         print(_daemon_rows(daemons, checkouts, kinds, base_working))
@@ -278,24 +317,30 @@ def warm_up_feed(server: LocalHTTPServer, pages: list[bytes]) -> str:
     return f"  - name: {WARM_UP_FEED}\n    url: {server.url('/warm-up.xml')}\n"
 
 
-def _daemon_rows(daemons: dict[str, list[DaemonCycle]], checkouts: list[Path],
+def _daemon_rows(daemons: dict[str, list[Timed[DaemonCycle]]], checkouts: list[Path],
                  kinds: list[str], base_working: list[float]) -> str:
     """The running daemon's cycles against the baseline's from its first request."""
     lines = []
     for checkout in checkouts:
-        first = daemons[f"{checkout.name}:{kinds[0]}"]
+        first = {t.round: t.value.seconds for t in daemons[f"{checkout.name}:{kinds[0]}"]}
         for kind in kinds:
-            runs = daemons[f"{checkout.name}:{kind}"]
-            rates = [run.stored / run.seconds for run in runs]
-            ratios = [rate / b for rate, b in zip(rates, base_working, strict=True)]
-            cpus = [run.cpu / run.stored for run in runs]
-            against_first = [run.seconds / f.seconds for run, f in zip(runs, first, strict=True)]
-            peak_mib = max(run.peak for run in runs) / 2**20
+            timed = daemons[f"{checkout.name}:{kind}"]
+            rates = [t.value.stored / t.value.seconds for t in timed]
+            cpus = [t.value.cpu / t.value.stored for t in timed]
+            against_first = [t.value.seconds / first[t.round] for t in timed]
+            peak_mib = max(t.value.peak for t in timed) / 2**20
             lines.append(f"{checkout.name + ' ' + kind + ' daemon':30}"
                          f"{'':>22}{'':>20}{_median_range(rates, 1):>22}"
-                         f"{_median_range(ratios, 2):>20}{_median_range(cpus, 4):>26}"
+                         f"{_median_range(_against(timed, rates, base_working), 2):>20}"
+                         f"{_median_range(cpus, 4):>26}"
                          f"{peak_mib:>10.0f}{_median_range(against_first, 2):>22}")
     return "\n".join(lines)
+
+
+def _against(timed: list[Timed[Any]], rates: list[float], base: list[float]) -> list[float]:
+    """Each rate against the mean of the two baselines run just before and just after it."""
+    return [rate / ((base[t.baseline] + base[t.baseline + 1]) / 2)
+            for t, rate in zip(timed, rates, strict=True)]
 
 
 def second_cycle(server: LocalHTTPServer, config: Path, checkout: Path) -> str:

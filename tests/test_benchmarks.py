@@ -37,14 +37,22 @@ def test_rules_benchmark_runs_and_its_floor_finds_the_engines_hits() -> None:
 @pytest.mark.timeout(300)
 def test_cycle_benchmark_runs_a_second_cycle_all_conditional_and_a_daemons_cycle() -> None:
     out = _run("bench_cycle.py", "--feeds", "2", "--entries", "2", "--workers", "1",
-               "--names", "10", "--topics", "30", "--daemon")
+               "--names", "10", "--topics", "30", "--daemon", "--rounds", "2")
     assert "baseline (httpx + trafilatura)" in out and "after start-up" in out
     labels = [line.split()[1:3] for line in out.splitlines()
               if line.startswith(f"{ROOT.name} ")]
     assert [label[0] for label in labels] == ["names", "topics", "names", "topics"]
     assert labels[2:] == [["names", "daemon"], ["topics", "daemon"]]
+    # the second round runs the configurations in reverse
+    runs = [line.split(":")[0].replace(",", "").split()[1:] for line in out.splitlines()
+            if line.startswith("round ")]
+    assert [run[0] for run in runs] == ["1"] * 4 + ["2"] * 4
+    assert [run[1:] for run in runs[:4]] == [[ROOT.name, kind, *mode] for kind in
+                                             ("names", "topics") for mode in ([], ["running",
+                                                                                "daemon"])]
+    assert [run[1:] for run in runs[4:]] == [run[1:] for run in runs[3::-1]]
     # the daemon stored the four articles of the feeds added to its config, each run
-    assert out.count("running daemon: 4 articles in") == 2
+    assert out.count("running daemon: 4 articles in") == 4
     assert "100% conditional" in out
 
 
