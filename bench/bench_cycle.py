@@ -136,7 +136,7 @@ class Timed(Generic[R]):
     just after it is the next)."""
 
     round: int
-    baseline: int  # index into the round's baselines, in the order they ran
+    baseline: int  # index into all the baselines, in the order they ran
     value: R
 
 
