@@ -111,8 +111,9 @@ def test_seeds_case_appeal_stops_matching_story_still_matches(store: Boilerplate
         page = extract_page(html, url, "text/html; charset=utf-8")
         assert page.paragraphs[: len(APPEAL)] == APPEAL  # the extractor alone cannot know
         now = NOW + timedelta(hours=number)
-        known = store.observe(site, url, fingerprints(page.paragraphs), now,
-                              min_articles=min_articles, window=window)
+        known, _ = store.observe_article(site, url, fingerprints(page.paragraphs), now,
+                                         min_articles=min_articles, window=window,
+                                         length_without=lambda _known: 0)
         paragraphs = remove_boilerplate(page.paragraphs, known)
         article = Article(url=url, canonical_url=url, feed="independent-world", site=site,
                           title=page.title, description=page.description,
@@ -141,14 +142,19 @@ def test_typical_length_is_the_median_of_recent_articles(store: BoilerplateStore
     assert store.typical_length("other.org", since) is None
 
 
-def test_typical_length_then_record_answers_as_before_the_article(
+def test_an_observed_articles_typical_length_is_as_before_it(
         store: BoilerplateStore) -> None:
-    site, since = "example.org", NOW - timedelta(days=30)
-    answers = [store.typical_length_then_record(site, f"a{index}", chars, NOW, since)
+    site, window = "example.org", timedelta(days=30)
+
+    def typical_then_record(key: str, chars: int) -> int | None:
+        return store.observe_article(site, key, set(), NOW, min_articles=3, window=window,
+                                     length_without=lambda _known: chars)[1]
+
+    answers = [typical_then_record(f"a{index}", chars)
                for index, chars in enumerate([1000, 2000, 3000, 4000, 5000, 6000])]
     assert answers == [None, None, None, None, None, 3000]  # five earlier ones: a median
-    assert store.typical_length_then_record(site, "a0", 99999, NOW, since) == 3500
-    assert store.typical_length(site, since) == 3500  # a0 was recorded once, as 1000
+    assert typical_then_record("a0", 99999) == 3500
+    assert store.typical_length(site, NOW - window) == 3500  # a0 was recorded once, as 1000
 
 
 def test_article_key_is_kept_verbatim_per_site(store: BoilerplateStore) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -90,16 +91,23 @@ def test_candidates_and_held_alerts(store: Store) -> None:
     assert [c.number for c in unalerted] == [second]
 
 
+def _of_length(chars: int, _known: frozenset[str]) -> int:
+    """An article of ``chars`` characters, whatever its boilerplate."""
+    return chars
+
+
 def test_site_memory_counts_articles_and_forgets_old_rows(store: Store) -> None:
     memory = store.boilerplate
     for n in range(3):
-        known = memory.observe("news.example", f"a{n}", {"appeal", f"story{n}"}, NOW,
-                               min_articles=3, window=timedelta(days=30))
+        known, _ = memory.observe_article(
+            "news.example", f"a{n}", {"appeal", f"story{n}"}, NOW, min_articles=3,
+            window=timedelta(days=30), length_without=lambda _known: 0)
     assert known == {"appeal"}
     assert memory.known("news.example", 3, NOW - timedelta(days=1)) == {"appeal"}
     for n in range(6):
-        typical = memory.typical_length_then_record("news.example", f"a{n}", 1000 + n,
-                                                    NOW, NOW - timedelta(days=1))
+        _, typical = memory.observe_article(
+            "news.example", f"a{n}", set(), NOW, min_articles=3, window=timedelta(days=1),
+            length_without=partial(_of_length, 1000 + n))
     assert typical == 1002  # the median of the five before the last
     assert memory.prune(NOW + timedelta(seconds=1)) == 6 + 6
     assert memory.known("news.example", 1, NOW - timedelta(days=1)) == frozenset()

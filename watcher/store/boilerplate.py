@@ -150,28 +150,19 @@ class BoilerplateStore:
         with self.engine.connect() as conn:
             return self._known(conn, site, min_articles, since)
 
-    def observe(self, site: str, article_key: str, fingerprints: Iterable[str],
-                now: datetime, *, min_articles: int, window: timedelta) -> frozenset[str]:
+    def observe_article(self, site: str, article_key: str,
+                        fingerprints: Iterable[str], now: datetime, *, min_articles: int,
+                        window: timedelta, length_without: Callable[[frozenset[str]], int]
+                        ) -> tuple[frozenset[str], int | None]:
         """``record``, then which of this article's fingerprints are the site's boilerplate,
-        in one transaction (the pipeline's ``observe_articles`` does this and more).
+        then the site's typical length as it stood before this article, then the article's
+        length (``length_without(boilerplate)``, its text's without them; 0 records none),
+        in one transaction: (the boilerplate fingerprints, the typical length).
 
         Recording first means the article that completes the count is already cleaned:
         with ``min_articles=3`` the third article carrying an appeal is stored without it.
         The first articles of a new site are never held back; they keep their text.
         """
-        mine = set(fingerprints)
-        with self.engine.begin() as conn:
-            self._record(conn, site, article_key, mine, now)
-            return self._known_of_article(conn, site, article_key, mine, min_articles,
-                                          now - window)
-
-    def observe_article(self, site: str, article_key: str,
-                        fingerprints: Iterable[str], now: datetime, *, min_articles: int,
-                        window: timedelta, length_without: Callable[[frozenset[str]], int]
-                        ) -> tuple[frozenset[str], int | None]:
-        """``observe`` then ``typical_length_then_record`` in one transaction: (the
-        article's boilerplate fingerprints, the site's typical length before it). The
-        article's length is ``length_without(boilerplate)``, its text's without them."""
         return self.observe_articles([Observation(
             site, article_key, frozenset(fingerprints), now, min_articles, window,
             length_without)])[0]
@@ -219,15 +210,6 @@ class BoilerplateStore:
         site has fewer than ``min_samples`` of them (too new to judge)."""
         with self.engine.connect() as conn:
             return self._typical_length(conn, site, since, min_samples)
-
-    def typical_length_then_record(self, site: str, article_key: str, chars: int,
-                                   now: datetime, since: datetime) -> int | None:
-        """``typical_length`` as it stood before this article, then ``record_length``, in
-        one transaction (the pipeline's ``observe_articles`` does this and more)."""
-        with self.engine.begin() as conn:
-            typical = self._typical_length(conn, site, since, TYPICAL_MIN_SAMPLES)
-            self._record_length(conn, site, article_key, chars, now)
-        return typical
 
     def prune(self, before: datetime) -> int:
         """Delete what was seen before ``before`` (outside any window); rows deleted."""
