@@ -3,15 +3,18 @@ field prefixes), each with its offsets in the text for error messages."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from typing import NamedTuple
 
 import regex
 
 from watcher.rules.query import ALL_FIELDS, DEFAULT_NEAR, QuerySyntaxError
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """A named tuple, not a dataclass: a rules.yaml of 10,000 queries makes 70,000 of them
+    in each process that reads it, and a frozen dataclass sets each field in Python."""
+
     kind: str  # ( ) AND OR NOT - NEAR FIELD = WORD PHRASE REGEX END
     text: str
     start: int
@@ -23,6 +26,8 @@ class Token:
 _FIELD_RE = regex.compile(r"([A-Za-z]+):(?!//)")
 _NEAR_RE = regex.compile(r"(O?NEAR)(?:/(.*))?")
 _STOP = frozenset(' \t\r\n()"')
+# A word runs to the next stop character; found by ``re`` rather than a loop over characters.
+_WORD = re.compile(r'[^ \t\r\n()"]+')
 
 
 def lex(text: str) -> list[Token]:
@@ -51,22 +56,25 @@ def lex(text: str) -> list[Token]:
                                                  or text[pos + 1] not in _STOP):
             tokens.append(Token("=", char, pos, pos + 1))  # =US: case-sensitive
             pos += 1
-        elif (field_match := _FIELD_RE.match(text, pos)) and field_match.end() < size \
-                and not text[field_match.end()].isspace():
-            tokens.append(Token("FIELD", field_match.group(1), pos, field_match.end()))
-            pos = field_match.end()
-        elif field_match:
-            name = field_match.group(1)
-            if name.lower() in ALL_FIELDS:
-                raise QuerySyntaxError(
-                    f"{name}: needs a word, phrase or (group) right after it", pos + 1)
-            raise QuerySyntaxError(unknown_field(name), pos + 1)
         else:
-            end = pos
-            while end < size and text[end] not in _STOP:
-                end += 1
-            tokens.append(_word_token(text[pos:end], pos, end))
-            pos = end
+            found = _WORD.match(text, pos)
+            assert found is not None  # char is neither a space nor a stop character
+            word, end = found.group(), found.end()
+            # A field name and its colon lie inside the run of the word: only a run with a
+            # colon can start with one.
+            field_match = _FIELD_RE.match(text, pos) if ":" in word else None
+            if field_match is None:
+                tokens.append(_word_token(word, pos, end))
+                pos = end
+            elif field_match.end() < size and not text[field_match.end()].isspace():
+                tokens.append(Token("FIELD", field_match.group(1), pos, field_match.end()))
+                pos = field_match.end()
+            else:
+                name = field_match.group(1)
+                if name.lower() in ALL_FIELDS:
+                    raise QuerySyntaxError(
+                        f"{name}: needs a word, phrase or (group) right after it", pos + 1)
+                raise QuerySyntaxError(unknown_field(name), pos + 1)
     tokens.append(Token("END", "", size, size))
     return tokens
 
@@ -84,7 +92,7 @@ def _lex_regex(text: str, pos: int, tokens: list[Token]) -> int:
 def _word_token(word: str, start: int, end: int) -> Token:
     if word in ("AND", "OR", "NOT"):
         return Token(word, word, start, end)
-    near = _NEAR_RE.fullmatch(word)
+    near = _NEAR_RE.fullmatch(word) if word.startswith(("NEAR", "ONEAR")) else None
     if near:
         ordered = near.group(1) == "ONEAR"
         if near.group(2) is None:

@@ -54,16 +54,17 @@ class Parser:
         self.text = text
         self.tokens = lex(text)
         self.index = 0
+        # The current token: an attribute, not a property over ``index``, as the parser
+        # looks at it some twenty times a query.
+        self.tok = self.tokens[0]
         self.fields: list[str] = []  # innermost field context last
         self.depth = 0
 
-    @property
-    def tok(self) -> Token:
-        return self.tokens[self.index]
-
     def advance(self) -> Token:
-        token = self.tokens[self.index]
-        self.index += 1
+        token = self.tok
+        if token.kind != "END":  # the last token: every rule stops there
+            self.index += 1
+            self.tok = self.tokens[self.index]
         return token
 
     def fail(self, message: str, token: Token) -> QuerySyntaxError:
@@ -231,6 +232,10 @@ def _fields(name: str | None) -> tuple[str, ...]:
 
 def _term_leaf(token: Token, body: str, written: str, span: Span, case_sensitive: bool,
                fields: tuple[str, ...]) -> Term:
+    if body.isascii() and body.isalnum():
+        # Most terms are one plain word: no prefix, and it is its own single word and NFC
+        # form, folded by lower-casing (as ``words``, ``nfc`` and ``fold_word`` would find).
+        return Term(written, (body.lower(),), (body,), False, case_sensitive, fields, span)
     column = token.start + 1
     prefix = body.rstrip().endswith("*")
     if prefix:
