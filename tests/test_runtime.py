@@ -27,7 +27,6 @@ from tests.support.servers import LocalHTTPServer, Reply, Request
 from tests.support.waiting import wait_until
 from watcher.batching import Batcher
 from watcher.checks import validated
-from watcher.entrywork import RULES as RULES_KEY
 from watcher.pipeline import site_memory_batcher
 from watcher.runtime import Runtime, run_once
 from watcher.scheduler import Daemon
@@ -345,11 +344,11 @@ class RecordingPool(WorkerPool):
         return await super().run(fn, *args, timeout=timeout, priority=priority)
 
 
-async def test_entries_are_finished_by_workers_of_their_own_which_alone_compile_the_rules(
+async def test_finishing_an_entry_goes_ahead_of_reading_new_pages(
         tmp_path: Path, server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Feeds and pages are read by one pool, entries finished (matched) by another: only
-    its workers compile the rules (most of a second each at 10,000 rules), and an entry
-    read and cleaned never waits behind the pages being read (watcher/gates.py)."""
+    """An entry that is read and cleaned is finished before more pages are read, so its
+    place goes to the next page at once, rather than all of a feed's places freeing up
+    together once every page in flight has been read (watcher/gates.py)."""
     pools: list[RecordingPool] = []
 
     def recording(workers: int | None = None) -> RecordingPool:
@@ -362,16 +361,12 @@ async def test_entries_are_finished_by_workers_of_their_own_which_alone_compile_
     (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
     config_path = tmp_path / "watcher.yaml"
     config_path.write_text(config_text(server, ["wire"], limit=2, agent="order-test",
-                                       state_dir="state", notify="", workers=2),
-                           encoding="utf-8")
+                                       state_dir="state", notify=""), encoding="utf-8")
     config, rules = validated(config_path)
-    async with Runtime.open(config, rules) as runtime:
-        report = await runtime.poll(config.feeds[0])
-        readers, matcher = pools
-        assert (runtime.parts.pool, runtime.parts.matcher) == (readers, matcher)
-        assert report is not None and len(report.stored) == 3
-        assert {name for name, _ in readers.asked} == {"parse_feed", "read_page"}
-        assert {name for name, _ in matcher.asked} == {"finish_entry"}
-        assert (readers.size, matcher.size) == (2, 1)
-        assert readers.sharing(RULES_KEY) is None
-        assert matcher.sharing(RULES_KEY).rules == rules.rules
+    summary = await run_once(config, rules)
+    assert summary.reports[0].stored and len(pools) == 1
+    priorities: dict[str, set[int]] = {}
+    for name, priority in pools[0].asked:
+        priorities.setdefault(name, set()).add(priority)
+    assert set(priorities) == {"parse_feed", "read_page", "finish_entry"}
+    assert min(priorities["finish_entry"]) > max(priorities["read_page"])

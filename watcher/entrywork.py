@@ -34,17 +34,6 @@ from watcher.urls import site_of
 from watcher.worker_main import shared
 
 RULES = "rules"  # the key the compiled rules are shared under
-# Finishing an entry costs a tenth or less of reading its page (docs/performance.md), so one
-# matching worker keeps up with several that read pages; only the matching workers compile
-# the rules, which at 10,000 rules is most of a second of CPU in each, at every start,
-# every reload and every replaced worker.
-READERS_PER_MATCHER = 8
-
-
-def matching_workers(readers: int) -> int:
-    """How many workers finish entries (and hold the compiled rules) beside ``readers``
-    that read pages."""
-    return max(1, readers // READERS_PER_MATCHER)
 
 
 @dataclass(frozen=True)

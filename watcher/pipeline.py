@@ -72,9 +72,9 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 FEED_PARSE_TIMEOUT = 15.0  # seconds; feedparser has quadratic regexes on crafted input
 ENTRIES_IN_PARALLEL = 4  # pages fetched/extracted at once per feed (hosts limit further)
-# Where one pool both reads pages and finishes entries, finishing goes ahead: it frees the
-# entry's place for the next page, so pages are fetched as places free up rather than in
-# bursts (watcher/gates.py). The runtime gives finishing a pool of its own.
+# Finishing an entry goes to the workers ahead of reading new pages: it frees the entry's
+# place for the next page, so pages are fetched as places free up rather than in bursts
+# (watcher/gates.py).
 FINISHING = 1
 # The sightings of articles read at about the same time are recorded, and their
 # boilerplate looked up, in one transaction: the first waits this long for company.
@@ -160,15 +160,11 @@ class Pipeline:
                  random_fraction: Callable[[], float] = random.random,
                  stopping: asyncio.Event | None = None,
                  committer: Committer | None = None,
-                 site_memory: SiteMemory | None = None,
-                 matcher: WorkerPool | None = None) -> None:
+                 site_memory: SiteMemory | None = None) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
         self.pool = pool
-        # Finishing entries (matching) runs here, and only here are the rules compiled:
-        # by default the same pool (see ``entrywork.matching_workers``).
-        self.matcher = matcher or pool
         self.rules = rules
         self.clock = clock
         self.random_fraction = random_fraction
@@ -339,19 +335,18 @@ class Pipeline:
             text_source=source, final_url=final_url, canonical=canonical, fetched=now,
             store_all=self.config.store == "all")
         await self._share_rules()
-        finished = await self.matcher.run(finish_entry, facts,
-                                          timeout=self.config.extract.timeout,
-                                          priority=FINISHING)
+        finished = await self.pool.run(finish_entry, facts, timeout=self.config.extract.timeout,
+                                       priority=FINISHING)
         metrics.MATCH_SECONDS.observe(finished.match_seconds)
         return Outcome(item.row_id, finished.ready)
 
     async def _share_rules(self) -> None:
-        """The matching workers match with the rules in force: a reload's new rules are
-        sent (and compiled there) before the next entry needs them."""
+        """The workers match with the rules in force: a reload's new rules are sent (and
+        compiled there) before the next entry needs them."""
         rules = self.rules()
-        source = self.matcher.sharing(RULES)
+        source = self.pool.sharing(RULES)
         if not isinstance(source, RuleSource) or source.rules is not rules.rules:
-            await self.matcher.share(RULES, RuleSource(rules.rules), compile_rules)
+            await self.pool.share(RULES, RuleSource(rules.rules), compile_rules)
 
     async def _clean_text(self, reading: PageReading | None, url: str, canonical: str,
                           now: datetime) -> tuple[tuple[str, ...] | None, TextSource]:

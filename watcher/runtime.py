@@ -6,11 +6,11 @@
 
 ``Runtime`` holds what lives as long as the process (the store, the rules in force, the
 clock, the stop signal) and the ``Parts`` built from one version of the config: HTTP
-client, host limiter, fetcher, worker pools (one reads pages, one matches), pipeline,
-channels and delivery service, and the gate on feeds polled at once. A reload builds a new
-``Parts`` (reusing the client, limiter, pools and gate when their settings did not change)
-and replaces the old one in a single assignment; work already started finishes on the
-parts it started with, and a replaced client or pool is closed once nothing uses it.
+client, host limiter, fetcher, worker pool, pipeline, channels and delivery service, and
+the gate on feeds polled at once. A reload builds a new ``Parts`` (reusing the client,
+limiter, pool and gate when their settings did not change) and replaces the old one in a
+single assignment; work already started finishes on the parts it started with, and a
+replaced client or pool is closed once nothing uses it.
 
 Settings in ``RESTART_SETTINGS`` cannot change under a running process (the index is open,
 the article files and the state lock live in ``state_dir``); an edit to one is logged once
@@ -38,7 +38,6 @@ import httpx
 from watcher.clock import Clock, system_clock
 from watcher.committer import Committer
 from watcher.config import Config, FeedConfig, check_config
-from watcher.entrywork import matching_workers
 from watcher.errors import StoreError
 from watcher.fetch import Fetcher, build_client
 from watcher.hostlimit import HostLimiter
@@ -112,15 +111,14 @@ class Parts:
     client: httpx.AsyncClient
     limiter: HostLimiter
     fetcher: Fetcher
-    pool: WorkerPool  # reads feeds and pages
-    matcher: WorkerPool  # finishes entries: matches them, with the rules compiled there
+    pool: WorkerPool
     pipeline: Pipeline
     delivery: DeliveryService
     gate: asyncio.Semaphore  # feeds polled at once (poll.concurrency)
 
     def resources(self) -> tuple[httpx.AsyncClient | WorkerPool, ...]:
         """What must be closed once no parts in use hold it."""
-        return self.client, self.pool, self.matcher
+        return self.client, self.pool
 
 
 @dataclass(frozen=True)
@@ -214,10 +212,9 @@ class Runtime:
         else:
             limiter = HostLimiter(network.per_host_concurrency, network.per_host_min_gap)
         if previous is not None and previous.config.extract.workers == config.extract.workers:
-            pool, matcher = previous.pool, previous.matcher
+            pool = previous.pool
         else:
             pool = WorkerPool(config.extract.workers or None)
-            matcher = WorkerPool(matching_workers(pool.size))
         if previous is not None and previous.config.poll.concurrency == config.poll.concurrency:
             gate = previous.gate
         else:
@@ -225,10 +222,9 @@ class Runtime:
         fetcher = Fetcher(client, network, limiter, clock=self.clock)
         parts = Parts(
             config=config, client=client, limiter=limiter, fetcher=fetcher, pool=pool,
-            matcher=matcher,
             pipeline=Pipeline(config, self.store, fetcher, pool, self.rules, clock=self.clock,
                               stopping=self.stopping, committer=self.committer,
-                              site_memory=self.site_memory, matcher=matcher),
+                              site_memory=self.site_memory),
             delivery=DeliveryService(config, self.store, client, self.rules,
                                      lock=self._delivery_lock, clock=self.clock),
             gate=gate)
