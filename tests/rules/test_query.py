@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from watcher.rules import QuerySyntaxError, compile_query
-from watcher.rules.query import And, Meta, Near, Not, Or, Pattern, Term
+from watcher.rules.query import DEFAULT_FIELDS, And, Meta, Near, Not, Or, Pattern, Term
+from watcher.rules.text import fold_word, nfc, words
 
 
 def shape(text: str) -> str:
@@ -73,6 +74,21 @@ def test_words_are_folded_and_possessives_dropped() -> None:
     assert isinstance(term, Term) and term.words == ("strasse",)
     term = compile_query("İstanbul").root
     assert isinstance(term, Term) and term.words == ("istanbul",)
+
+
+@pytest.mark.parametrize("word", ["Kremlin", "MI6", "2024", "x", "ukraine", "ABCdef9"])
+def test_a_plain_word_is_the_term_the_general_rules_make(word: str) -> None:
+    """The parser builds a one-word ASCII term directly; it must be what splitting,
+    normalising and folding the word would make, as for any other term."""
+    for query, text, case_sensitive, fields in ((word, word, False, DEFAULT_FIELDS),
+                                                (f"={word}", f"={word}", True, DEFAULT_FIELDS),
+                                                (f"title:{word}", word, False, ("title",))):
+        term = compile_query(query).root
+        assert isinstance(term, Term)
+        assert term.words == tuple(fold_word(w) for w in words(word))
+        assert term.originals == tuple(nfc(w) for w in words(word))
+        assert (term.text, term.prefix, term.case_sensitive, term.fields) == (
+            text, False, case_sensitive, fields)
 
 
 def test_feed_glob_and_lang_are_metadata() -> None:

@@ -62,7 +62,7 @@ class Parser:
 
     def advance(self) -> Token:
         token = self.tok
-        if token.kind != "END":  # the last token: every rule stops there
+        if token.kind != "END":  # never consumed: every rule of the grammar stops at it
             self.index += 1
             self.tok = self.tokens[self.index]
         return token
