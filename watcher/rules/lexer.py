@@ -27,7 +27,7 @@ _FIELD_RE = regex.compile(r"([A-Za-z]+):(?!//)")
 _NEAR_RE = regex.compile(r"(O?NEAR)(?:/(.*))?")
 _STOP = frozenset(' \t\r\n()"')
 # A word runs to the next stop character; found by ``re`` rather than a loop over characters.
-_WORD = re.compile(r'[^ \t\r\n()"]+')
+_WORD = re.compile(f"[^{re.escape(''.join(sorted(_STOP)))}]+")
 
 
 def lex(text: str) -> list[Token]:
