@@ -11,6 +11,7 @@ import httpx
 from tests.notify.helpers import RULES, T0, Rule, RuleSet, add_article, config, service
 from tests.notify.peers import smtp_server
 from watcher.config import EmailChannel, FileChannel
+from watcher.notify.service import DeliveryService
 from watcher.store import Store
 from watcher.types import Filed
 
@@ -81,3 +82,24 @@ async def test_without_any_channel_alerts_fall_back_to_the_digest(
     await svc.on_stored([urgent(store, 1, 0)], T0)
     assert not (tmp_path / "d").exists()
     assert svc.build("morning", T0 + timedelta(hours=1)).item_count == 1
+
+
+async def test_each_immediate_rule_an_article_matches_alerts_and_a_new_rule_set_counts(
+        tmp_path: Path, store: Store, client: httpx.AsyncClient) -> None:
+    both = RuleSet((Rule("mi6", "MI6", alert="immediate"), Rule("wagner", "Wagner"),
+                    Rule("urgent", "Urgent", alert="immediate")))
+    current = [both]
+    cfg = config(tmp_path, [FileChannel("archive", tmp_path / "d")], alert_channels=["archive"])
+    svc = DeliveryService(cfg, store, client, lambda: current[0])
+    first = [urgent(store, n, 0) for n in range(2)]  # each matches urgent and mi6
+    assert all(filed.rules == ("mi6", "urgent") for filed in first)
+    await svc.on_stored(first, T0)
+    sent = sorted(path.name.split("-alert-")[1].split("-")[0]
+                  for path in (tmp_path / "d").glob("*-alert-*.eml"))
+    assert sent == ["mi6", "urgent"]
+
+    current[0] = RULES  # reloaded: mi6 is a digest rule again
+    await svc.on_stored([urgent(store, 2, 20)], T0 + timedelta(minutes=20))
+    assert store.outbox.held_alerts() == {}
+    assert len(list((tmp_path / "d").glob("*-alert-urgent-*.eml"))) == 2
+    assert len(list((tmp_path / "d").glob("*-alert-mi6-*.eml"))) == 1

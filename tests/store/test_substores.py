@@ -78,8 +78,8 @@ def test_candidates_and_held_alerts(store: Store) -> None:
     assert [(c.number, c.rules) for c in found] == [(first, ("mi6", "spies")),
                                                      (second, ("mi6",))]
     assert found[0].hits == (("body", 0, 3, "MI6"),)
-    assert store.outbox.hold_alert_articles("mi6", [first, second], NOW) == 2
-    assert store.outbox.hold_alert_articles("mi6", [first], NOW) == 0
+    assert store.outbox.hold_alert_articles({"mi6": [first, second]}, NOW) == 2
+    assert store.outbox.hold_alert_articles({"mi6": [first]}, NOW) == 0
     run = store.outbox.create_run(
         NewRun(key="alert:mi6@1", kind="alert", name="mi6", since=NOW, cutoff=NOW,
                created=NOW, item_count=1, payload={}, channels=("mail",)),
@@ -89,6 +89,19 @@ def test_candidates_and_held_alerts(store: Store) -> None:
     unalerted = store.outbox.candidates(NOW - timedelta(hours=1), NOW, ["mi6"],
                                         exclude_alerted=True)
     assert [c.number for c in unalerted] == [second]
+
+
+def test_held_alerts_of_many_rules_are_new_pairs_only_in_the_order_given(store: Store) -> None:
+    first = stored(store, 1, ("mi6", "spies"))
+    second = stored(store, 2, ("mi6", "spies"))
+    held = {"spies": [second, first, second], "mi6": [second], "none": []}
+    assert store.outbox.hold_alert_articles(held, NOW) == 3
+    assert store.outbox.held_alerts() == {"spies": [first, second], "mi6": [second]}
+    assert list(store.outbox.held_alerts()) == ["spies", "mi6"]
+    assert store.outbox.hold_alert_articles(held, NOW) == 0
+    assert store.outbox.hold_alert_articles({"mi6": [first, second]}, NOW) == 1
+    assert store.outbox.held_alerts()["mi6"] == [second, first]
+    assert store.outbox.hold_alert_articles({}, NOW) == 0
 
 
 def _of_length(chars: int, _known: frozenset[str]) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -110,6 +111,7 @@ class DeliveryService:
         # run must not both pick up the same due row (the claim also guards across processes).
         # A reload's new service is given its predecessor's lock.
         self._lock = lock or asyncio.Lock()
+        self._immediate: tuple[RuleSetLike, dict[str, tuple[str, ...]]] | None = None
 
     # -- digests --------------------------------------------------------------------------
 
@@ -209,15 +211,28 @@ class DeliveryService:
         """Hold the articles of immediate rules for their next alert. In a cluster the
         workers only hold them; the one scheduler makes and sends the alerts."""
         immediate = self._immediate_rules()
-        for rule in immediate:
-            numbers = [s.number for s in stored if rule in s.rules]
-            if numbers:
-                self.outbox.hold_alert_articles(rule, numbers, now)
+        if not immediate:
+            return
+        # Gathered from the matches, not asked of every immediate rule: thousands of topic
+        # rules, each article matching a hundred of them, would make that a product.
+        matched: dict[str, list[int]] = defaultdict(list)
+        for filed in stored:
+            for rule in filed.rules:
+                if rule in immediate:
+                    matched[rule].append(filed.number)
+        if matched:
+            self.outbox.hold_alert_articles(
+                {rule: matched[rule] for rule in immediate if rule in matched}, now)
 
     def _immediate_rules(self) -> dict[str, tuple[str, ...]]:
-        """Enabled immediate rules and their channels (the rule's, else the alert default)."""
-        return {r.name: r.channels or self.config.alerts.channels for r in self.rules().rules
-                if r.enabled and r.alert == "immediate"}
+        """Enabled immediate rules and their channels (the rule's, else the alert default),
+        in rule-set order; worked out once per rule set."""
+        rules = self.rules()
+        if self._immediate is None or self._immediate[0] is not rules:
+            self._immediate = (rules, {
+                r.name: r.channels or self.config.alerts.channels for r in rules.rules
+                if r.enabled and r.alert == "immediate"})
+        return self._immediate[1]
 
     def _flush_alerts(self, now: datetime) -> None:
         """Turn held articles into one alert run per rule whose throttle window has passed."""

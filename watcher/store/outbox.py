@@ -13,7 +13,7 @@ Message-ID, because the run key it is derived from is stored.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -21,6 +21,8 @@ from typing import Any, Literal
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from watcher.store.driver import driver_value, insert_many
+from watcher.store.entries import IN_CHUNK
 from watcher.store.schema import (
     alert_articles,
     alert_windows,
@@ -35,6 +37,8 @@ from watcher.types import Candidate, FeedNotice
 # pending -> sending (claimed) -> sent | pending (retry) | failed; see the module's docstring.
 DeliveryStatus = Literal["pending", "sending", "sent", "failed"]
 RunKind = Literal["digest", "alert"]
+_HOLD_ALERT_ARTICLE = alert_articles.insert()
+_HELD_COLUMNS = ("rule", "article_number", "state", "created")
 
 @dataclass(frozen=True)
 class RunData:
@@ -276,21 +280,29 @@ class Outbox:
 
     # -- immediate alerts -----------------------------------------------------------------
 
-    def hold_alert_articles(self, rule: str, numbers: Iterable[int], now: datetime) -> int:
-        """Record new matches of an immediate rule; an article already recorded is left as
-        it is (``on_stored`` may see the same articles twice). Returns how many were new."""
-        wanted = sorted(set(numbers))
-        if not wanted:
+    def hold_alert_articles(self, held: Mapping[str, Iterable[int]], now: datetime) -> int:
+        """Record new matches of immediate rules (each rule's article numbers), all in one
+        transaction (a batch of topic articles can hold hundreds of rules), in ``held``'s
+        order. An article already recorded for a rule is left as it is (``on_stored`` may
+        see the same articles twice). Returns how many were new."""
+        wanted = {rule: sorted(set(numbers)) for rule, numbers in held.items()}
+        rules = [rule for rule, numbers in wanted.items() if numbers]
+        if not rules:
             return 0
+        numbers = sorted({number for rule in rules for number in wanted[rule]})
+        aa = alert_articles.c
         with self.engine.begin() as conn:
-            known = set(conn.execute(select(alert_articles.c.article_number).where(
-                alert_articles.c.rule == rule,
-                alert_articles.c.article_number.in_(wanted))).scalars())
-            new = [n for n in wanted if n not in known]
-            if new:
-                conn.execute(alert_articles.insert(), [
-                    {"rule": rule, "article_number": n, "state": "held", "created": now}
-                    for n in new])
+            # Asked by rule and article both, so that the unique index (rule first) answers.
+            known = {(row.rule, row.article_number)
+                     for rule_start in range(0, len(rules), IN_CHUNK)
+                     for number_start in range(0, len(numbers), IN_CHUNK)
+                     for row in conn.execute(select(aa.rule, aa.article_number).where(
+                         aa.rule.in_(rules[rule_start:rule_start + IN_CHUNK]),
+                         aa.article_number.in_(numbers[number_start:number_start + IN_CHUNK])))}
+            created = driver_value(aa.created, now, conn.dialect)
+            new = [(rule, number, "held", created)
+                   for rule in rules for number in wanted[rule] if (rule, number) not in known]
+            insert_many(conn, _HOLD_ALERT_ARTICLE, _HELD_COLUMNS, new)
         return len(new)
 
     def held_alerts(self) -> dict[str, list[int]]:
