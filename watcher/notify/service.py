@@ -237,14 +237,16 @@ class DeliveryService:
     def _flush_alerts(self, now: datetime) -> None:
         """Turn held articles into one alert run per rule whose throttle window has passed."""
         immediate = self._immediate_rules()
-        for rule, numbers in self.outbox.held_alerts().items():
+        held = self.outbox.held_alerts()
+        last_sent = self.outbox.alerts_last_sent(held)  # asked once, not once a rule
+        for rule, numbers in held.items():
             channels = immediate.get(rule)
             if not channels:
                 why = "no longer an immediate rule" if channels is None else "has no channels"
                 log.warning("alerts for rule %s dropped to the digest: %s", rule, why)
                 self.outbox.release_held(rule, numbers)
                 continue
-            last = self.outbox.alert_last_sent(rule)
+            last = last_sent.get(rule)
             if last is not None and now - last < self.config.alerts.throttle:
                 continue
             self._enqueue_alert(rule, numbers, channels, now)

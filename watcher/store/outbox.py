@@ -322,11 +322,15 @@ class Outbox:
                 alert_articles.c.rule == rule, alert_articles.c.state == "held",
                 alert_articles.c.article_number.in_(list(numbers))))
 
-    def alert_last_sent(self, rule: str) -> datetime | None:
+    def alerts_last_sent(self, rules: Collection[str]) -> dict[str, datetime]:
+        """When each of ``rules`` last had an alert made; rules never alerted are absent."""
+        wanted = sorted(set(rules))
+        aw = alert_windows.c
         with self.engine.connect() as conn:
-            value: datetime | None = conn.execute(select(alert_windows.c.last_sent).where(
-                alert_windows.c.rule == rule)).scalar()
-        return value
+            return {row.rule: row.last_sent
+                    for start in range(0, len(wanted), IN_CHUNK)
+                    for row in conn.execute(select(aw.rule, aw.last_sent).where(
+                        aw.rule.in_(wanted[start:start + IN_CHUNK])))}
 
 
 def _run(row: Any) -> Run:
