@@ -60,11 +60,12 @@ def build_digest(spec: BuildSpec, candidates: Sequence[Candidate], *,
                          threshold=spec.fold_threshold, memory=fold_memory)
     by_number = {c.number: c for c in wanted}
     items = [_item([by_number[n] for n in group], rank) for group in groups]
-    sections: list[DigestSection] = []
-    for rule in spec.rule_order:
-        in_rule = tuple(i for i in items if i.rules[0] == rule)
-        if in_rule:
-            sections.append(DigestSection(rule, in_rule))
+    # Grouped in one pass: a set of thousands of rules would make asking each rule a product.
+    by_first_rule: dict[str, list[DigestItem]] = {}
+    for item in items:
+        by_first_rule.setdefault(item.rules[0], []).append(item)
+    sections = [DigestSection(rule, tuple(by_first_rule[rule]))
+                for rule in spec.rule_order if rule in by_first_rule]
     return Digest(kind=spec.kind, name=spec.name, timezone=spec.timezone,
                   generated=spec.until, since=spec.since, sections=tuple(sections),
                   notices=tuple(FeedNotice(one_line(n.feed), one_line(n.message))
