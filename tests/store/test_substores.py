@@ -86,6 +86,7 @@ def test_candidates_and_held_alerts(store: Store) -> None:
         alert_listed=[first], alert_counted=[second])
     assert run is not None and store.outbox.held_alerts() == {}
     assert store.outbox.alerts_last_sent(["mi6", "spies"]) == {"mi6": NOW}
+    assert store.outbox.alerts_last_sent([]) == {}
     unalerted = store.outbox.candidates(NOW - timedelta(hours=1), NOW, ["mi6"],
                                         exclude_alerted=True)
     assert [c.number for c in unalerted] == [second]

@@ -325,6 +325,8 @@ class Outbox:
     def alerts_last_sent(self, rules: Collection[str]) -> dict[str, datetime]:
         """When each of ``rules`` last had an alert made; rules never alerted are absent."""
         wanted = sorted(set(rules))
+        if not wanted:
+            return {}
         aw = alert_windows.c
         with self.engine.connect() as conn:
             return {row.rule: row.last_sent
