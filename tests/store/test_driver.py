@@ -4,8 +4,10 @@ elsewhere the driver's executemany; either way every row, in order, once."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from watcher.store import Store
 from watcher.store.boilerplate import _RECORD_COLUMNS, _unless_recorded
@@ -28,6 +30,26 @@ def test_every_row_goes_in_once_across_statements(store: Store, count: int) -> N
             "SELECT fingerprint, article_key FROM boilerplate_seen ORDER BY fingerprint"
         ).all()
     assert [tuple(row) for row in stored] == [(f, a) for _, f, a, _ in rows]
+
+
+def test_sqlite_is_given_few_distinct_statements_whatever_the_counts(tmp_path: Path) -> None:
+    """sqlite3 keeps up to 128 statements it prepared, each as large as its rows: the counts
+    of rows a statement are powers of two, so one table's inserts prepare at most eight."""
+    with Store.at(f"sqlite:///{tmp_path / 'index.sqlite3'}", tmp_path / "articles") as store:
+        seen: set[str] = set()
+        event.listen(store.engine, "before_cursor_execute",
+                     lambda _conn, _cursor, sql, *_: seen.add(sql))
+        statement = _unless_recorded(boilerplate_seen, store.engine.dialect)
+        with store.engine.begin() as conn:
+            at = driver_value(boilerplate_seen.c.seen_at, NOW, conn.dialect)
+            for count in range(1, 300):
+                insert_many(conn, statement, _RECORD_COLUMNS,
+                            [("example.org", f"{count:08x}{n:08x}", "a", at)
+                             for n in range(count)])
+            stored = conn.exec_driver_sql("SELECT count(*) FROM boilerplate_seen").scalar()
+    assert stored == sum(range(1, 300))
+    inserts = {sql for sql in seen if sql.startswith("INSERT")}
+    assert len(inserts) == 8  # 128, 64, ... 1 rows: 4 columns, at most 999 parameters
 
 
 def test_a_failing_row_fails_its_insert_and_the_transaction_keeps_nothing(store: Store) -> None:

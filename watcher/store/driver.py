@@ -55,15 +55,25 @@ def insert_many(conn: Connection, statement: Insert, columns: tuple[str, ...],
     sql, positional = _compiled_insert(statement, columns, conn.dialect)
     if conn.dialect.name == "sqlite":
         # sqlite3's executemany steps the one-row statement once a row; a statement of many
-        # rows does the same work with a fraction of the calls (docs/performance.md).
-        per_statement = max(1, _SQLITE_MAX_PARAMETERS // len(columns))
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start:start + per_statement]
-            conn.exec_driver_sql(_rows_of(sql, len(columns), len(chunk)),
+        # rows does the same work with a fraction of the calls (docs/performance.md). The
+        # counts of rows are powers of two: sqlite3 keeps each distinct statement it
+        # prepared, and one for every count would hold megabytes.
+        size = _largest_power_of_two(_SQLITE_MAX_PARAMETERS // len(columns))
+        start = 0
+        while start < len(rows):
+            while size > len(rows) - start:
+                size //= 2
+            chunk = rows[start:start + size]
+            conn.exec_driver_sql(_rows_of(sql, len(columns), size),
                                  tuple(value for row in chunk for value in row))
+            start += size
         return
     conn.exec_driver_sql(sql, list(rows) if positional
                          else [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def _largest_power_of_two(limit: int) -> int:
+    return 1 << (max(limit, 1).bit_length() - 1)
 
 
 @lru_cache(maxsize=64)
