@@ -30,6 +30,7 @@ from tests.support.waiting import wait_for
 from tests.test_end_to_end import write_config
 from tests.web.test_daemon import NotifySocket
 from watcher.cli import main
+from watcher.cluster.leader import LOCK_CLASS, LOCK_SCHEDULER, SCHEDULER_QUERY
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = "rules:\n  - name: mi6\n    query: MI6\n"
@@ -75,9 +76,11 @@ class Cluster:
         return (self.folder / f"{name}.log").read_text(errors="replace")
 
     def scheduler_pid(self) -> int | None:
-        found = rows(self.index, "SELECT application_name FROM pg_stat_activity"
-                                 " WHERE application_name LIKE 'watcher scheduler %'")
-        pids = [int(m.group(1)) for (name,) in found if (m := re.search(r"pid (\d+)$", name))]
+        # Who holds the lock, as `watcher status` asks: a member that is only trying for
+        # it has a connection of the same application_name for a moment.
+        found = rows(self.index, SCHEDULER_QUERY, LOCK_CLASS, LOCK_SCHEDULER)
+        pids = [int(m.group(1)) for (name, _) in found
+                if (m := re.search(r"pid (\d+)$", name))]
         assert len(pids) <= 1, f"two schedulers at once: {found}"
         return pids[0] if pids else None
 
