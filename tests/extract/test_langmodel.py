@@ -11,7 +11,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier, visit_counts
 from tests.support.data import corpus_page, ground_truth
 from watcher.errors import ExtractError
 from watcher.extract import extract_page
-from watcher.extract._langmodel import IDENTIFIER, LONGEST_FEATURE_BYTES
+from watcher.extract._langmodel import IDENTIFIER, LONGEST_FEATURE_BYTES, load_identifier
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,18 @@ def test_no_feature_of_the_model_is_longer_than_the_scan_looks_back() -> None:
         seen[frontier] = True
     assert seen.all()
     assert depth - 1 <= LONGEST_FEATURE_BYTES
+
+
+def test_the_model_read_through_the_cache_is_the_one_py3langid_loads() -> None:
+    """``load_identifier`` builds from the cached arrays what py3langid builds from its file."""
+    plain = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ours = load_identifier()
+    assert ours.nb_classes == plain.nb_classes
+    assert ours.tk_output == plain.tk_output
+    for name in ("tk_nextmove", "tk_row"):
+        assert (getattr(ours, name).typecode, getattr(ours, name)) == (
+            getattr(plain, name).typecode, getattr(plain, name))
+    for name in ("nb_ptc", "nb_pc"):
+        assert getattr(ours, name).dtype == getattr(plain, name).dtype
+        assert np.array_equal(getattr(ours, name), getattr(plain, name))
+    assert ours._rowbase == plain._rowbase

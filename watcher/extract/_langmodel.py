@@ -3,15 +3,19 @@
 Loading it is slow (a 4.5 MB compressed naive-Bayes model; docs/extraction.md says how
 slow), so it lives in its own module: the worker pool preloads it once in its fork server
 and every worker inherits it, while processes that never detect a language (the CLI,
-``watcher check``) never pay for it.
+``watcher check``) never pay for it. Its arrays come decompressed from the user's cache
+after the first load (``extract/modelcache.py``).
 """
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import numpy as np
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+from watcher.extract.modelcache import load_model_arrays
 
 # The longest n-gram of the shipped model, in bytes (tests/extract/test_langmodel.py
 # measures it on the model): the scanner's state after any byte depends on no more bytes
@@ -82,7 +86,24 @@ class ArrayScanIdentifier(LanguageIdentifier):  # type: ignore[misc]  # untyped 
         return np.log1p(counts.astype(np.float32)) @ self.nb_ptc[features] + self.nb_pc
 
 
-IDENTIFIER = ArrayScanIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+def _stdlib_array(values: Any) -> array[int]:
+    """A numpy array of unsigned ints as the stdlib array py3langid's scanner indexes."""
+    converted = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+    converted.frombytes(np.ascontiguousarray(values).data.cast("B"))
+    return converted
+
+
+def load_identifier() -> ArrayScanIdentifier:
+    """py3langid's shipped model as ``LanguageIdentifier.from_model_file`` builds it
+    (tests/extract/test_langmodel.py compares the two), its arrays read through the cache."""
+    arrays = load_model_arrays(MODEL_DIR / MODEL_FILE)
+    return ArrayScanIdentifier(
+        np.asarray(arrays["ptc"]), np.asarray(arrays["pc"]), arrays["classes"].tolist(),
+        _stdlib_array(arrays["nextmove"]), arrays["out_feat"].tolist(), norm_probs=True,
+        tk_row=_stdlib_array(arrays["nextmove_row"]))
+
+
+IDENTIFIER = load_identifier()
 # Only ISO 639-1 codes are stored; the few ISO 639-3-only labels (Wu, Ligurian...) are left
 # out so that the model never answers with a code the rest of the watcher cannot use.
 IDENTIFIER.set_languages([label for label in IDENTIFIER.labels if len(label) == 2])
