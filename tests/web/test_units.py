@@ -135,6 +135,9 @@ def test_systemd_unit_is_notify_with_a_watchdog() -> None:
     assert settings["Type"] == "notify"
     assert int(settings["WatchdogSec"]) > 0
     assert " run " in settings["ExecStart"] and "--log-format json" in settings["ExecStart"]
+    # ProtectHome= hides ~/.cache: the decompressed language model is kept where systemd
+    # says (watcher/extract/modelcache.py reads $CACHE_DIRECTORY).
+    assert settings["ProtectHome"] == "yes" and settings["CacheDirectory"] == "watcher"
 
 
 def test_the_pages_socket_turns_nagle_off_for_every_connection() -> None:
