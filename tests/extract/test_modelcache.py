@@ -93,3 +93,17 @@ def test_the_cache_folder_follows_systemd_then_xdg_then_home() -> None:
                          "XDG_CACHE_HOME": "/x"}) == Path("/var/cache/watcher")
     assert cache_folder({"XDG_CACHE_HOME": "/x"}) == Path("/x/watcher")
     assert cache_folder({}) == Path.home() / ".cache" / "watcher"
+
+
+def test_without_a_home_folder_there_is_no_cache_and_the_model_loads(
+        model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Path.home() raises when neither $HOME nor the passwd database names a home; this
+    # machine always has one, so that is mocked here.
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert cache_folder({}) is None
+    monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    _assert_arrays_of(load_model_arrays(model), 1)

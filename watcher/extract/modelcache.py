@@ -30,14 +30,18 @@ import numpy as np
 MODEL_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
 
 
-def cache_folder(environ: Mapping[str, str] = os.environ) -> Path:
-    """The folder decompressed models are kept in (it may not exist yet)."""
+def cache_folder(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The folder decompressed models are kept in (it may not exist yet); None when there
+    is none to be found (no home folder)."""
     if systemd := environ.get("CACHE_DIRECTORY"):
         # systemd may give several, colon-separated, in the order the unit names them.
         return Path(systemd.split(":")[0])
     if xdg := environ.get("XDG_CACHE_HOME"):
         return Path(xdg) / "watcher"
-    return Path.home() / ".cache" / "watcher"
+    try:
+        return Path.home() / ".cache" / "watcher"
+    except RuntimeError:  # neither $HOME nor a passwd entry: no cache, not a failed start
+        return None
 
 
 def cached_name(compressed: Path) -> str:
@@ -52,16 +56,18 @@ def load_model_arrays(compressed: Path, folder: Path | None = None) -> dict[str,
     there is a sound one; otherwise decompressed, and the copy (re)written when the folder
     allows. Raises what numpy or lzma raise when the model itself is unreadable.
     """
-    cached = (folder or cache_folder()) / cached_name(compressed)
-    try:
-        return _read_npz(cached)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        pass  # absent, unreadable or cut short: made again below
-    try:
-        _decompress_into(compressed, cached)
-        return _read_npz(cached)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        pass  # a read-only or full disk: the cache is only an optimisation
+    folder = folder or cache_folder()
+    if folder is not None:
+        cached = folder / cached_name(compressed)
+        try:
+            return _read_npz(cached)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # absent, unreadable or cut short: made again below
+        try:
+            _decompress_into(compressed, cached)
+            return _read_npz(cached)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # a read-only or full disk: the cache is only an optimisation
     with tempfile.TemporaryFile(suffix=".npz") as scratch:
         _decompress(compressed, scratch)
         scratch.seek(0)
