@@ -26,6 +26,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from watcher.atomic import replacing
+
 # What a py3langid model must hold for us to build its identifier ourselves.
 MODEL_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
 
@@ -88,13 +90,5 @@ def _decompress_into(compressed: Path, cached: Path) -> None:
     """Write the decompressed model to ``cached`` atomically: a process that reads it
     meanwhile, or one that writes it at the same time, sees a whole file or none."""
     cached.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".langid-", suffix=".part", dir=cached.parent)
-    try:
-        with os.fdopen(handle, "wb") as target:
-            _decompress(compressed, target)
-            target.flush()
-            os.fsync(target.fileno())
-        os.replace(temporary, cached)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with replacing(cached, prefix=".langid-", suffix=".part") as target:
+        _decompress(compressed, target)

@@ -7,11 +7,10 @@ three files with the same content.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from watcher.atomic import replacing
 from watcher.config import FileChannel
 from watcher.errors import PermanentDeliveryError, TransientDeliveryError
 from watcher.notify.base import MarkPart
@@ -29,16 +28,8 @@ def file_stem(message: Outgoing) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path, prefix=f".{path.name}.", suffix=".tmp") as handle:
+        handle.write(data)
 
 
 class FileSender:

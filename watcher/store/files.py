@@ -8,13 +8,12 @@ and, like the seeds, no newline after the last line.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from watcher.atomic import replacing
 from watcher.types import Article
 from watcher.urls import url_hash
 
@@ -57,24 +56,10 @@ def write_all_atomic(folder: Path, files: Sequence[tuple[str, str]]) -> None:
     once this returns, every file is whole and durable under its name."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files:
-        _replace_with(folder, folder / name, text)
+        with replacing(folder / name, prefix=TEMP_PREFIX) as handle:
+            handle.write(text.encode("utf-8"))
     directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
-
-
-def _replace_with(folder: Path, path: Path, text: str) -> None:
-    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-
