@@ -1,7 +1,8 @@
 """Files replaced whole: a reader sees the old content or the new, never a part.
 
-The article files (``store/files.py``), a file channel's messages (``notify/files.py``) and
-the language model's cached copy (``extract/modelcache.py``) are written this way.
+The article files (``store/files.py``), a file channel's messages (``notify/files.py``), the
+language model's cached copy (``extract/modelcache.py``) and the kept checks of rules.yaml
+(``rulecache.py``) are written this way.
 """
 
 from __future__ import annotations

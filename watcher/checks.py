@@ -13,14 +13,22 @@ from pathlib import Path
 from watcher.config import Config, check_config
 from watcher.errors import ConfigError, Problem
 from watcher.memory import collector_paused
+from watcher.rulecache import remembered_check
 from watcher.rules import RuleSet, check_rules
 
 
 def check_rules_for(config: Config) -> tuple[RuleSet | None, list[Problem]]:
-    """The config's rules.yaml and every problem in it (``rules`` is None if unusable)."""
+    """The config's rules.yaml and every problem in it (``rules`` is None if unusable); an
+    unchanged file that checked clean before is read back from the user's cache
+    (``rulecache.py``)."""
+    digests = [d.name for d in config.digests]
+    channels = [c.name for c in config.channels]
+
+    def check() -> tuple[RuleSet | None, list[Problem]]:
+        return check_rules(config.rules_path, digests=digests, channels=channels)
+
     with collector_paused():
-        return check_rules(config.rules_path, digests=[d.name for d in config.digests],
-                           channels=[c.name for c in config.channels])
+        return remembered_check(config.rules_path, digests, channels, check)
 
 
 def load_rules_for(config: Config) -> RuleSet:

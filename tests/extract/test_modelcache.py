@@ -11,12 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from watcher.extract.modelcache import (
-    MODEL_ARRAYS,
-    cache_folder,
-    cached_name,
-    load_model_arrays,
-)
+from watcher.extract.modelcache import MODEL_ARRAYS, cached_name, load_model_arrays
+from watcher.usercache import cache_folder
 
 
 def _npz(scale: int) -> bytes:

@@ -8,42 +8,26 @@ under a name that carries the compressed file's digest (a new py3langid brings a
 name), and read from there on every later start. The cache is an optimisation only:
 when it cannot be written or read, the model is decompressed as before.
 
-Where: ``$CACHE_DIRECTORY`` (systemd's ``CacheDirectory=``), else
-``$XDG_CACHE_HOME/watcher``, else ``~/.cache/watcher``. Deleting it is always safe.
+Where: the user's cache folder (``usercache.cache_folder``). Deleting it is always safe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import lzma
-import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from watcher.atomic import replacing
+from watcher.usercache import cache_folder
 
 # What a py3langid model must hold for us to build its identifier ourselves.
 MODEL_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
-
-
-def cache_folder(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """The folder decompressed models are kept in (it may not exist yet); None when there
-    is none to be found (no home folder)."""
-    if systemd := environ.get("CACHE_DIRECTORY"):
-        # systemd may give several, colon-separated, in the order the unit names them.
-        return Path(systemd.split(":")[0])
-    if xdg := environ.get("XDG_CACHE_HOME"):
-        return Path(xdg) / "watcher"
-    try:
-        return Path.home() / ".cache" / "watcher"
-    except RuntimeError:  # neither $HOME nor a passwd entry: no cache, not a failed start
-        return None
 
 
 def cached_name(compressed: Path) -> str:
