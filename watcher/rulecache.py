@@ -2,9 +2,9 @@
 checked again.
 
 Every ``watcher run`` (each cron-driven ``run --once`` too) checks rules.yaml before its
-first request, and the check reads the YAML with positions and parses every query: at
-10,000 rules that is most of half a second on the start's critical path
-(docs/performance.md, "An eighteenth round"). Its answer depends only on the file's bytes,
+first request, and the check reads the YAML with positions and parses every query, which
+at thousands of rules is a visible part of the start (docs/performance.md, "An eighteenth
+round", has the figures). Its answer depends only on the file's bytes,
 the digest and channel names it is checked against, and watcher's own code that reads
 rules; so a clean answer is kept under a key made of exactly those, and a later check with
 the same key reads the rules back instead. Anything else (an edit, a renamed digest, a
@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import watcher
 import watcher.rules
 import watcher.yamlpos
 from watcher.atomic import replacing
@@ -44,10 +45,11 @@ Check = Callable[[], tuple[RuleSet | None, list[Problem]]]
 @lru_cache(maxsize=1)
 def code_digest() -> str:
     """A digest of the code that turns rules.yaml into rules: the rules package and the
-    YAML reader. A watcher whose reading of rules may differ makes other keys."""
+    YAML reader, and watcher's version (for an install that keeps no sources). A watcher
+    whose reading of rules may differ makes other keys."""
     sources = sorted(Path(watcher.rules.__file__).parent.glob("*.py"))
     sources.append(Path(watcher.yamlpos.__file__))
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(watcher.__version__.encode() + b"\0")
     for source in sources:
         digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
