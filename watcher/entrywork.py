@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 from watcher.dates import DateClaim, publication_time, url_date
 from watcher.extract import paragraph_fingerprint
@@ -44,12 +45,42 @@ class RuleSource:
     rules: tuple[Rule, ...]
 
 
+# The rules the workers' fork server compiled before forking this process, with what they
+# were compiled from (``preload_rules``); None in every other process.
+_preloaded: tuple[RuleSource, RuleSet] | None = None
+
+
 def compile_rules(source: RuleSource) -> RuleSet:
+    """``source`` compiled; in a worker whose fork server compiled the same rules already,
+    that compiled set, which the worker holds from birth (``preload_rules``)."""
+    if _preloaded is not None and _preloaded[0] == source:
+        return _preloaded[1]
     with collector_paused():
         rules = RuleSet(source.rules)
         rules.triggers  # noqa: B018 - compiled now, off the hot path and before the settling
     settle_in_memory()
     return rules
+
+
+def preload_rules(config_path: Path) -> bool:
+    """Compile the rules of the config at ``config_path`` for ``compile_rules`` to hand out
+    (run by the workers' fork server: ``watcher/forkserver.py``); whether it did.
+
+    Rules that do not check clean, or a config that does not load, leave nothing preloaded
+    and raise nothing: the daemon checks the same files and reports their problems itself.
+    """
+    global _preloaded
+    from watcher.checks import validate  # the fork server's only use of the config
+
+    try:
+        _config, rules, problems = validate(config_path)
+    except Exception:  # unreadable here is the daemon's error to report, not the server's
+        return False
+    if rules is None or problems:
+        return False
+    source = RuleSource(tuple(rules.rules))
+    _preloaded = (source, compile_rules(source))
+    return True
 
 
 @dataclass(frozen=True)

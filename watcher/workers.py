@@ -43,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import pickle
 from collections import deque
@@ -58,8 +57,8 @@ from watcher.gates import PriorityGate
 from watcher.worker_handle import DEPTH, NotStarted, Task, WorkerHandle
 from watcher.worker_main import Share, TaskError, serve_tasks
 
-__all__ = ["PoolClosedError", "TaskError", "TaskTimeoutError", "WorkerCrashedError", "WorkerPool",
-           "start_fork_server"]
+__all__ = ["DEFAULT_PRELOAD", "PoolClosedError", "TaskError", "TaskTimeoutError",
+           "WorkerCrashedError", "WorkerPool"]
 
 T = TypeVar("T")
 
@@ -69,8 +68,9 @@ DEFAULT_MAX_TASKS_PER_CHILD = 2000
 # Modules, not packages: ``watcher.extract`` loads its parts on first use, so preloading
 # the package alone would leave every new worker to import trafilatura itself (and
 # ``watcher.feeds`` imports feedparser only where it parses).
+# The last, ``watcher.forkserver``, compiles the rules when ``watcher run`` asks it to.
 DEFAULT_PRELOAD = ("watcher.extract.page", "watcher.extract._langmodel", "watcher.feeds",
-                   "feedparser", "watcher.entrywork")
+                   "feedparser", "watcher.entrywork", "watcher.forkserver")
 _CLOSE_GRACE = 1.0  # seconds an idle worker gets to exit on its own at close()
 # A task whose workers keep dying before they reach it (a broken fork server) gives up.
 _MAX_HANDOVERS = 3
@@ -86,14 +86,6 @@ class WorkerCrashedError(WatcherError):
 
 class PoolClosedError(WatcherError):
     """The pool is closed."""
-
-
-def start_fork_server(preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
-    """Start this process's fork server now, so that it imports ``preload`` while the
-    caller goes on (``watcher run`` checks its rules meanwhile); a pool started later
-    forks its workers from it. The server exits with this process."""
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
-    multiprocessing.forkserver.ensure_running()
 
 
 class WorkerPool:

@@ -58,12 +58,12 @@ def validated(args: argparse.Namespace) -> tuple[Config, RuleSet]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from watcher.workers import start_fork_server
+    from watcher.forkserver import start_fork_server
 
-    # The workers' fork server imports trafilatura and loads the language model, the
-    # heaviest part of starting, while this process imports the rest of itself and checks
-    # the rules on another core.
-    start_fork_server()
+    # The workers' fork server imports trafilatura, loads the language model and compiles
+    # the rules for every worker, the heaviest part of starting, while this process imports
+    # the rest of itself and checks the rules on another core.
+    start_fork_server(config=resolve_config_path(args.config))
     from watcher.cluster import is_cluster_index
     from watcher.runtime import run_once
 
