@@ -162,8 +162,10 @@ def test_entries_are_registered_once_by_id_and_by_canonical_url(store: Store) ->
 def test_an_entry_that_keeps_failing_is_given_up(store: Store, tmp_path: Path) -> None:
     store.register_entries("one", [(entry("1", "https://e.org/a"), "https://e.org/a")], NOW)
     row = store.pending_entries("one")[0].row_id
-    for _ in range(3):
-        store.begin_attempt(row)
+    for attempt in range(3):
+        assert store.pending_entries("one", max_attempts=3) != []
+        # A failed attempt is an outcome without an article, counted in the commit.
+        assert store.commit([Outcome(row, None)], NOW + timedelta(minutes=attempt)) == [None]
     assert store.pending_entries("one", max_attempts=3) == []
 
 

@@ -123,12 +123,6 @@ class EntryIndex:
             return None
         return _pending(row), state_from_row(row._mapping)
 
-    def begin_attempt(self, row_id: int) -> None:
-        """Counted before the work, so an entry that kills its worker is not retried forever."""
-        with self.engine.begin() as conn:
-            conn.execute(update(entries).where(entries.c.id == row_id)
-                         .values(attempts=entries.c.attempts + 1))
-
     def finish_entry(self, row_id: int, state: EntryState, now: datetime, *,
                      error: str | None = None) -> None:
         with self.engine.begin() as conn:
