@@ -127,6 +127,26 @@ def test_site_memory_counts_articles_and_forgets_old_rows(store: Store) -> None:
     assert memory.known("news.example", 1, NOW - timedelta(days=1)) == frozenset()
 
 
+def test_pruning_in_small_chunks_deletes_every_old_row_and_no_young_one(store: Store) -> None:
+    memory = store.boilerplate
+    window = timedelta(days=30)
+    for day in range(10):  # articles a day apart, on two sites, seven paragraphs each
+        for site in ("a.example", "b.example"):
+            memory.observe_article(
+                site, f"{site}-{day}", {f"p{n}" for n in range(7)},
+                NOW + timedelta(days=day), min_articles=3, window=window,
+                length_without=partial(_of_length, 500 + day))
+    cut = NOW + timedelta(days=6)  # days 0-5 are out, 6-9 stay
+    assert memory.prune(cut, chunk=4) == 6 * 2 * 7 + 6 * 2
+    assert memory.prune(cut, chunk=4) == 0
+    for site in ("a.example", "b.example"):
+        # the four young articles still carry every paragraph, the old ones none
+        assert memory.known(site, 4, NOW - window) == {f"p{n}" for n in range(7)}
+        assert memory.known(site, 5, NOW - window) == frozenset()
+        assert memory.typical_length(site, NOW - window, min_samples=4) == 507
+        assert memory.typical_length(site, NOW - window, min_samples=5) is None
+
+
 def test_an_articles_boilerplate_is_what_the_sites_counts_say(store: Store) -> None:
     """The per-article answer (one probe for the n-th sighting of each paragraph) agrees
     with counting the site's sightings whole, through the window's edge, the article that

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Dialect, Engine, Table, bindparam, delete, exists, func, select
+from sqlalchemy import Dialect, Engine, Table, bindparam, delete, exists, func, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Insert
 
@@ -32,6 +32,7 @@ from watcher.store.schema import boilerplate_seen, site_lengths
 _IN_CHUNK = 500  # fingerprints per IN (...) list: far inside every backend's parameter limit
 TYPICAL_MIN_SAMPLES = 5  # fewer articles than this: no typical length yet
 TYPICAL_SAMPLES = 50  # the median is taken over this many of the site's latest articles
+PRUNE_CHUNK = 5_000  # rows deleted per transaction by ``prune``
 
 # The per-article statements, built once: building a statement on every call (and working out
 # its cache key) cost SQLAlchemy more than SQLite took to run it.
@@ -211,11 +212,27 @@ class BoilerplateStore:
         with self.engine.connect() as conn:
             return self._typical_length(conn, site, since, min_samples)
 
-    def prune(self, before: datetime) -> int:
-        """Delete what was seen before ``before`` (outside any window); rows deleted."""
-        with self.engine.begin() as conn:
-            gone = conn.execute(delete(boilerplate_seen).where(
-                boilerplate_seen.c.seen_at < before)).rowcount
-            gone += conn.execute(delete(site_lengths).where(
-                site_lengths.c.seen_at < before)).rowcount
-        return int(gone or 0)
+    def prune(self, before: datetime, *, chunk: int = PRUNE_CHUNK) -> int:
+        """Delete what was seen before ``before`` (outside any window); rows deleted.
+
+        In transactions of at most ``chunk`` rows each, so the daemon's writers wait for
+        one chunk, not for the whole backlog of a memory never pruned before. Neither table
+        is indexed by time (an index would cost every article's sightings), so a chunk
+        scans until it has found its rows: all chunks together read the table about once.
+        """
+        seen, lengths = boilerplate_seen.c, site_lengths.c
+        old_sightings = (select(seen.site, seen.fingerprint, seen.article_key)
+                         .where(seen.seen_at < before).limit(chunk))
+        old_lengths = select(lengths.id).where(lengths.seen_at < before).limit(chunk)
+        gone = 0
+        for statement in (
+                delete(boilerplate_seen).where(
+                    tuple_(seen.site, seen.fingerprint, seen.article_key).in_(old_sightings)),
+                delete(site_lengths).where(lengths.id.in_(old_lengths))):
+            while True:
+                with self.engine.begin() as conn:
+                    deleted = int(conn.execute(statement).rowcount or 0)
+                gone += deleted
+                if deleted < chunk:
+                    break
+        return gone
