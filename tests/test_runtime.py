@@ -10,8 +10,10 @@ restart is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -298,6 +300,42 @@ async def test_a_cycle_keeps_no_stored_article_only_what_its_summary_says(
     alive = [o.article if isinstance(o, StoredArticle) else o for o in gc.get_objects()
              if isinstance(o, StoredArticle | Article)]
     assert not [a.url for a in alive if a.url.startswith(here)]
+
+
+def _index_counts(index: Path) -> tuple[int, int, int]:
+    """(sightings, lengths, articles still holding their text) in a SQLite index."""
+    with contextlib.closing(sqlite3.connect(index)) as db:
+        return (db.execute("SELECT count(*) FROM boilerplate_seen").fetchone()[0],
+                db.execute("SELECT count(*) FROM site_lengths").fetchone()[0],
+                db.execute("SELECT count(*) FROM articles WHERE body IS NOT NULL"
+                           ).fetchone()[0])
+
+
+async def test_upkeep_forgets_old_unmatched_text_and_the_sites_memory_past_its_window(
+        tmp_path: Path, server: LocalHTTPServer) -> None:
+    """Nothing reads the sites' memory past ``boilerplate_window`` nor an unmatched
+    article's text past ``keep_text``; a run's upkeep deletes them, and nothing younger."""
+    items = serve_corpus(server, limit=4)
+    server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
+    (tmp_path / "rules.yaml").write_text("rules:\n  - name: none\n    query: zqxjkv\n",
+                                         encoding="utf-8")
+    config_path = tmp_path / "watcher.yaml"
+    config_path.write_text(config_text(server, ["wire"], limit=2, agent="upkeep-test",
+                                       state_dir="state", notify="").replace(
+        "extract:\n", "keep_text: 20d\nextract:\n  boilerplate_window: 10d\n"),
+        encoding="utf-8")
+    config, rules = validated(config_path)
+    start = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    summary = await run_once(config, rules, clock=lambda: start)
+    assert summary.reports[0].new_entries == 4
+    sightings, lengths, texts = _index_counts(config.index_path)
+    assert sightings > 4 and lengths == 4 and texts == 4
+    await run_once(config, rules, clock=lambda: start + timedelta(days=9))
+    assert _index_counts(config.index_path) == (sightings, lengths, texts)
+    await run_once(config, rules, clock=lambda: start + timedelta(days=11))
+    assert _index_counts(config.index_path) == (0, 0, texts)
+    await run_once(config, rules, clock=lambda: start + timedelta(days=21))
+    assert _index_counts(config.index_path) == (0, 0, 0)
 
 
 async def test_pages_read_together_record_their_sightings_in_one_transaction(

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import httpx
 
@@ -369,15 +369,36 @@ class Runtime:
             await Subscriber(self.store, parts.client, parts.config.network,
                              clock=self.clock).round(parts.config)
 
-    def forget_old_text(self) -> int:
-        """Forget the text of unmatched articles older than ``keep_text``."""
-        return self.store.purge_text(self.clock() - self.config.keep_text)
+    async def upkeep(self) -> Upkeep:
+        """Forget what nothing reads any more: the text of unmatched articles older than
+        ``keep_text``, and the sites' memory older than ``extract.boilerplate_window``,
+        which no lookup reaches past. In a thread: a big index takes a while to scan."""
+        now, config = self.clock(), self.config
+
+        def forget() -> Upkeep:
+            return Upkeep(self.store.purge_text(now - config.keep_text),
+                          self.store.boilerplate.prune(now - config.extract.boilerplate_window))
+
+        try:
+            done = await asyncio.to_thread(forget)
+        except Exception:
+            log.exception("upkeep failed; the next one tries again")
+            return Upkeep(0, 0)
+        if done.texts_forgotten or done.sightings_pruned:
+            log.info("upkeep: forgot the text of %d old unmatched articles, %d old rows of "
+                     "the sites' memory", *done)
+        return done
 
     def polled_feeds(self) -> list[FeedConfig]:
         """The enabled feeds that have not gone away for good."""
         gone = {name for name, state in self.store.feed_states().items()
                 if state.status == "gone"}
         return [f for f in _enabled(self.config.feeds) if f.name not in gone]
+
+
+class Upkeep(NamedTuple):
+    texts_forgotten: int
+    sightings_pruned: int  # rows of the sites' memory (sightings and lengths)
 
 
 def _enabled(feeds: Sequence[FeedConfig]) -> list[FeedConfig]:
@@ -396,5 +417,5 @@ async def run_once(config: Config, rules: RuleSet, *,
     async with Runtime.open(config, rules, clock=clock) as runtime:
         summary = await runtime.poll_all(runtime.polled_feeds())
         await runtime.deliver_pending()
-        runtime.forget_old_text()
+        await runtime.upkeep()
         return summary

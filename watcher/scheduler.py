@@ -3,7 +3,8 @@
 Jobs: ``tick`` (every few seconds: start polls of due feeds, never two of one feed at once),
 ``reload`` (notice edits to watcher.yaml and rules.yaml: a good edit takes effect on the next
 poll, a bad one is logged and the last good version keeps running), one cron job per
-digest, ``deliver`` (retry the outbox) and ``maintenance`` (forget old unmatched text).
+digest, ``deliver`` (retry the outbox) and ``maintenance`` (``Runtime.upkeep``: forget old
+unmatched text and the sites' memory outside its window).
 SIGTERM/SIGINT: stop taking work, let in-flight polls finish their writes, exit 0.
 
 What the jobs run on is assembled by ``watcher.runtime``; this module only decides when.
@@ -148,9 +149,7 @@ class Daemon:
             log.exception("websub: looking after the subscriptions failed; next round retries")
 
     async def maintenance(self) -> None:
-        purged = self.runtime.forget_old_text()
-        if purged:
-            log.info("forgot the text of %d old unmatched articles", purged)
+        await self.runtime.upkeep()
 
     async def _shutdown(self, services: ServiceGroup) -> None:
         self.scheduler.shutdown(wait=False)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,6 +104,38 @@ async def test_the_scheduler_sweeps_files_a_dead_process_left_once_past_the_grac
             os.utime(stale, (long_ago, long_ago))
             await RuntimeWork(runtime).scheduler_round()
             assert not stale.exists() and fresh.exists()
+
+
+async def test_the_schedulers_round_forgets_the_sites_memory_past_its_window_hourly(
+        tmp_path: Path) -> None:
+    """A cluster's upkeep is the scheduler's: no member's process runs the single daemon's
+    maintenance job."""
+    with LocalHTTPServer() as server:
+        serve_world(server)
+        config = load_config(write_config(tmp_path, server, {"world": "/world/rss"}))
+        now = [datetime(2026, 11, 1, 6, 0, tzinfo=UTC)]
+        async with Runtime.open(config, load_rules(config.rules_path),
+                                clock=lambda: now[0]) as runtime:
+            work = RuntimeWork(runtime)
+            await work.scheduler_round()  # the first round's upkeep: nothing to forget yet
+            for entry_id in await work.poll("world"):
+                await work.process_entry(entry_id)
+            assert _sightings(config.index_path) > 0
+            seen = _sightings(config.index_path)
+            now[0] += config.extract.boilerplate_window - timedelta(minutes=10)
+            await work.scheduler_round()  # an upkeep: the sightings are still in the window
+            assert _sightings(config.index_path) == seen
+            now[0] += timedelta(minutes=30)
+            await work.scheduler_round()  # out of the window, but the last upkeep was 30' ago
+            assert _sightings(config.index_path) == seen
+            now[0] += timedelta(minutes=30)
+            await work.scheduler_round()
+            assert _sightings(config.index_path) == 0
+
+
+def _sightings(index: Path) -> int:
+    with contextlib.closing(sqlite3.connect(index)) as db:
+        return int(db.execute("SELECT count(*) FROM boilerplate_seen").fetchone()[0])
 
 
 async def test_a_member_behind_an_edit_takes_it_up_for_a_job_naming_a_feed_it_lacks(

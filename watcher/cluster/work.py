@@ -29,6 +29,9 @@ MISFIRE_GRACE = timedelta(hours=1)
 
 # How often the scheduler sweeps the article files for what a vanished process left.
 SWEEP_EVERY = timedelta(hours=1)
+# How often it forgets old text and old site memory (``Runtime.upkeep``), as the single
+# daemon's maintenance job does.
+UPKEEP_EVERY = timedelta(hours=1)
 # How often it looks after the WebSub subscriptions (as the single daemon's job does).
 WEBSUB_EVERY = timedelta(seconds=30)
 # An entry a poll registered but nobody attempted for this long lost its job (the index
@@ -141,6 +144,8 @@ class RuntimeWork:
                               "retries")
         if self._due("files", SWEEP_EVERY, now):
             await self._sweep_files(now)
+        if self._due("upkeep", UPKEEP_EVERY, now):
+            await self.runtime.upkeep()
 
     async def _sweep_files(self, now: datetime) -> None:
         """A member killed between writing a batch's files and committing it leaves files
