@@ -80,7 +80,6 @@ async def test_email_server_down_is_transient_and_password_never_shown(
     with pytest.raises(TransientDeliveryError) as caught:
         await EmailSender(email_channel(url)).send(message, parts_done=0, mark_part=noop)
     assert "s3cret" not in str(caught.value)
-    assert "s3cret" not in EmailSender(email_channel(url)).describe()
 
 
 def test_smtp_urls() -> None:
@@ -132,7 +131,6 @@ async def test_slack_posts_blocks_and_maps_statuses(message: Outgoing,
         gone = SlackSender(SlackChannel(name="g", webhook=server.url("/gone")), client)
         with pytest.raises(PermanentDeliveryError, match="410"):
             await gone.send(message, parts_done=0, mark_part=noop)
-    assert "secret" not in sender.describe()
 
 
 async def test_slack_long_retry_after_goes_back_to_the_outbox(

@@ -71,14 +71,6 @@ class Digest:
     def item_count(self) -> int:
         return sum(len(s.items) for s in self.sections)
 
-    @property
-    def article_numbers(self) -> tuple[int, ...]:
-        return tuple(n for s in self.sections for i in s.items for n in (i.number, *i.folded))
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.sections and not self.notices
-
 
 # --- JSON round trip: the outbox stores the fixed digest, so its items never change ---------
 

@@ -22,9 +22,6 @@ class AppriseSender:
         self.name = config.name
         self.config = config
 
-    def describe(self) -> str:
-        return "apprise " + ", ".join(redact_url(u) for u in self.config.urls)
-
     async def send(self, message: Outgoing, *, parts_done: int, mark_part: MarkPart) -> str:
         notifier = apprise.Apprise()
         for url in self.config.urls:

@@ -21,7 +21,3 @@ class Channel(Protocol):
     async def send(self, message: Outgoing, *, parts_done: int, mark_part: MarkPart) -> str:
         """Deliver ``message``; return an id for the record (Message-ID, file stem, ...)."""
         ...
-
-    def describe(self) -> str:
-        """Where it sends, secrets redacted, for logs and ``watcher outbox``."""
-        ...

@@ -78,9 +78,6 @@ class EmailSender:
         self.timeout = timeout
         self._ssl_context = ssl_context
 
-    def describe(self) -> str:
-        return f"email {redact_url(self.config.smtp)} -> {', '.join(self.config.to)}"
-
     async def send(self, message: Outgoing, *, parts_done: int, mark_part: MarkPart) -> str:
         email = build_email(message, self.config.sender, self.config.to)
         try:

@@ -37,9 +37,6 @@ class FileSender:
         self.name = config.name
         self.config = config
 
-    def describe(self) -> str:
-        return f"file {self.config.dir}"
-
     async def send(self, message: Outgoing, *, parts_done: int, mark_part: MarkPart) -> str:
         stem = file_stem(message)
         email = build_email(message, FILE_SENDER, (FILE_SENDER,))

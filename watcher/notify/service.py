@@ -337,9 +337,6 @@ class DeliveryService:
                     wait.total_seconds(), error)
         self.outbox.mark_retry(delivery.id, now, now + wait, error)
 
-    def describe_channels(self) -> dict[str, str]:
-        return {name: channel.describe() for name, channel in self._channels.items()}
-
 
 def _message(run: Run) -> Outgoing:
     payload: dict[str, Any] = run.payload

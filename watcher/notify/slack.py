@@ -18,7 +18,7 @@ from watcher.config import SlackChannel
 from watcher.errors import BlockedAddressError, PermanentDeliveryError, TransientDeliveryError
 from watcher.notify.base import MarkPart
 from watcher.notify.message import Outgoing
-from watcher.notify.redact import redact_url, scrub
+from watcher.notify.redact import scrub
 
 MAX_INLINE_WAIT = 60.0  # seconds of Retry-After waited in place; longer goes to the outbox
 MAX_INLINE_RETRIES = 3
@@ -48,9 +48,6 @@ class SlackSender:
         self.client = client
         self.max_inline_wait = max_inline_wait
         self.clock = clock  # for a Retry-After given as a date
-
-    def describe(self) -> str:
-        return f"slack {redact_url(self.config.webhook)}"
 
     async def send(self, message: Outgoing, *, parts_done: int, mark_part: MarkPart) -> str:
         for index in range(parts_done, len(message.slack)):

@@ -60,15 +60,12 @@ class Reading:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def latest_matched(self, wanted: MatchFilter, limit: int) -> list[StoredArticle]:
-        """The newest matched articles (by article number, highest first) fitting ``wanted``."""
-        return self.with_matches([number for number, _ in self.matched_keys(wanted, limit)])
-
     def matched_keys(self, wanted: MatchFilter, limit: int
                      ) -> list[tuple[int, tuple[int, ...]]]:
-        """The numbers of ``latest_matched``'s articles, each with the ids of its matches:
-        all a page of them depends on (stored articles and matches never change), read
-        from the indexes alone, so a page can be looked up before its rows are read."""
+        """The numbers of the newest matched articles fitting ``wanted`` (highest first),
+        each with the ids of its matches: all a page of them depends on (stored articles
+        and matches never change), read from the indexes alone, so a page can be looked up
+        before its rows are read."""
         where: list[Any] = []
         if wanted.rules is not None:
             where.append(matches.c.rule.in_(list(wanted.rules)))
