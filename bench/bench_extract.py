@@ -1,6 +1,7 @@
 """Extraction benchmark: the watcher's fetch + extract path against plain trafilatura.
 
-    python bench/bench_extract.py [--ablations] [--halves] [--worst N] [--corpus PATH]
+    python bench/bench_extract.py [--passes N] [--ablations] [--halves] [--worst N]
+                                  [--corpus PATH]
 
 Serves the 79 pages of ``tests/data/corpus`` (or ``--corpus PATH``) from a local HTTP server,
 fetches each with the watcher's ``Fetcher``, extracts it with ``extract_page`` in the
@@ -15,7 +16,10 @@ are ``\\w+`` runs), per page true positives / false positives / false negatives 
 the shingle multisets and normalised by their sum, precision and recall averaged over pages,
 F1 the harmonic mean of the two averages; ± is the bootstrap standard deviation over pages.
 
-ms/page is single-core CPU time measured in-process, the same way for every row.
+ms/page is single-core CPU time measured in-process, the same way for every row: for the
+three main rows, the median of ``--passes`` passes over the pages (3), taken in turns after
+one pass of each to warm up, and the watcher's ratio to plain trafilatura's at the end of
+the "minus" row; an ablation's is one pass.
 ``--ablations`` also scores extract_page with each of its levers changed in turn.
 ``--halves`` adds each row's figures on two fixed halves of the pages (page ids are hashes:
 ids starting 0-7 and 8-f), to tune a rule on one half and confirm it on the other.
@@ -194,6 +198,21 @@ def timed(extractor: Extractor, results: Sequence[HttpResult]) -> tuple[list[str
     return bodies, 1000 * (time.process_time() - started) / len(results)
 
 
+def timed_alternately(extractors: Sequence[Extractor], results: Sequence[HttpResult],
+                      passes: int) -> list[tuple[list[str], float]]:
+    """For each extractor, its bodies and the median CPU ms per page over ``passes`` passes
+    over the pages, taken in turns after one pass of each to warm up: a pass run cold, or
+    all of one extractor's passes in a row, would charge it for the machine's moment."""
+    bodies = [[extractor(r) for r in results] for extractor in extractors]
+    times: list[list[float]] = [[] for _ in extractors]
+    for turn in range(passes):
+        # each pass starts with the next extractor, so none is always first after a pause
+        order = [(turn + k) % len(extractors) for k in range(len(extractors))]
+        for index in order:
+            times[index].append(timed(extractors[index], results)[1])
+    return [(b, statistics.median(t)) for b, t in zip(bodies, times, strict=True)]
+
+
 def paired_difference(ours: Sequence[TokenCounts], theirs: Sequence[TokenCounts]
                       ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """(F1, precision, recall) of ours minus theirs, and the bootstrap standard deviation of
@@ -284,6 +303,9 @@ def main() -> int:
                         help="also score extract_page with each lever changed")
     parser.add_argument("--halves", action="store_true",
                         help="also give each row's figures on the two fixed halves of the pages")
+    parser.add_argument("--passes", type=int, default=3, metavar="N",
+                        help="timed passes of each of the first three rows, alternated "
+                             "(median)")
     parser.add_argument("--worst", type=int, default=0, metavar="N",
                         help="list the N pages where extract_page has the lowest recall")
     args = parser.parse_args()
@@ -301,19 +323,19 @@ def main() -> int:
     halves = args.halves
     print(row("watcher: fetch + extract_page in WorkerPool(2)", cases, pool_bodies, None))
     detect_language("warm up: the language model loads once per process (about 2 s)")
-    bodies, ms = timed(ours(ExtractOptions()), results)
+    (bodies, ms), (baseline, plain_ms), (leaderboard, leaderboard_ms) = timed_alternately(
+        [ours(ExtractOptions()), plain(), plain(include_comments=False)], results,
+        args.passes)
     assert bodies == pool_bodies, "extract_page differs in and out of the pool"
     print(row("watcher: extract_page in-process", cases, bodies, ms, halves))
-    baseline, ms = timed(plain(), results)
-    print(row("trafilatura.extract(html), defaults", cases, baseline, ms, halves))
-    leaderboard, ms = timed(plain(include_comments=False), results)
-    print(row("trafilatura.extract(html, include_comments=False)", cases, leaderboard, ms,
-              halves))
+    print(row("trafilatura.extract(html), defaults", cases, baseline, plain_ms, halves))
+    print(row("trafilatura.extract(html, include_comments=False)", cases, leaderboard,
+              leaderboard_ms, halves))
     (df, dp, dr), (sf, sp, sr) = paired_difference(
         [shingle_counts(c.truth, b) for c, b in zip(cases, bodies, strict=True)],
         [shingle_counts(c.truth, b) for c, b in zip(cases, baseline, strict=True)])
     print(f"{'watcher minus trafilatura defaults (paired ±)':<50} {df:+.4f} ±{sf:.3f} "
-          f"{dp:+.4f} ±{sp:.3f} {dr:+.4f} ±{sr:.3f}")
+          f"{dp:+.4f} ±{sp:.3f} {dr:+.4f} ±{sr:.3f} {ms / plain_ms:6.2f}x")
     if args.ablations:
         print("extract_page with one lever changed:")
         for name, options in ABLATIONS:

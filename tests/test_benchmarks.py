@@ -65,9 +65,11 @@ def test_reload_benchmark_ships_rules_the_workers_compile() -> None:
 
 @pytest.mark.timeout(300)
 def test_extraction_benchmark_runs_on_the_corpus() -> None:
-    out = _run("bench_extract.py")
+    out = _run("bench_extract.py", "--passes", "1")
     assert "watcher: extract_page in-process" in out
     assert "trafilatura.extract(html), defaults" in out
+    [paired] = [line for line in out.splitlines() if line.startswith("watcher minus")]
+    assert paired.endswith("x") and float(paired.split()[-1][:-1]) > 0
 
 
 @pytest.mark.timeout(300)
