@@ -377,7 +377,8 @@ class Runtime:
 
         def forget() -> Upkeep:
             return Upkeep(self.store.purge_text(now - config.keep_text),
-                          self.store.boilerplate.prune(now - config.extract.boilerplate_window))
+                          self.store.boilerplate.prune(now - config.extract.boilerplate_window,
+                                                       stop_when=self.stopping.is_set))
 
         try:
             done = await asyncio.to_thread(forget)

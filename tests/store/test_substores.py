@@ -137,7 +137,14 @@ def test_pruning_in_small_chunks_deletes_every_old_row_and_no_young_one(store: S
                 NOW + timedelta(days=day), min_articles=3, window=window,
                 length_without=partial(_of_length, 500 + day))
     cut = NOW + timedelta(days=6)  # days 0-5 are out, 6-9 stay
-    assert memory.prune(cut, chunk=4) == 6 * 2 * 7 + 6 * 2
+    asked: list[bool] = []
+
+    def stop_after_two_chunks() -> bool:  # a shutdown, asked before each chunk
+        asked.append(True)
+        return len(asked) > 2
+
+    assert memory.prune(cut, chunk=4, stop_when=stop_after_two_chunks) == 8
+    assert memory.prune(cut, chunk=4) == 6 * 2 * 7 + 6 * 2 - 8
     assert memory.prune(cut, chunk=4) == 0
     for site in ("a.example", "b.example"):
         # the four young articles still carry every paragraph, the old ones none

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from watcher.config import FeedConfig
 from watcher.errors import FeedNotInConfig, WatcherError
 from watcher.notify.timing import latest_slot
-from watcher.runtime import SHARED_FILES_GRACE, Runtime
+from watcher.runtime import SHARED_FILES_GRACE, Runtime, Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class RuntimeWork:
         self.runtime = runtime
         self._slots_done: dict[str, datetime] = {}
         self._last_done: dict[str, datetime] = {}  # duty -> when it last ran
+        self.upkeeping: asyncio.Task[Upkeep] | None = None  # the upkeep under way, if any
 
     async def poll(self, feed: str) -> Sequence[int]:
         config = await self._feed_config(feed)
@@ -144,8 +145,11 @@ class RuntimeWork:
                               "retries")
         if self._due("files", SWEEP_EVERY, now):
             await self._sweep_files(now)
-        if self._due("upkeep", UPKEEP_EVERY, now):
-            await self.runtime.upkeep()
+        # Beside the rounds, not in one: a big index's first upkeep takes minutes, and the
+        # rounds defer the polls.
+        if (self.upkeeping is None or self.upkeeping.done()) and self._due(
+                "upkeep", UPKEEP_EVERY, now):
+            self.upkeeping = asyncio.create_task(self.runtime.upkeep(), name="upkeep")
 
     async def _sweep_files(self, now: datetime) -> None:
         """A member killed between writing a batch's files and committing it leaves files

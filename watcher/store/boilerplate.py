@@ -212,13 +212,16 @@ class BoilerplateStore:
         with self.engine.connect() as conn:
             return self._typical_length(conn, site, since, min_samples)
 
-    def prune(self, before: datetime, *, chunk: int = PRUNE_CHUNK) -> int:
+    def prune(self, before: datetime, *, chunk: int = PRUNE_CHUNK,
+              stop_when: Callable[[], bool] = lambda: False) -> int:
         """Delete what was seen before ``before`` (outside any window); rows deleted.
 
         In transactions of at most ``chunk`` rows each, so the daemon's writers wait for
-        one chunk, not for the whole backlog of a memory never pruned before. Neither table
-        is indexed by time (an index would cost every article's sightings), so a chunk
-        scans until it has found its rows: all chunks together read the table about once.
+        one chunk, not for the whole backlog of a memory never pruned before, and a
+        shutdown (``stop_when``) for one chunk too: the rest waits for the next prune.
+        Neither table is indexed by time (an index would cost every article's sightings),
+        so a chunk scans until it has found its rows: all chunks together read the table
+        about once.
         """
         seen, lengths = boilerplate_seen.c, site_lengths.c
         old_sightings = (select(seen.site, seen.fingerprint, seen.article_key)
@@ -229,7 +232,7 @@ class BoilerplateStore:
                 delete(boilerplate_seen).where(
                     tuple_(seen.site, seen.fingerprint, seen.article_key).in_(old_sightings)),
                 delete(site_lengths).where(lengths.id.in_(old_lengths))):
-            while True:
+            while not stop_when():
                 with self.engine.begin() as conn:
                     deleted = int(conn.execute(statement).rowcount or 0)
                 gone += deleted
