@@ -29,7 +29,9 @@ from tests.support.servers import LocalHTTPServer, Reply, Request
 from tests.support.waiting import wait_until
 from watcher.batching import Batcher
 from watcher.checks import validated
+from watcher.config import Config
 from watcher.pipeline import site_memory_batcher
+from watcher.rules import RuleSet
 from watcher.runtime import Runtime, run_once
 from watcher.scheduler import Daemon
 from watcher.store import Store
@@ -277,19 +279,28 @@ async def test_edited_rules_reach_the_worker_processes_that_match(
     assert [s.rules for s in after.stored] == [("second",), ("second",)]
 
 
+def four_articles_on_one_feed(tmp_path: Path, server: LocalHTTPServer, query: str, *,
+                              settings: str = "") -> tuple[Config, RuleSet]:
+    """Four corpus articles in one feed, /wire.rss, and a config polling it with one rule,
+    ``every``, of ``query``; ``settings`` replace the config's ``extract:`` line."""
+    items = serve_corpus(server, limit=4)
+    server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
+    (tmp_path / "rules.yaml").write_text(f"rules:\n  - name: every\n    query: {query}\n",
+                                         encoding="utf-8")
+    text = config_text(server, ["wire"], limit=2, agent="wire-test", state_dir="state",
+                       notify="")
+    config_path = tmp_path / "watcher.yaml"
+    config_path.write_text(text.replace("extract:\n", settings or "extract:\n"),
+                           encoding="utf-8")
+    return validated(config_path)
+
+
 async def test_a_cycle_keeps_no_stored_article_only_what_its_summary_says(
         tmp_path: Path, server: LocalHTTPServer) -> None:
     """``run --once`` reports what each poll stored; holding the articles themselves (text
     and every hit) until the cycle ended would grow with the cycle, in memory and in each
     pass of the garbage collector."""
-    items = serve_corpus(server, limit=4)
-    server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
-    (tmp_path / "rules.yaml").write_text("rules:\n  - name: every\n    query: the\n",
-                                         encoding="utf-8")
-    config_path = tmp_path / "watcher.yaml"
-    config_path.write_text(config_text(server, ["wire"], limit=2, agent="summary-test",
-                                       state_dir="state", notify=""), encoding="utf-8")
-    config, rules = validated(config_path)
+    config, rules = four_articles_on_one_feed(tmp_path, server, "the")
     summary = await run_once(config, rules)
     gc.collect()
     [report] = summary.reports
@@ -315,16 +326,9 @@ async def test_upkeep_forgets_old_unmatched_text_and_the_sites_memory_past_its_w
         tmp_path: Path, server: LocalHTTPServer) -> None:
     """Nothing reads the sites' memory past ``boilerplate_window`` nor an unmatched
     article's text past ``keep_text``; a run's upkeep deletes them, and nothing younger."""
-    items = serve_corpus(server, limit=4)
-    server.route("/wire.rss", rss(items, server), content_type="application/rss+xml")
-    (tmp_path / "rules.yaml").write_text("rules:\n  - name: none\n    query: zqxjkv\n",
-                                         encoding="utf-8")
-    config_path = tmp_path / "watcher.yaml"
-    config_path.write_text(config_text(server, ["wire"], limit=2, agent="upkeep-test",
-                                       state_dir="state", notify="").replace(
-        "extract:\n", "keep_text: 20d\nextract:\n  boilerplate_window: 10d\n"),
-        encoding="utf-8")
-    config, rules = validated(config_path)
+    config, rules = four_articles_on_one_feed(
+        tmp_path, server, "zqxjkv",
+        settings="keep_text: 20d\nextract:\n  boilerplate_window: 10d\n")
     start = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
     summary = await run_once(config, rules, clock=lambda: start)
     assert summary.reports[0].new_entries == 4
