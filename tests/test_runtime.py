@@ -342,6 +342,23 @@ async def test_upkeep_forgets_old_unmatched_text_and_the_sites_memory_past_its_w
     assert _index_counts(config.index_path) == (0, 0, 0)
 
 
+async def test_a_running_daemon_runs_its_first_upkeep_soon_after_it_starts(
+        tmp_path: Path, server: LocalHTTPServer) -> None:
+    config, rules = four_articles_on_one_feed(tmp_path, server, "zqxjkv")
+    start = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    await run_once(config, rules, clock=lambda: start)
+    assert _index_counts(config.index_path)[0] > 0
+    later = start + config.extract.boilerplate_window + timedelta(days=1)
+    async with Runtime.open(config, rules, clock=lambda: later) as runtime:
+        daemon = Daemon(runtime, tick_seconds=0.3, first_upkeep_seconds=0.5)
+        running = asyncio.create_task(daemon.run())
+        try:
+            await wait_until(lambda: _index_counts(config.index_path)[:2] == (0, 0))
+        finally:
+            daemon.stop()
+            await running
+
+
 async def test_pages_read_together_record_their_sightings_in_one_transaction(
         tmp_path: Path, server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The site's memory is asked in batches, as the commits are: each article of the

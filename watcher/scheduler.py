@@ -17,6 +17,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -34,17 +35,23 @@ TICK_SECONDS = 5
 RELOAD_SECONDS = 2
 DELIVER_SECONDS = 30
 WEBSUB_SECONDS = 30  # how often WebSub subscriptions are looked after
+UPKEEP_SECONDS = 3600  # how often old text and old site memory are forgotten
+# The first upkeep comes soon after the start, after the first polls, rather than an
+# interval later: a daemon restarted more often than hourly would otherwise never run one.
+FIRST_UPKEEP_SECONDS = 600
 SHUTDOWN_GRACE_SECONDS = 20
 
 
 class Daemon:
     def __init__(self, runtime: Runtime, *, services: Sequence[Service] = (),
                  tick_seconds: float = TICK_SECONDS,
-                 reload_seconds: float = RELOAD_SECONDS) -> None:
+                 reload_seconds: float = RELOAD_SECONDS,
+                 first_upkeep_seconds: float = FIRST_UPKEEP_SECONDS) -> None:
         self.runtime = runtime
         self.services = tuple(services)
         self.tick_seconds = tick_seconds
         self.reload_seconds = reload_seconds
+        self.first_upkeep_seconds = first_upkeep_seconds
         self.in_flight: dict[str, asyncio.Task[PollReport | None]] = {}
         self.scheduler = AsyncIOScheduler(timezone="UTC")
 
@@ -77,8 +84,10 @@ class Daemon:
             max_instances=1, coalesce=True)
         add(self.deliver, IntervalTrigger(seconds=DELIVER_SECONDS), id="deliver",
             max_instances=1, coalesce=True)
-        add(self.maintenance, IntervalTrigger(hours=1), id="maintenance", max_instances=1,
-            coalesce=True)
+        # APScheduler runs on the machine's time; the runtime's clock says what is old.
+        first_upkeep = datetime.now(UTC) + timedelta(seconds=self.first_upkeep_seconds)
+        add(self.maintenance, IntervalTrigger(seconds=UPKEEP_SECONDS), id="maintenance",
+            max_instances=1, coalesce=True, next_run_time=first_upkeep)
         add(self.keep_subscriptions, IntervalTrigger(seconds=WEBSUB_SECONDS), id="websub",
             max_instances=1, coalesce=True)
         self._schedule_digests()
