@@ -150,6 +150,41 @@ def test_windows_1252_page_without_mojibake() -> None:
     assert page.language == "fr"
 
 
+PIER = ("The harbour authority confirmed on Tuesday that the northern pier will close for "
+        "repairs after divers found cracks in three of its supporting columns during a "
+        "routine inspection. ") * 3
+
+
+def test_code_in_a_paragraph_is_not_its_text() -> None:
+    html = f"""<html><head><style>p {{ color: red }}</style></head><body><article>
+<p>The council voted <script>track("vote")</script>to close the bridge, and <style>b {{}}
+</style>the mayor agreed. {PIER}</p></article></body></html>""".encode()
+    text = "\n".join(extract_page(html, URL).paragraphs)
+    assert text.startswith("The council voted to close the bridge, and the mayor agreed.")
+    assert "track" not in text and "color" not in text
+
+
+def test_an_article_only_in_its_json_ld_is_read() -> None:
+    """A page that builds its story with JavaScript: trafilatura's last resort reads the
+    JSON-LD articleBody, so that script stays when the others go."""
+    html = f"""<html lang="en"><head><title>Pier to close</title>
+<script type="application/ld+json">{{"@context": "https://schema.org", "@type": "NewsArticle",
+"headline": "Pier to close", "articleBody": "{PIER}"}}</script></head>
+<body><div id="app">Loading</div><script src="/app.js"></script></body></html>""".encode()
+    assert extract_page(html, URL).paragraphs == (PIER.strip(),)
+
+
+@pytest.mark.parametrize("kind", ["application/settings+json", "text/javascript"])
+def test_a_date_only_in_a_script_is_found(kind: str) -> None:
+    """htmldate reads the page before its scripts are dropped."""
+    html = f"""<html lang="en"><head><title>Pier to close</title>
+<script type="{kind}">{{"datePublished": "2024-03-01T06:30:00Z"}}</script></head>
+<body><article><p>{PIER}</p></article></body></html>""".encode()
+    page = extract_page(html, "https://harbour.example/pier",
+                        fetched=datetime(2024, 3, 5, tzinfo=UTC))
+    assert page.published == datetime(2024, 3, 1, tzinfo=UTC)
+
+
 @pytest.mark.parametrize("html", [
     b"",
     b"   \n",

@@ -58,8 +58,11 @@ def run_trafilatura(tree: HtmlElement, options: TrafilaturaOptions) -> etree._El
     of the page against it (a large share of its time), and ``Block.links`` needs no
     resolving.
     """
+    # "xml": the body as "python" gives it, without the plain text "python" also renders
+    # from it, which nothing here reads.
     document = trafilatura.bare_extraction(
-        tree, url=None, include_comments=False, include_links=True, include_images=False,
+        tree, url=None, output_format="xml", include_comments=False, include_links=True,
+        include_images=False,
         include_tables=options.include_tables, favor_precision=options.favor_precision,
         favor_recall=options.favor_recall, fast=options.fast, with_metadata=False,
     )

@@ -105,6 +105,27 @@ def page_dates(tree: HtmlElement, url: str, claims: tuple[DateClaim, ...],
     return claims
 
 
+# Scripts that trafilatura reads: its baseline takes a JSON-LD articleBody when all else
+# fails, and a DiscussionForumPosting in JSON-LD marks a forum page.
+_READ_SCRIPTS = frozenset({"application/ld+json"})
+
+
+def drop_code(tree: HtmlElement) -> None:
+    """Scripts and style sheets out of the tree, but for the JSON-LD trafilatura reads.
+
+    No reader after this point wants them: trafilatura's cleaning, its readability and
+    jusText comparisons and its baseline each drop them before reading any text, and our
+    chunk and standfirst checks could only be misled by code inside a paragraph. Yet
+    trafilatura copies the whole tree several times a page, and their text with it: half
+    the characters of the dev corpus's pages. Every corpus page gives the same article as before
+    (tests/extract/test_golden_corpus.py); docs/performance.md has what it saves.
+    """
+    for element in list(tree.iter("script", "style")):
+        if element.tag == "script" and element.get("type") in _READ_SCRIPTS:
+            continue
+        element.drop_tree()  # keeps its tail text, as trafilatura's own removal does
+
+
 def _htmldate(tree: HtmlElement, url: str) -> datetime | None:
     from htmldate import find_date  # imported here: only pages without a sane date need it
 
@@ -156,6 +177,9 @@ def extract_with(html: bytes, url: str, content_type: str | None,
     meta = read_metadata(tree)
     if options.lift_embeds:
         lift_embedded_posts(tree)
+    # before the scripts go: htmldate reads dates from JSON blobs and script text
+    dates = page_dates(tree, url, meta.dates, fetched)
+    drop_code(tree)
     body = run_trafilatura(tree, options.trafilatura)
     blocks = render_blocks(body) if body is not None else []
     if options.join_chunks and blocks:
@@ -173,7 +197,6 @@ def extract_with(html: bytes, url: str, content_type: str | None,
     if sum(len(p) for p in paragraphs) < MIN_BODY_CHARS:
         raise ExtractError("no article text found")
     text = "\n".join(paragraphs)
-    dates = page_dates(tree, url, meta.dates, fetched)
     return ExtractedPage(
         title=meta.title or paragraphs[0][:200],
         description=description,
