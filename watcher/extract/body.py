@@ -62,9 +62,9 @@ def run_trafilatura(tree: HtmlElement, options: TrafilaturaOptions) -> etree._El
     # from it, which nothing here reads.
     document = trafilatura.bare_extraction(
         tree, url=None, output_format="xml", include_comments=False, include_links=True,
-        include_images=False,
-        include_tables=options.include_tables, favor_precision=options.favor_precision,
-        favor_recall=options.favor_recall, fast=options.fast, with_metadata=False,
+        include_images=False, include_tables=options.include_tables,
+        favor_precision=options.favor_precision, favor_recall=options.favor_recall,
+        fast=options.fast, with_metadata=False,
     )
     if document is None or isinstance(document, dict):
         return None

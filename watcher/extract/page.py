@@ -117,8 +117,8 @@ def drop_code(tree: HtmlElement) -> None:
     jusText comparisons and its baseline each drop them before reading any text, and our
     chunk and standfirst checks could only be misled by code inside a paragraph. Yet
     trafilatura copies the whole tree several times a page, and their text with it: half
-    the characters of the dev corpus's pages. Every corpus page gives the same article as before
-    (tests/extract/test_golden_corpus.py); docs/performance.md has what it saves.
+    the characters of the dev corpus's pages. Every corpus page gives the same article as
+    before (tests/extract/test_golden_corpus.py); docs/performance.md has what it saves.
     """
     for element in list(tree.iter("script", "style")):
         if element.tag == "script" and element.get("type") in _READ_SCRIPTS:
