@@ -137,7 +137,7 @@ class CompiledRules:
         self.arguments: list[tuple[int, ...]] = []
         self.reports: list[Report] = []
         plans: list[TriggerPlan] = []
-        shapes: dict[str, Any] = {}
+        self._shapes: dict[str, Any] = {}  # each generated test by its source
         for rule in self.active:
             root = self.queries[rule.name].root
             threshold = max(1, rule.min_hits)
@@ -148,11 +148,7 @@ class CompiledRules:
             # (docs/rules.md, Speed), and this is the inner loop at 10,000 rules. Rules of one
             # shape share one function: a few functions stay in the CPU's caches where 10,000
             # would each be fetched cold.
-            test = shapes.get(source)
-            if test is None:
-                test = shapes[source] = eval(f"lambda d, f, x, m, a: {source}",
-                                             {"__builtins__": {}})
-            self.tests.append(test)
+            self.tests.append(_shaped_test(source, self._shapes))
             self.arguments.append(tuple(values))
             positive: list[int] = []
             self._positive_leaves(root, True, threshold, positive)
@@ -176,6 +172,21 @@ class CompiledRules:
         self.fields_used = tuple(
             index for index, name in enumerate(TEXT_FIELDS)
             if any(name in node.fields for node in self.nodes if isinstance(node, Term | Pattern)))
+
+    # Pickled (``compiledcache.py`` keeps a compiled set on disk) with each generated test as
+    # its source, which functions made by ``eval`` cannot be pickled without.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        source_of = {id(test): source for source, test in self._shapes.items()}
+        state["tests"] = [source_of[id(test)] for test in self.tests]
+        state["_shapes"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        shapes: dict[str, Any] = {}
+        state["tests"] = [_shaped_test(source, shapes) for source in state["tests"]]
+        state["_shapes"] = shapes
+        self.__dict__.update(state)
 
     def node_id(self, node: Node) -> int:
         found = self._node_ids.get(node)
@@ -307,3 +318,11 @@ class CompiledRules:
                 self._positive_leaves(child, positive, threshold, out)
         elif positive and not isinstance(node, Meta):
             out.append(self.leaf_id(node, threshold))
+
+
+def _shaped_test(source: str, shapes: dict[str, Any]) -> Any:
+    """The generated test of ``source``, made once per shape (``shapes``: by source)."""
+    test = shapes.get(source)
+    if test is None:
+        test = shapes[source] = eval(f"lambda d, f, x, m, a: {source}", {"__builtins__": {}})
+    return test
