@@ -17,7 +17,8 @@ from tests.support.postgres import postgres_server
 os.environ.pop("CACHE_DIRECTORY", None)
 os.environ["XDG_CACHE_HOME"] = str(Path(tempfile.gettempdir()) / f"watcher-tests-{os.getuid()}")
 _EARLIER_RUNS = time.time() - 3600  # a run in progress (another xdist worker) keeps its own
-for _kept in (Path(os.environ["XDG_CACHE_HOME"]) / "watcher").glob("rules-*.json"):
+_FOLDER = Path(os.environ["XDG_CACHE_HOME"]) / "watcher"
+for _kept in [*_FOLDER.glob("rules-*.json"), *_FOLDER.glob("compiled-*.pickle")]:
     try:
         if _kept.stat().st_mtime < _EARLIER_RUNS:
             _kept.unlink()

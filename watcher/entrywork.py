@@ -50,15 +50,28 @@ class RuleSource:
 _preloaded: tuple[RuleSource, RuleSet] | None = None
 
 
-def compile_rules(source: RuleSource) -> RuleSet:
+def compile_rules(source: RuleSource, *, kept_for: Path | None = None) -> RuleSet:
     """``source`` compiled; in a worker whose fork server compiled the same rules already,
-    that compiled set, which the worker holds from birth (``preload_rules``)."""
+    that compiled set, which the worker holds from birth (``preload_rules``). With
+    ``kept_for``, the rules.yaml they were checked from, the set compiled before from the
+    same rules is read back from the user's cache, or this one kept there
+    (``compiledcache.py``)."""
     if _preloaded is not None and _preloaded[0] == source:
         return _preloaded[1]
     with collector_paused():
-        rules = RuleSet(source.rules)
-        rules.triggers  # noqa: B018 - compiled now, off the hot path and before the settling
+        if kept_for is None:
+            rules = _compiled(source.rules)
+        else:
+            from watcher.compiledcache import remembered_compile  # only the fork server's
+
+            rules = remembered_compile(kept_for, source.rules, lambda: _compiled(source.rules))
     settle_in_memory()
+    return rules
+
+
+def _compiled(source: tuple[Rule, ...]) -> RuleSet:
+    rules = RuleSet(source)
+    rules.triggers  # noqa: B018 - compiled now, off the hot path and before the settling
     return rules
 
 
@@ -73,13 +86,13 @@ def preload_rules(config_path: Path) -> bool:
     from watcher.checks import validate  # the fork server's only use of the config
 
     try:
-        _config, rules, problems = validate(config_path)
+        config, rules, problems = validate(config_path)
     except Exception:  # unreadable here is the daemon's error to report, not the server's
         return False
-    if rules is None or problems:
+    if config is None or rules is None or problems:
         return False
     source = RuleSource(tuple(rules.rules))
-    _preloaded = (source, compile_rules(source))
+    _preloaded = (source, compile_rules(source, kept_for=config.rules_path))
     return True
 
 
