@@ -32,6 +32,10 @@ first request for those feeds to the last of their articles stored, against the
 baseline's from its first request. A second cycle with nothing new (after the first round)
 shows the share of conditional requests answered 304.
 
+Each checkout runs with a user cache folder of its own, filled before the first round by an
+untimed ``run --once`` with each rule set, so every timed run starts as a user's second run
+does: with the language model's copy, the rules' check and their compiled form kept.
+
 Each checkout's ``watcher`` package is byte-compiled first, as installing it does: the
 baseline's libraries come compiled, and a tree without its ``__pycache__`` (a fresh
 worktree, or ``PYTHONDONTWRITEBYTECODE`` set) would compile every module in the daemon
@@ -64,7 +68,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from daemon_cycle import WARM_UP_FEED, DaemonCycle, daemon_cycle  # noqa: E402
+from daemon_cycle import WARM_UP_FEED, DaemonCycle, checkout_env, daemon_cycle  # noqa: E402
 from process_tree import FirstRequest, TreeUsage  # noqa: E402
 from rulesets import load_articles, make_rules, make_topic_rules, vocabulary  # noqa: E402
 
@@ -109,7 +113,7 @@ def run_cycle(server: LocalHTTPServer, config: Path, checkout: Path
     process = subprocess.Popen(
         [sys.executable, "-m", "watcher", "run", "--once", "--config", str(config)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=checkout,
-        env={**os.environ, "PYTHONPATH": str(checkout)})
+        env=checkout_env(checkout))
     usage = TreeUsage(process.pid)
     output, _ = process.communicate()
     ended = time.perf_counter()
@@ -237,24 +241,34 @@ def main() -> None:
                         args.names if kind == "names" else args.topics)
         runs = [(checkout, kind, daemon) for checkout in checkouts for kind in kinds
                 for daemon in ((False, True) if args.daemon else (False,))]
+
+        def settings(kind: str) -> str:
+            return (f"state_dir: state\nstore: all\nrules: {Path(folder) / kind}.yaml\n"
+                    f"network:\n  allow: [127.0.0.1]\n  per_host_min_gap: 0\n"
+                    f"  per_host_concurrency: 16\nextract:\n  workers: {args.workers}\n"
+                    f"poll:\n  concurrency: 16\n")
+
+        # Untimed: each checkout's cache folder gets what a user's holds after the first
+        # run (the language model's copy, the rules' check and their compiled form).
+        for checkout in checkouts:
+            for kind in kinds:
+                config = Path(folder) / f"caches-{checkout.name}-{kind}" / "watcher.yaml"
+                config.parent.mkdir()
+                config.write_text(f"{settings(kind)}feeds:\n{warm_up}", encoding="utf-8")
+                run_cycle(server, config, checkout)
         for round_number in range(args.rounds):
             base.append(baseline(server, urls, args.workers))
             # Every other round in reverse: a machine that slows or speeds up over a round
             # favours no configuration, and each is timed between two baselines.
             for checkout, kind, daemon in runs if round_number % 2 == 0 else runs[::-1]:
                 run = Path(folder) / f"r{round_number}-{checkout.name}-{kind}"
-                settings = (
-                    f"state_dir: state\nstore: all\nrules: {Path(folder) / kind}.yaml\n"
-                    f"network:\n  allow: [127.0.0.1]\n  per_host_min_gap: 0\n"
-                    f"  per_host_concurrency: 16\nextract:\n  workers: {args.workers}\n"
-                    f"poll:\n  concurrency: 16\n")
                 before = len(base) - 1
                 label = f"round {round_number + 1} {checkout.name} {kind}"
                 if daemon:
                     config = run / "daemon" / "watcher.yaml"
                     config.parent.mkdir(parents=True)
                     cycle = daemon_cycle(
-                        server, config, base=settings, warm_up=warm_up, feeds=feeds,
+                        server, config, base=settings(kind), warm_up=warm_up, feeds=feeds,
                         feed_names=[f"f{i}" for i in range(args.feeds)], total=total,
                         checkout=checkout)
                     daemons.setdefault(f"{checkout.name}:{kind}", []).append(
@@ -264,7 +278,7 @@ def main() -> None:
                 else:
                     config = run / "watcher.yaml"
                     config.parent.mkdir(parents=True, exist_ok=True)
-                    config.write_text(f"{settings}feeds:\n{feeds}")
+                    config.write_text(f"{settings(kind)}feeds:\n{feeds}")
                     result = once_cycle(server, config, checkout)
                     once.setdefault(f"{checkout.name}:{kind}", []).append(
                         Timed(round_number, before, result))
