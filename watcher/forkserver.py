@@ -5,11 +5,12 @@ worker needs and, given the config, compiles its rules once for all of them.
 on another core. The server imports ``workers.DEFAULT_PRELOAD`` (trafilatura, the language
 model, feedparser, the rule engine), this module last. Here, when ``watcher run`` named its
 config in ``WATCHER_FORK_SERVER_CONFIG`` (set only while the server starts), the server
-compiles that config's rules (``entrywork.preload_rules``). Every worker is a fork of the
-server, so each starts with the compiled rules in memory, shared with its siblings until
-written to, and takes them when the daemon shares the same rules instead of compiling its
-own (``entrywork.compile_rules``). Rules edited since, or changed by a reload, are compiled
-in each worker as before. docs/performance.md has the figures.
+compiles that config's rules (``entrywork.preload_rules``), or reads them back from the
+user's cache when it compiled the same rules before (``compiledcache.py``). Every worker is
+a fork of the server, so each starts with the compiled rules in memory, shared with its
+siblings until written to, and takes them when the daemon shares the same rules instead of
+compiling its own (``entrywork.compile_rules``). Rules edited since, or changed by a
+reload, are compiled in each worker as before. docs/performance.md has the figures.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The user's cache folder: what watcher keeps there can always be made again.
 
-Two things live there: the language model's decompressed copy (``extract/modelcache.py``)
-and the last clean check of each rules.yaml (``rulecache.py``). Deleting the folder is
-always safe; the next start makes what it needs again.
+Three things live there: the language model's decompressed copy
+(``extract/modelcache.py``), the last clean check of each rules.yaml (``rulecache.py``) and
+its rules as last compiled (``compiledcache.py``). Deleting the folder is always safe; the
+next start makes what it needs again.
 """
 
 from __future__ import annotations
