@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as attribute
+from typing import Any
 
 import regex
 
@@ -28,6 +29,19 @@ MAX_DEPTH = 50
 REGEX_FLAGS = regex.IGNORECASE | regex.UNICODE | regex.V0
 
 
+class PickledByFields:
+    """For a frozen dataclass: pickled as its class and its fields' values, and so rebuilt by
+    its ``__init__``. Pickle's own way sets each attribute through the instance's ``__dict__``,
+    which makes the object hold a dict of its own: at 10,000 rules, tens of thousands of them
+    that a rule set compiled in place (``compiledcache.py`` keeps it pickled) never has."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        names: tuple[str, ...] = type(self).__match_args__  # type: ignore[attr-defined]
+        return type(self), tuple(map(self.__getattribute__, names))
+
+
 class QuerySyntaxError(WatcherError):
     """A query that cannot be parsed; ``column`` is 1-based within the query text."""
 
@@ -41,7 +55,7 @@ Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
-class Term:
+class Term(PickledByFields):
     """A word, a phrase (several words in a row) or a prefix (last word ends with ``*``)."""
 
     text: str  # as written, e.g. 'defect*', '"door is always open"', '=US'
@@ -54,7 +68,7 @@ class Term:
 
 
 @dataclass(frozen=True)
-class Pattern:
+class Pattern(PickledByFields):
     """``/regex/``: searched in the original text of each field, case-insensitively."""
 
     text: str
@@ -65,7 +79,7 @@ class Pattern:
 
 
 @dataclass(frozen=True)
-class Meta:
+class Meta(PickledByFields):
     """``site:``, ``feed:`` or ``lang:``: a test on the article's metadata, not on words."""
 
     text: str
@@ -75,7 +89,7 @@ class Meta:
 
 
 @dataclass(frozen=True)
-class Near:
+class Near(PickledByFields):
     """Both sides within ``distance`` words of each other (``ordered``: left comes first)."""
 
     left: Positional
@@ -86,19 +100,19 @@ class Near:
 
 
 @dataclass(frozen=True)
-class Not:
+class Not(PickledByFields):
     child: Node
     span: Span = attribute(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
-class And:
+class And(PickledByFields):
     children: tuple[Node, ...]
     span: Span = attribute(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
-class Or:
+class Or(PickledByFields):
     children: tuple[Node, ...]
     span: Span = attribute(default=(0, 0), compare=False)
 
@@ -109,7 +123,7 @@ Positional = Term | Near | Or
 
 
 @dataclass(frozen=True)
-class Query:
+class Query(PickledByFields):
     text: str
     root: Node
 
