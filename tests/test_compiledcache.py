@@ -14,7 +14,7 @@ from tests.rules.helpers import article
 from watcher import compiledcache, entrywork
 from watcher.compiledcache import compiled_key, remembered_compile
 from watcher.entrywork import preload_rules
-from watcher.rules import Rule, RuleSet
+from watcher.rules import Rule, RuleSet, compile_query
 
 # One rule of every shape the compiler generates code for: words, phrases, prefixes, case,
 # fields, NEAR and ONEAR, regexes, metadata, negation, min_hits, feed globs, a disabled rule.
@@ -77,7 +77,9 @@ def test_rules_compiled_once_are_read_back_and_match_the_same(rules_path: Path,
     loaded = compiling.remembered(rules_path, folder)
     assert compiling.runs == 1  # read back, not compiled
     assert loaded is not compiled
-    assert loaded.rules == RULES
+    # The file holds each rule as its place: the set read back shares the caller's rules.
+    assert all(kept is given for kept, given in zip(loaded.rules, RULES, strict=True))
+    assert loaded.compiled.active[0] is RULES[0]
     for each in ARTICLES:
         assert loaded.match(each) == compiled.match(each) == RuleSet(RULES).match(each)
     assert [m.rule for m in loaded.match(ARTICLES[0])] == ["spies", "near", "pattern",
@@ -167,3 +169,10 @@ def test_the_fork_server_starts_from_the_kept_rules(tmp_path: Path,
     assert entrywork._preloaded[0] == compiled[0]
     assert [m.rule for m in entrywork._preloaded[1].match(ARTICLES[0])] == ["spies"]
     assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "cache")
+
+
+def test_a_query_pickles_whole() -> None:
+    query = compile_query(r'"MI6 chief" NEAR/3 (door OR gate*) -=US /\bMI[56]\b/ site:bbc.co.uk')
+    loaded = pickle.loads(pickle.dumps(query))
+    assert loaded == query
+    assert repr(loaded) == repr(query)  # the spans too, which equality leaves out
