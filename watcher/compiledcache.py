@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copyreg
 import hashlib
-import io
 import os
 import pickle
 import sys
@@ -129,7 +128,7 @@ def _read(kept: Path, key: str, rules: tuple[Rule, ...]) -> RuleSet | None:
                 return None  # another user's, or one that others may have written
             if handle.readline() != _header(key):
                 return None
-            loaded = _RulesFromPlaces(io.BytesIO(handle.read()), rules).load()
+            loaded = _RulesFromPlaces(handle, rules).load()
     # Absent, of another key, cut short or from a watcher whose classes differ: any of
     # these, whatever it raises, is compiled again and rewritten.
     except Exception:
@@ -139,12 +138,10 @@ def _read(kept: Path, key: str, rules: tuple[Rule, ...]) -> RuleSet | None:
 
 def _keep(kept: Path, key: str, compiled: RuleSet) -> None:
     try:
-        data = io.BytesIO()
-        _RulesByPlace(data, compiled.rules).dump(compiled)
         kept.parent.mkdir(parents=True, exist_ok=True)
         with replacing(kept, prefix=".compiled-", suffix=".part") as handle:
             handle.write(_header(key))
-            handle.write(data.getbuffer())
+            _RulesByPlace(handle, compiled.rules).dump(compiled)
     # A read-only or full disk, or a rule set that does not pickle: the cache is only an
     # optimisation, and this runs in the fork server, where an error would stop every
     # worker from starting.

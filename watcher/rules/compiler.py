@@ -174,7 +174,8 @@ class CompiledRules:
             if any(name in node.fields for node in self.nodes if isinstance(node, Term | Pattern)))
 
     # Pickled (``compiledcache.py`` keeps a compiled set on disk) with each generated test as
-    # its source, which functions made by ``eval`` cannot be pickled without.
+    # its source, which functions made by ``eval`` cannot be pickled without. Loading a
+    # pickle runs code anyway: compiledcache reads only the user's own files.
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         source_of = {id(test): source for source, test in self._shapes.items()}
