@@ -5,6 +5,7 @@ file, the names it is checked against and watcher's code are the same (watcher/r
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,17 @@ def test_an_unchanged_clean_file_is_read_back_as_checked(rules_file: Path,
     assert again.rules == fresh.rules  # every field of every rule, tuples and None alike
     assert [rule.name for rule in again.rules] == ["spies", "votes", "quiet", "東京"]
     assert len(list(folder.glob("rules-*.json"))) == 1
+
+
+def test_a_folder_name_that_is_not_utf8_is_kept_like_any_other(tmp_path: Path) -> None:
+    folder = tmp_path / os.fsdecode(b"caf\xe9")  # Latin-1, as an old system may name it
+    folder.mkdir()
+    path = folder / "rules.yaml"
+    path.write_text(RICH_RULES, encoding="utf-8")
+    check = CountedCheck(path, ["morning"], ["ops"])
+    check.remembered(tmp_path / "cache")
+    rules, problems = check.remembered(tmp_path / "cache")
+    assert check.runs == 1 and problems == [] and rules is not None
 
 
 def test_an_edit_a_renamed_digest_or_new_code_is_checked_again(

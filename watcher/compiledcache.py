@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from watcher.atomic import replacing
-from watcher.rulecache import code_digest
+from watcher.rulecache import code_digest, kept_file
 from watcher.rules import Rule, RuleSet
 from watcher.usercache import cache_folder
 
@@ -55,7 +55,7 @@ def remembered_compile(rules_path: Path, rules: tuple[Rule, ...],
     if folder is None or reads_environment:
         return compile_rules()
     key = compiled_key(rules)
-    kept = folder / f"compiled-{_digest_of(str(rules_path.resolve()))}.pickle"
+    kept = kept_file(folder, "compiled", rules_path, ".pickle")
     loaded = _read(kept, key, rules)
     if loaded is not None:
         return loaded
@@ -77,10 +77,6 @@ def compiled_key(rules: tuple[Rule, ...]) -> str:
 @lru_cache(maxsize=1)
 def _automaton_version() -> str:
     return version("pyahocorasick")
-
-
-def _digest_of(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _header(key: str) -> bytes:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Callable, Collection
 from functools import lru_cache
 from pathlib import Path
@@ -80,7 +81,7 @@ def remembered_check(path: Path, digests: Collection[str] | None,
     if folder is None or b"${" in content:
         return check()
     key = check_key(content, digests, channels)
-    kept = folder / f"rules-{_digest_of(str(path.resolve()))}.json"
+    kept = kept_file(folder, "rules", path, ".json")
     rules = _read(kept, key)
     if rules is not None:
         return RuleSet(rules), []
@@ -90,8 +91,12 @@ def remembered_check(path: Path, digests: Collection[str] | None,
     return checked, problems
 
 
-def _digest_of(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def kept_file(folder: Path, kind: str, rules_path: Path, suffix: str) -> Path:
+    """Where ``folder`` keeps ``kind`` for the rules.yaml at ``rules_path``: one file per
+    path, named by a digest of the resolved path's bytes (as the system has them, so a
+    folder name that is not UTF-8 is a name like any other)."""
+    digest = hashlib.sha256(os.fsencode(rules_path.resolve())).hexdigest()[:16]
+    return folder / f"{kind}-{digest}{suffix}"
 
 
 def _read(kept: Path, key: str) -> list[Rule] | None:
