@@ -21,8 +21,9 @@ machine that drifts over a round favours no configuration. The table gives media
 ``--rounds`` with their range. ``--checkouts OLD,NEW`` alternates two source
 trees (each run with that tree on PYTHONPATH) to compare code. Printed: articles/s and the
 ratio to the baseline's, CPU seconds per article of the whole process tree, the peak memory
-of the tree, and each rule set's cycle time and CPU an article against the first's (the CPU
-varies less with the hour than the time does). "After start-up" counts the
+of the tree, and each rule set's cycle time and CPU an article against the first's (on
+saturated cores the two track each other; the CPU shows that a set's extra time is work, not
+waiting). "After start-up" counts the
 same articles from the first request the server sees to the end: a running daemon has
 started long before its feeds bring work, so this is its rate, where ``run --once`` pays
 its start-up (imports, the index's creation, the rules' check, the workers' preload) in
