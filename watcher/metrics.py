@@ -9,9 +9,11 @@ app registers them in its own registry, so tests and benchmarks can make as many
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Iterable, Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from watcher import __version__
@@ -26,8 +28,6 @@ POLLS = Counter("watcher_polls", "Feed polls, by outcome (ok, not_modified, erro
                 ["outcome"], registry=None)
 ARTICLES_STORED = Counter("watcher_articles_stored", "Articles stored in the index.",
                           registry=None)
-MATCHES = Counter("watcher_matches", "Articles matched, per rule, as they were stored.",
-                  ["rule"], registry=None)
 EXTRACTION_SECONDS = Histogram("watcher_extraction_seconds",
                                "Time to extract one article page (worker round trip).",
                                buckets=_EXTRACT_BUCKETS, registry=None)
@@ -38,22 +38,48 @@ BUILD_INFO = Gauge("watcher_build_info", "Always 1; the labels say which watcher
 BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
 
 
+class RuleMatches(Collector):
+    """``watcher_matches_total{rule}``: articles matched per rule, as they were stored.
+
+    Counted in a plain dict and read at scrape time: a labelled prometheus-client counter
+    takes a lock on every increment, and with thousands of topic rules a poll's articles
+    match thousands of them; these additions ran on the daemon's own process, the one that
+    commits every article. The samples are a labelled counter's own (``_total`` and
+    ``_created``). Only the daemon's event loop adds; a scrape reads a copy.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._created: dict[str, float] = {}
+
+    def add(self, matches: Mapping[str, int]) -> None:
+        counts = self._counts
+        for rule, count in matches.items():
+            before = counts.get(rule)
+            if before is None:
+                self._created[rule] = time.time()
+                before = 0
+            counts[rule] = before + count
+
+    def collect(self) -> Iterable[Metric]:
+        counts, created = dict(self._counts), dict(self._created)
+        family = CounterMetricFamily("watcher_matches", "Articles matched, per rule, as they "
+                                     "were stored.", labels=["rule"])
+        for rule, count in counts.items():
+            family.add_metric([rule], count, created=created[rule])
+        yield family
+
+
+MATCHES = RuleMatches()
+
+
 def process_collectors() -> Iterable[Collector]:
     """Every metric this process fills in as it works."""
     return (POLLS, ARTICLES_STORED, MATCHES, EXTRACTION_SECONDS, MATCH_SECONDS, BUILD_INFO)
-
-
-# Each rule's child of MATCHES, looked up once: ``labels`` takes a lock and checks its
-# arguments on every call, and a poll of ten thousand matching rules made that many calls.
-_MATCHES_OF_RULE: dict[str, Counter] = {}
 
 
 def record_poll(outcome: str, stored: int, matches: Mapping[str, int]) -> None:
     """One finished poll: its outcome, the articles it stored, their matches per rule."""
     POLLS.labels(outcome=outcome).inc()
     ARTICLES_STORED.inc(stored)
-    for rule, count in matches.items():
-        counter = _MATCHES_OF_RULE.get(rule)
-        if counter is None:
-            counter = _MATCHES_OF_RULE[rule] = MATCHES.labels(rule=rule)
-        counter.inc(count)
+    MATCHES.add(matches)
