@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Column, Connection, Dialect
@@ -65,7 +66,7 @@ def insert_many(conn: Connection, statement: Insert, columns: tuple[str, ...],
                 size //= 2
             chunk = rows[start:start + size]
             conn.exec_driver_sql(_rows_of(sql, len(columns), size),
-                                 tuple(value for row in chunk for value in row))
+                                 tuple(chain.from_iterable(chunk)))
             start += size
         return
     conn.exec_driver_sql(sql, list(rows) if positional
