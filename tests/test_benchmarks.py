@@ -4,11 +4,15 @@ keeps them from rotting between the times someone measures with them."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.local import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -133,3 +137,24 @@ def test_cluster_benchmark_runs_sqlite_and_one_then_two_processes_on_postgresql(
     assert "speedup from 1 to 2 processes" in out
     assert "CPU seconds per article, by process kind" in out
     assert "statements per article, most frequent first" in out
+
+
+@pytest.mark.timeout(600)
+def test_instruction_benchmark_counts_each_process_of_a_run() -> None:
+    if shutil.which("valgrind") is None:
+        unavailable("valgrind is not installed (Debian's valgrind)")
+    done = subprocess.run([sys.executable, str(BENCH / "bench_instructions.py"), "--sizes",
+                           "1,2", "--rules", "names", "--names", "5", "--workers", "1"],
+                          capture_output=True, text=True, timeout=560, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {line[:28].strip(): [float(value) for value in line[28:].split()]
+            for line in done.stdout.splitlines() if line.startswith("names, ")}
+    assert set(rows) == {"names, 1 articles", "names, 2 articles"}
+    for daemon, server, workers, rest, everything in rows.values():
+        # the daemon imports and starts; the server imports trafilatura; a worker extracts
+        assert daemon > 1 and server > 1 and workers > 0.01 and rest >= 0
+        assert everything == pytest.approx(daemon + server + workers + rest, abs=0.01)
+    assert rows["names, 2 articles"][2] > rows["names, 1 articles"][2]
+    # a worker's own count, less the server's that callgrind copies into it at the fork
+    assert rows["names, 1 articles"][2] < rows["names, 1 articles"][1] / 4
+    assert re.search(r"^names: [\d.]+ M an article \(daemon", done.stdout, re.MULTILINE)
