@@ -24,6 +24,7 @@ About 2.5 minutes a run at 100 articles; needs valgrind (Debian's ``valgrind``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import re
 import shutil
@@ -135,7 +136,7 @@ def main() -> None:
     kinds = [kind for kind in args.rules.split(",") if kind]
     checkout = Path(args.checkout).resolve()
     pages = [corpus_page(page_id) for page_id in sorted(ground_truth())]
-    copies = iter(range(10**6))
+    copies = itertools.count()  # each page copy distinct across runs: none is a duplicate
 
     def distinct(count: int) -> list[bytes]:
         return [distinct_copy(pages[number % len(pages)], next(copies))
