@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -203,6 +204,20 @@ def test_rule_options_feeds_enabled_and_order() -> None:
     assert rules.get("missing") is None
     with pytest.raises(ValueError):
         RuleSet([Rule("x", "a"), Rule("x", "b")])
+
+
+def test_feed_globs_follow_each_rule_past_disabled_ones_feed_by_feed() -> None:
+    # Rules are numbered among the enabled ones; a disabled rule first shifts every number.
+    rules = RuleSet([
+        Rule("off", "MI6", enabled=False),
+        Rule("guardian", "MI6", feeds=("guardian-*",)),
+        Rule("everywhere", "MI6"),
+        Rule("bbc", "MI6", feeds=("bbc-*",)),
+    ])
+    matched = {feed: [m.rule for m in rules.match(replace(STORY, feed=feed))]
+               for feed in ("bbc-world", "guardian-uk", "reuters", "bbc-world")}
+    assert matched == {"bbc-world": ["everywhere", "bbc"],
+                       "guardian-uk": ["guardian", "everywhere"], "reuters": ["everywhere"]}
 
 
 def test_regex_escape_hatch() -> None:
