@@ -76,7 +76,8 @@ def read_counts(folder: Path) -> dict[str, int]:
                     if b"multiprocessing.forkserver" in cmd)
     by_role = dict.fromkeys(ROLES, 0)
     if forked:
-        # The server is the first of them; each worker is its fork and starts with its count.
+        # The server is the first of them (the lowest pid); each worker is its fork and
+        # starts with the server's count.
         server = forked[0][1]
         by_role["fork server"] = server
         by_role["workers"] = sum(count - server for _, count in forked[1:])
@@ -94,9 +95,9 @@ def count_run(config: Path, checkout: Path, folder: Path) -> Counted:
         ["valgrind", "--tool=callgrind", "--trace-children=yes", "--dump-instr=no",
          f"--callgrind-out-file={folder}/%p.out", sys.executable, "-m", "watcher", "run",
          "--once", "--config", str(config)],
-        # One hash seed for every run: sets and dicts then iterate alike from one to the next.
-        capture_output=True, text=True, cwd=checkout,
-        env={**checkout_env(checkout), "PYTHONHASHSEED": "0"}, check=False)
+        capture_output=True, text=True, cwd=checkout, check=False,
+        # one hash seed for every run: sets and dicts then iterate alike from one to the next
+        env={**checkout_env(checkout), "PYTHONHASHSEED": "0"})
     if done.returncode != 0:
         raise SystemExit(f"watcher run --once failed under valgrind:\n{done.stdout[-2000:]}"
                          f"\n{done.stderr[-2000:]}")
